@@ -1,0 +1,309 @@
+"""Turning a connector's raw rows into a canonical table, by the rules of the model.
+
+Every connector ends here, so the conversion rules live once: timestamps with offsets or
+epoch milliseconds become UTC, ``true/1/yes`` become booleans, duplicate keys keep the last
+copy (and are reported), and values the model forbids are data errors. Nothing is silently
+coerced: a value that cannot be converted is either refused (the default) or, where the
+connector asks for it, rejected and counted by reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+from crmetrics.errors import DataError, Issue, Location
+from crmetrics.model import ALLOWED_VALUES, SURVEY_SCALES, UTC_DATETIME, Table
+
+OnError = Literal["raise", "reject"]
+
+_ROW = "__crmetrics_row"
+_DATETIME_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M%#z",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+)
+# Exactly the spellings the model allows: a one-letter "t" or "n" is as likely to be a typo
+# as a boolean, so it is a data error rather than a guess.
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no")
+_EXAMPLES = 3
+
+
+@dataclass
+class TableReport:
+    """What happened to one table on its way into the canonical model."""
+
+    table: str
+    origin: str
+    rows_read: int = 0
+    rows_kept: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    duplicates_dropped: int = 0
+    issues: list[Issue] = field(default_factory=list)
+
+
+@dataclass
+class Conformed:
+    frame: pl.DataFrame
+    report: TableReport
+
+
+def parse_datetime(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """An expression turning ``expr`` of type ``dtype`` into UTC microsecond timestamps.
+
+    Strings may carry an offset (``+0200``, ``+02:00``, ``Z``), no offset (taken as UTC), or
+    be a bare date (midnight UTC) or epoch milliseconds. Unparseable values become null; the
+    caller compares nulls before and after to find them.
+    """
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            expr = expr.dt.replace_time_zone("UTC")
+        return expr.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    if isinstance(dtype, pl.Date):
+        return expr.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    if dtype.is_integer():
+        return pl.from_epoch(expr, time_unit="ms").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+    text = expr.cast(pl.String).str.strip_chars()
+    from_epoch = (
+        pl.when(text.str.contains(r"^-?\d{10,}$"))
+        .then(pl.from_epoch(text.cast(pl.Int64, strict=False), time_unit="ms"))
+        .dt.replace_time_zone("UTC")
+        .dt.cast_time_unit("us")
+    )
+    parsed = [
+        text.str.to_datetime(fmt, strict=False, time_zone="UTC", time_unit="us") for fmt in _DATETIME_FORMATS
+    ]
+    return pl.coalesce(from_epoch, *parsed)
+
+
+def parse_boolean(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if isinstance(dtype, pl.Boolean):
+        return expr
+    text = expr.cast(pl.String).str.strip_chars().str.to_lowercase()
+    return (pl.when(text.is_in(_TRUE)).then(True).when(text.is_in(_FALSE)).then(False).otherwise(None)).cast(
+        pl.Boolean
+    )
+
+
+def parse_float(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype.is_numeric():
+        return expr.cast(pl.Float64)
+    return expr.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def _convert(kind: str, name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    if kind == "datetime":
+        return parse_datetime(col, dtype)
+    if kind == "bool":
+        return parse_boolean(col, dtype)
+    if kind == "float":
+        return parse_float(col, dtype)
+    return col.cast(pl.String)
+
+
+_WHAT = {
+    "datetime": "a timestamp or date",
+    "bool": "a boolean (true/false, 1/0, yes/no)",
+    "float": "a number",
+}
+
+
+def conform(
+    table: Table,
+    raw: pl.DataFrame,
+    *,
+    origin: str,
+    first_row: int = 1,
+    on_error: OnError = "raise",
+) -> Conformed:
+    """Convert ``raw`` into ``table``'s canonical types and check the model's rules.
+
+    Args:
+        table: the canonical table the rows belong to.
+        raw: the rows as read, in source order; extra columns are kept as they are.
+        origin: where they came from (a file path or URL), used in every message.
+        first_row: the number that the first row has in the source (2 for a CSV file with
+            a header line), so that messages point at the right line.
+        on_error: ``"raise"`` refuses the table with a :class:`DataError` listing every
+            problem; ``"reject"`` drops the offending rows and counts them by reason.
+
+    Returns:
+        The converted frame (canonical columns first, in model order) and its report.
+    """
+    report = TableReport(table.name, origin, rows_read=raw.height)
+    missing = [c.name for c in table.columns if c.name not in raw.columns and not c.nullable]
+    if missing:
+        raise DataError(
+            Issue(
+                "missing-column",
+                f"table {table.name!r} has no column {', '.join(map(repr, missing))}",
+                Location(origin),
+                hint=f"columns found: {', '.join(raw.columns) or 'none'}; "
+                f"the canonical columns are: {', '.join(table.column_names)}",
+            )
+        )
+    frame = raw.with_row_index(_ROW, offset=first_row)
+    converted = []
+    for column in table.columns:
+        if column.name in raw.columns:
+            converted.append(_convert(column.kind, column.name, raw.schema[column.name]).alias(column.name))
+        else:
+            converted.append(pl.lit(None, dtype=column.dtype).alias(column.name))
+    extras = [c for c in raw.columns if table.column(c) is None]
+    out = frame.select(pl.col(_ROW), *converted, *extras)
+
+    problems = list(_problems(table, raw, out))
+    bad_rows = pl.Series(_ROW, [], dtype=pl.UInt32)
+    for reason, column, rows in problems:
+        report.rejected[reason] += rows.height
+        bad_rows = pl.concat([bad_rows, rows[_ROW].cast(pl.UInt32)])
+    issues = [_problem_issue(table, origin, reason, column, rows) for reason, column, rows in problems]
+    if issues and on_error == "raise":
+        raise DataError(issues)
+    if issues:
+        report.issues.extend(i.__class__(**{**i.__dict__, "severity": "warning"}) for i in issues)
+        out = out.filter(~pl.col(_ROW).is_in(bad_rows.unique().implode()))
+
+    out, dropped = _drop_duplicates(table, out)
+    if dropped.height:
+        report.duplicates_dropped = dropped.height
+        ids = ", ".join(repr(v) for v in dropped[table.key].unique(maintain_order=True).head(_EXAMPLES))
+        report.issues.append(
+            Issue(
+                "duplicate-key",
+                f"{dropped.height} duplicate {table.key} value(s) in {table.name} "
+                f"(e.g. {ids}); kept the last copy of each",
+                Location(origin),
+                severity="warning",
+            )
+        )
+    out = out.drop(_ROW)
+    report.rows_kept = out.height
+    return Conformed(out, report)
+
+
+def _problems(table: Table, raw: pl.DataFrame, out: pl.DataFrame) -> Iterator[tuple[str, str, pl.DataFrame]]:
+    """Yield (reason, column, offending rows with the raw value) for every broken rule."""
+    with_raw = (
+        out.with_columns(raw.select(pl.all().name.prefix("__raw_")).get_columns()) if raw.width else out
+    )
+    for column in table.columns:
+        name = column.name
+        if name not in raw.columns:
+            continue
+        raw_name = f"__raw_{name}"
+        if column.kind != "str":
+            raw_text = pl.col(raw_name).cast(pl.String).str.strip_chars()
+            unparsed = pl.col(raw_name).is_not_null() & (raw_text != "") & pl.col(name).is_null()
+            rows = with_raw.filter(unparsed).select(_ROW, pl.col(raw_name).cast(pl.String).alias("value"))
+            if rows.height:
+                yield f"not {_WHAT[column.kind]}", name, rows
+        if not column.nullable:
+            rows = with_raw.filter(
+                pl.col(name).is_null()
+                & ~(
+                    pl.col(raw_name).is_not_null()
+                    & (pl.col(raw_name).cast(pl.String).str.strip_chars() != "")
+                    & (pl.lit(column.kind) != "str")
+                )
+            ).select(_ROW, pl.lit("").alias("value"))
+            if rows.height:
+                yield "missing value", name, rows
+        allowed = ALLOWED_VALUES.get((table.name, name))
+        if allowed:
+            rows = out.filter(pl.col(name).is_not_null() & ~pl.col(name).is_in(sorted(allowed)))
+            if rows.height:
+                yield (
+                    f"not one of {', '.join(sorted(allowed))}",
+                    name,
+                    rows.select(_ROW, pl.col(name).alias("value")),
+                )
+    yield from _row_rules(table, out)
+
+
+def _row_rules(table: Table, out: pl.DataFrame) -> Iterator[tuple[str, str, pl.DataFrame]]:
+    def check(
+        reason: str, column: str, bad: pl.Expr, shown: pl.Expr
+    ) -> Iterator[tuple[str, str, pl.DataFrame]]:
+        rows = out.filter(bad.fill_null(False)).select(_ROW, shown.cast(pl.String).alias("value"))
+        if rows.height:
+            yield reason, column, rows
+
+    if table.name == "customers":
+        yield from check(
+            "churned_at before acquired_at",
+            "churned_at",
+            pl.col("churned_at") < pl.col("acquired_at"),
+            pl.format("churned_at {} < acquired_at {}", "churned_at", "acquired_at"),
+        )
+    elif table.name == "deals":
+        yield from check(
+            "is_won without is_closed",
+            "is_won",
+            pl.col("is_won") & ~pl.col("is_closed"),
+            pl.col("is_won"),
+        )
+        yield from check(
+            "closed deal without closed_at",
+            "closed_at",
+            pl.col("is_closed") & pl.col("closed_at").is_null(),
+            pl.col("is_closed"),
+        )
+    elif table.name == "leads":
+        yield from check(
+            "converted lead without converted_at",
+            "converted_at",
+            pl.col("is_converted") & pl.col("converted_at").is_null(),
+            pl.col("is_converted"),
+        )
+    elif table.name == "survey_responses":
+        off_scale = pl.lit(False)
+        for survey, (low, high) in SURVEY_SCALES.items():
+            off_scale = off_scale | (
+                (pl.col("survey_type") == survey) & ~pl.col("score").is_between(low, high)
+            )
+        yield from check(
+            "score off the survey's scale (nps 0-10, csat 1-5, ces 1-7)",
+            "score",
+            off_scale,
+            pl.format("{} score {}", "survey_type", "score"),
+        )
+
+
+def _problem_issue(table: Table, origin: str, reason: str, column: str, rows: pl.DataFrame) -> Issue:
+    first = rows.row(0, named=True)
+    examples = "; ".join(
+        f"row {r[_ROW]}: {r['value']!r}" if r["value"] else f"row {r[_ROW]}"
+        for r in rows.head(_EXAMPLES).iter_rows(named=True)
+    )
+    more = f" (and {rows.height - _EXAMPLES} more)" if rows.height > _EXAMPLES else ""
+    return Issue(
+        "bad-value",
+        f"{table.name}.{column}: {reason}: {examples}{more}",
+        Location(origin, int(first[_ROW])),
+        subject=f"{table.name}.{column}",
+        hint="fix the source rows; crmetrics never guesses a value",
+    )
+
+
+def _drop_duplicates(table: Table, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    is_last = pl.col(_ROW) == pl.col(_ROW).max().over(table.key)
+    return frame.filter(is_last), frame.filter(~is_last)
+
+
+def empty_frame(table: Table) -> pl.DataFrame:
+    """A frame with no rows and the canonical schema of ``table``."""
+    return pl.DataFrame(schema=table.schema)
+
+
+__all__ = ["UTC_DATETIME", "Conformed", "TableReport", "conform", "empty_frame", "parse_datetime"]

@@ -1,0 +1,327 @@
+"""The catalog: every metric definition loaded, checked and cross-referenced.
+
+Definitions come from folders registered by plugins (the built-in catalog is one) and from
+the user's folders. Semantic checks are small rules that yield issues; a rule that crashes
+becomes an issue saying what was being checked, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from crmetrics.metric import Formula, MetricDefinition, load_definitions_file
+from crmetrics.errors import DefinitionError, Issue, UsageError, did_you_mean
+from crmetrics.formula.compiler import Context, compile_formula
+from crmetrics.formula.functions import FunctionTable, Kind
+from crmetrics.model import TABLES
+
+KIND_OF_COLUMN: dict[str, Kind] = {
+    "str": "text",
+    "float": "number",
+    "bool": "boolean",
+    "datetime": "datetime",
+}
+
+
+def kind_of_dtype(dtype: pl.DataType) -> Kind:
+    if dtype.is_numeric():
+        return "number"
+    if isinstance(dtype, pl.Boolean):
+        return "boolean"
+    if isinstance(dtype, (pl.Datetime, pl.Date)):
+        return "datetime"
+    if isinstance(dtype, (pl.String, pl.Categorical, pl.Enum)):
+        return "text"
+    return "any"
+
+
+def canonical_columns(table: str) -> dict[str, Kind]:
+    return {c.name: KIND_OF_COLUMN[c.kind] for c in TABLES[table].columns}
+
+
+@dataclass
+class Catalog:
+    """The loaded metrics, the functions formulas may call, and who references whom."""
+
+    metrics: dict[str, MetricDefinition]
+    functions: FunctionTable
+    references: dict[str, set[str]] = field(default_factory=dict)
+    priors: dict[str, set[str]] = field(default_factory=dict)
+
+    def get(self, name: str) -> MetricDefinition:
+        if name not in self.metrics:
+            raise UsageError(
+                Issue("unknown-metric", f"unknown metric {name!r}", hint=did_you_mean(name, self.metrics))
+            )
+        return self.metrics[name]
+
+    def closure(self, names: Iterable[str]) -> list[str]:
+        """``names`` and everything they depend on, dependencies first."""
+        ordered: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in ordered:
+                return
+            for dependency in sorted(self.references.get(name, ())):
+                visit(dependency)
+            ordered.append(name)
+
+        for name in names:
+            self.get(name)
+            visit(name)
+        return ordered
+
+    def tree(self, name: str, depth: int = 0) -> Iterator[tuple[int, str]]:
+        """The dependency tree under ``name``, depth-first."""
+        yield depth, name
+        for dependency in sorted(self.references.get(name, ())):
+            yield from self.tree(dependency, depth + 1)
+
+
+def load_catalog(
+    folders: Iterable[tuple[Path, str]], functions: FunctionTable, files: Iterable[tuple[Path, str]] = ()
+) -> Catalog:
+    """Load every ``*.yaml`` in ``folders`` (and the given ``files``); raise on any issue."""
+    issues: list[Issue] = []
+    metrics: dict[str, MetricDefinition] = {}
+    paths = [
+        (path, provider)
+        for folder, provider in folders
+        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    ]
+    paths += list(files)
+    for path, provider in paths:
+        loaded, found = load_definitions_file(path, provider)
+        issues.extend(found)
+        for metric in loaded:
+            issues.extend(_merge(metrics, metric))
+    catalog = Catalog(metrics, functions)
+    if not issues:
+        issues.extend(check_catalog(catalog))
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise DefinitionError(sorted(errors, key=lambda i: (i.location or ("",), i.message)))
+    return catalog
+
+
+def _merge(metrics: dict[str, MetricDefinition], metric: MetricDefinition) -> Iterator[Issue]:
+    existing = metrics.get(metric.name)
+    if existing is None or (metric.override and existing.origin.provider != metric.origin.provider):
+        metrics[metric.name] = metric
+        return
+    yield Issue(
+        "duplicate-metric",
+        f"metric {metric.name!r} is defined twice: here ({metric.origin.provider}) and at "
+        f"{existing.location} ({existing.origin.provider})",
+        metric.location,
+        subject=metric.name,
+        hint="rename one of them, or set 'override: true' on your own definition to replace the other",
+    )
+
+
+# ---- rules ------------------------------------------------------------------------------
+
+Rule = Callable[[Catalog, MetricDefinition], Iterator[Issue]]
+
+
+def check_catalog(catalog: Catalog) -> list[Issue]:
+    issues: list[Issue] = []
+    for metric in catalog.metrics.values():
+        for rule in RULES:
+            try:
+                issues.extend(rule(catalog, metric))
+            except DefinitionError as error:
+                issues.extend(error.issues)
+            except Exception as error:  # a bug in a rule must still say what it was checking
+                issues.append(
+                    Issue(
+                        "internal",
+                        f"checking {rule.__name__} failed: {error!r}",
+                        metric.location,
+                        subject=metric.name,
+                    )
+                )
+    if not issues:
+        issues.extend(no_cyclic_metric_references(catalog))
+    return issues
+
+
+def _table_issue(metric: MetricDefinition, table: str, key: tuple[str | int, ...]) -> Iterator[Issue]:
+    if table not in TABLES:
+        yield Issue(
+            "unknown-table",
+            f"unknown table {table!r}",
+            metric.key_location(*key),
+            subject=metric.name,
+            hint=did_you_mean(table, TABLES),
+        )
+
+
+def _column_issue(
+    metric: MetricDefinition, table: str, column: str, kind: Kind, key: tuple[str | int, ...]
+) -> Iterator[Issue]:
+    columns = canonical_columns(table)
+    if column not in columns:
+        yield Issue(
+            "unknown-column",
+            f"table {table!r} has no column {column!r}",
+            metric.key_location(*key),
+            subject=metric.name,
+            hint=did_you_mean(column, columns),
+        )
+    elif columns[column] != kind:
+        yield Issue(
+            "column-type",
+            f"column {table}.{column} is {columns[column]}, not {kind}",
+            metric.key_location(*key),
+            subject=metric.name,
+        )
+
+
+def tables_and_columns_exist(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    if metric.type == "aggregate":
+        yield from _table_issue(metric, metric.table, ("table",))
+        if metric.table in TABLES:
+            yield from _column_issue(metric, metric.table, metric.time, "datetime", ("time",))
+    elif metric.type == "snapshot":
+        yield from _table_issue(metric, metric.table, ("table",))
+        if metric.table in TABLES:
+            yield from _column_issue(metric, metric.table, metric.from_column, "datetime", ("from",))
+            yield from _column_issue(metric, metric.table, metric.until_column, "datetime", ("until",))
+    elif metric.type == "entity":
+        for name, measure in metric.measures.items():
+            where = ("measures", name)
+            yield from _table_issue(metric, measure.table, (*where, "table"))
+            if measure.table not in TABLES:
+                continue
+            yield from _column_issue(metric, measure.table, measure.time, "datetime", (*where, "time"))
+            if "customer_id" not in canonical_columns(measure.table):
+                yield Issue(
+                    "unreachable-entity",
+                    f"measure {name!r} reads {measure.table!r}, "
+                    "which has no customer_id to attribute rows to a customer",
+                    metric.key_location(*where, "table"),
+                    subject=metric.name,
+                )
+
+
+def formulas_compile(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    """Compile every formula of ``metric`` against the canonical columns."""
+    names: Mapping[str, Kind] = dict.fromkeys(catalog.metrics, "number")
+    if metric.type in ("aggregate", "snapshot") and metric.table in TABLES:
+        columns = canonical_columns(metric.table)
+        if metric.filter:
+            yield from _compile(catalog, metric, metric.filter, "row", columns=columns, want="boolean")
+        if metric.expr:
+            yield from _compile(catalog, metric, metric.expr, "aggregate", columns=columns, want="number")
+    elif metric.type == "derived" and metric.expr:
+        context = _context(
+            catalog,
+            metric,
+            metric.expr,
+            "derived",
+            names={n: k for n, k in names.items() if n != metric.name},
+        )
+        yield from _run(context, "number")
+        catalog.references[metric.name] = set(context.references)
+        catalog.priors[metric.name] = set(context.priors)
+    elif metric.type == "entity" and metric.expr:
+        for measure in metric.measures.values():
+            if measure.table not in TABLES:
+                continue
+            columns = canonical_columns(measure.table)
+            if measure.filter:
+                yield from _compile(catalog, metric, measure.filter, "row", columns=columns, want="boolean")
+            yield from _compile(catalog, metric, measure.expr, "aggregate", columns=columns, want="number")
+        yield from _compile(
+            catalog,
+            metric,
+            metric.expr,
+            "entity",
+            names=dict.fromkeys(metric.measures, "number"),
+            want="number",
+        )
+
+
+def _context(
+    catalog: Catalog, metric: MetricDefinition, formula: Formula, scope: str, **kw: object
+) -> Context:
+    return Context(
+        formula=formula,
+        scope=scope,
+        subject=metric.name,  # type: ignore[arg-type]
+        functions=catalog.functions,
+        params=metric.params,
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+def _compile(
+    catalog: Catalog, metric: MetricDefinition, formula: Formula, scope: str, want: Kind, **kw: object
+) -> Iterator[Issue]:
+    yield from _run(_context(catalog, metric, formula, scope, **kw), want)
+
+
+def _run(context: Context, want: Kind) -> Iterator[Issue]:
+    try:
+        typed = compile_formula(context)
+    except DefinitionError as error:
+        yield from error.issues
+        return
+    if typed.kind not in (want, "any"):
+        yield Issue(
+            "formula-type",
+            f"this formula gives {typed.kind}, but {want} is needed",
+            context.formula.location,
+            subject=context.subject,
+        )
+
+
+def params_do_not_shadow(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    for name in metric.params:
+        if name in metric.measures or (metric.type == "derived" and name in catalog.metrics):
+            yield Issue(
+                "param-shadows",
+                f"parameter {name!r} has the name of a {'measure' if name in metric.measures else 'metric'}",
+                metric.key_location("params", name, key=True),
+                subject=metric.name,
+                hint="rename the parameter",
+            )
+
+
+def no_cyclic_metric_references(catalog: Catalog) -> Iterator[Issue]:
+    state: dict[str, str] = {}
+    stack: list[str] = []
+    reported: set[frozenset[str]] = set()
+
+    def visit(name: str) -> Iterator[Issue]:
+        state[name] = "open"
+        stack.append(name)
+        for dependency in sorted(catalog.references.get(name, ())):
+            if state.get(dependency) == "open":
+                cycle = [*stack[stack.index(dependency) :], dependency]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    metric = catalog.metrics[dependency]
+                    yield Issue(
+                        "cycle",
+                        "metrics reference each other in a cycle: " + " -> ".join(cycle),
+                        metric.location,
+                        subject=dependency,
+                        hint="a metric cannot depend on itself, directly or through others",
+                    )
+            elif dependency not in state:
+                yield from visit(dependency)
+        stack.pop()
+        state[name] = "done"
+
+    for name in sorted(catalog.metrics):
+        if name not in state:
+            yield from visit(name)
+
+
+RULES: tuple[Rule, ...] = (tables_and_columns_exist, params_do_not_shadow, formulas_compile)

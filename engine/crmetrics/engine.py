@@ -1,0 +1,197 @@
+"""The :class:`Engine` facade: load, validate, plan, evaluate, explain.
+
+The CLI calls exactly these methods; so can any Python program or notebook.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from crmetrics.catalog import Catalog, load_catalog
+from crmetrics.connector import Connector, RawTable, SourceURI
+from crmetrics.metric import MetricDefinition
+from crmetrics.errors import DataError, DefinitionError, Issue, Location, UsageError, did_you_mean
+from crmetrics.model import TABLES
+from crmetrics.plan import LogicalPlan, Request, build_plan
+from crmetrics.polars_backend import render
+from crmetrics.registry import Registry, build_registry
+
+Source = str | Connector | Mapping[str, pl.DataFrame | pl.LazyFrame]
+
+
+class MemoryConnector(Connector):
+    """Canonical tables given as Polars frames (the Python API's ``source={...}``)."""
+
+    scheme = "memory"
+    description = "canonical tables passed as Polars frames from Python"
+
+    def __init__(self, frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> None:
+        super().__init__("<memory>")
+        unknown = [name for name in frames if name not in TABLES]
+        if unknown:
+            raise UsageError(
+                Issue(
+                    "unknown-table",
+                    f"unknown table {unknown[0]!r} in source",
+                    hint=did_you_mean(unknown[0], TABLES),
+                )
+            )
+        self.frames = dict(frames)
+
+    def available_tables(self) -> list[str]:
+        return list(self.frames)
+
+    def read_table(self, table: str) -> RawTable:
+        return RawTable(self.frames[table], f"<{table}>", first_row=1)
+
+
+class Engine:
+    """Loads plugins and definitions once, then validates, plans and evaluates requests.
+
+    Args:
+        definitions: extra folders or files of YAML metric definitions (the user's own).
+        plugins: in-process plugins to register besides the installed ones.
+        load_installed_plugins: False for an isolated engine with only ``plugins``.
+        source_options: options per source scheme, e.g. from the project file.
+    """
+
+    def __init__(
+        self,
+        *,
+        definitions: Sequence[str | Path] = (),
+        plugins: Sequence[object] = (),
+        load_installed_plugins: bool = True,
+        source_options: Mapping[str, Mapping[str, Any]] | None = None,
+        named_sources: Mapping[str, str] | None = None,
+    ) -> None:
+        self._definitions = [Path(p) for p in definitions]
+        self._plugins = list(plugins)
+        self._load_installed = load_installed_plugins
+        self._source_options = dict(source_options or {})
+        self._named_sources = dict(named_sources or {})
+
+    @cached_property
+    def registry(self) -> Registry:
+        registry = build_registry(
+            self._plugins, entry_point_group="crmetrics" if self._load_installed else None
+        )
+        for problem in registry.problems:
+            print(problem.render(), file=sys.stderr)
+        return registry
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """Every metric from plugins and the user's definitions, checked."""
+        folders, files = [], []
+        for path in self._definitions:
+            if path.is_dir():
+                folders.append((path, "user"))
+            elif path.is_file():
+                files.append((path, "user"))
+            else:
+                raise DefinitionError(
+                    Issue(
+                        "missing-definitions",
+                        f"{path} does not exist",
+                        Location(str(path)),
+                        hint="--definitions takes a folder of *.yaml files or a file",
+                    )
+                )
+        return load_catalog([*self.registry.definition_dirs, *folders], self.registry.functions, files)
+
+    def list_metrics(self) -> list[MetricDefinition]:
+        return sorted(self.catalog.metrics.values(), key=lambda m: (m.category, m.name))
+
+    def validate(self) -> Catalog:
+        """Load and check every definition; raises :class:`DefinitionError` with all issues."""
+        return self.catalog
+
+    def open_source(self, source: Source) -> Connector:
+        """A connector for ``source``: a URI (``csv:DIR``, ``sample``), a connector, or frames."""
+        if isinstance(source, Connector):
+            return source
+        if isinstance(source, Mapping):
+            return MemoryConnector(source)
+        source = self._named_sources.get(source, source)
+        uri = SourceURI.parse(source) if ":" in source else SourceURI(source, "")
+        connector = self.registry.connectors.get(uri.scheme)
+        if connector is None:
+            raise UsageError(
+                Issue(
+                    "unknown-source",
+                    f"unknown source {source!r}",
+                    hint=did_you_mean(uri.scheme, self.registry.connectors)
+                    + "; write SCHEME:LOCATION, e.g. csv:data/",
+                )
+            )
+        return connector(uri.location, self._source_options.get(uri.scheme))
+
+    def plan(self, request: Request) -> LogicalPlan:
+        return build_plan(self.catalog, request)
+
+    def compile(self, request: Request, source: Source) -> pl.LazyFrame:
+        """The single lazy query computing ``request`` on ``source``."""
+        connector = self.open_source(source)
+        plan = self.plan(request)
+        return render(plan, self.catalog, connector.scan)
+
+    def evaluate(self, request: Request, source: Source) -> pl.DataFrame:
+        """The long-format result: ``metric``, ``period_start``, grouping columns, ``value``."""
+        query = self.compile(request, source)
+        try:
+            return query.collect()
+        except pl.exceptions.PolarsError as error:
+            raise DataError(
+                Issue(
+                    "evaluation",
+                    f"evaluating the metrics failed on this data: {error}",
+                    hint="check the source's column types with 'crmetrics inspect'",
+                )
+            ) from None
+
+    def explain(self, metric: str, request: Request | None = None, source: Source | None = None) -> str:
+        """A metric's definition, dependency tree and (with a source) its compiled plan."""
+        from crmetrics.explain import explain
+
+        return explain(self, metric, request, source)
+
+
+def evaluate(
+    metrics: Sequence[str] | str,
+    source: Source,
+    *,
+    grain: str = "month",
+    start: str | date | datetime,
+    end: str | date | datetime,
+    by: Sequence[str] = (),
+    where: str | None = None,
+    params: Mapping[str, float] | None = None,
+    definitions: Sequence[str | Path] = (),
+    plugins: Sequence[object] = (),
+) -> pl.DataFrame:
+    """Evaluate metrics on a source and return one row per (metric, period, group).
+
+    Example:
+        >>> import crmetrics
+        >>> result = crmetrics.evaluate(["churn_rate"], "sample", start="2025-01-01", end="2025-04-01")
+        >>> result.columns
+        ['metric', 'period_start', 'value']
+    """
+    engine = Engine(definitions=definitions, plugins=plugins)
+    request = Request.build(
+        [metrics] if isinstance(metrics, str) else metrics,
+        grain=grain,
+        start=start,
+        end=end,
+        by=by,
+        where=where,
+        params=params,
+    )
+    return engine.evaluate(request, source)

@@ -1,0 +1,1 @@
+"""Formula parsing and compilation."""

@@ -1,0 +1,53 @@
+"""Parsing formula text with sqlglot, errors pointing at the character inside the YAML."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from crmetrics.metric import Formula
+from crmetrics.errors import DefinitionError, Issue
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> exp.Expression:
+    return sqlglot.parse_one(text)
+
+
+def parse_formula(formula: Formula, subject: str) -> exp.Expression:
+    """The sqlglot tree of ``formula``; a syntax error is a :class:`DefinitionError`."""
+    try:
+        # Trees are shared between compilations; nothing downstream mutates them.
+        return _parse(formula.text)
+    except ParseError as error:
+        detail = error.errors[0] if error.errors else {}
+        offset = _offset(formula.text, detail.get("line", 1), detail.get("col", 1))
+        message = detail.get("description", str(error)).split("\n")[0]
+        raise DefinitionError(
+            Issue(
+                "formula-syntax",
+                f"cannot parse formula: {message}",
+                formula.at(offset),
+                subject=subject,
+                hint="formulas are SQL expressions, e.g. sum(amount) / nullif(count(*), 0)",
+                context=f"  {formula.text}",
+            )
+        ) from None
+    except TokenError as error:
+        raise DefinitionError(
+            Issue("formula-syntax", f"cannot read formula: {error}", formula.location, subject=subject)
+        ) from None
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    lines = text.split("\n")
+    return sum(len(x) + 1 for x in lines[: line - 1]) + max(column - 1, 0)
+
+
+def node_offset(node: exp.Expression) -> int:
+    """The 0-based character offset where ``node`` starts in its formula (best effort)."""
+    starts = [n.meta["start"] for n in node.walk() if "start" in n.meta]
+    return min(starts) if starts else 0

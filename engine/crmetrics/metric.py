@@ -1,0 +1,173 @@
+"""Metric definitions as typed objects, read from schema-checked YAML documents."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from crmetrics.errors import DefinitionError, Issue, Location
+from crmetrics.schema_check import check_document, load_schema
+from crmetrics.yamlio import Document, load_file
+
+MetricType = Literal["aggregate", "snapshot", "derived", "entity"]
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A SQL expression as written, and where: errors point inside it."""
+
+    text: str
+    location: Location
+    #: Column offset of the formula's first character within its line; None when the
+    #: scalar is a block or quoted in a way that makes columns unreliable.
+    plain: bool = True
+
+    def at(self, offset: int) -> Location:
+        """The location of character ``offset`` (0-based) of the formula."""
+        if not self.plain or "\n" in self.text[:offset]:
+            return self.location
+        return Location(self.location.file, self.location.line, self.location.column + offset)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A per-entity aggregate of an ``entity`` metric."""
+
+    name: str
+    table: str
+    time: str
+    expr: Formula
+    filter: Formula | None = None
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a definition came from: a file, and the plugin or user that supplied it."""
+
+    file: str
+    provider: str  # "user", "project" or a plugin's name
+
+    def __str__(self) -> str:
+        return f"{self.file} ({self.provider})"
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """One metric, as declared."""
+
+    name: str
+    type: MetricType
+    origin: Origin
+    location: Location
+    label: str = ""
+    description: str = ""
+    category: str = ""
+    unit: str = "number"
+    table: str = ""
+    time: str = ""
+    expr: Formula | None = None
+    filter: Formula | None = None
+    active_at: str = ""
+    from_column: str = "acquired_at"
+    until_column: str = "churned_at"
+    entity: str = ""
+    population: str = "active_at_end"
+    measures: Mapping[str, Measure] = field(default_factory=dict)
+    rollup: str = "avg"
+    params: Mapping[str, float] = field(default_factory=dict)
+    override: bool = False
+    document: Document | None = field(default=None, repr=False, compare=False)
+    index: int = 0
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def key_location(self, *path: str | int, key: bool = False) -> Location:
+        """The location of a key of this definition (for messages)."""
+        if self.document is None:
+            return self.location
+        return self.document.location(["metrics", self.index, *path], key=key)
+
+
+def parse_document(document: Document, provider: str) -> tuple[list[MetricDefinition], list[Issue]]:
+    """The metrics of one YAML document, or the schema issues that prevent reading them."""
+    if document.tree is None:
+        return [], [
+            Issue(
+                "empty-file",
+                "the file is empty",
+                Location(document.file),
+                hint="a definitions file holds a list under 'metrics:'",
+            )
+        ]
+    issues = check_document(document, load_schema("definitions"))
+    if issues:
+        return [], issues
+    origin = Origin(document.file, provider)
+    metrics = [_metric(document, origin, index, raw) for index, raw in enumerate(document.data["metrics"])]
+    return metrics, []
+
+
+def load_definitions_file(path: Path, provider: str) -> tuple[list[MetricDefinition], list[Issue]]:
+    try:
+        return parse_document(load_file(path), provider)
+    except DefinitionError as error:
+        return [], error.issues
+
+
+def _formula(document: Document, path: list[str | int], text: str) -> Formula:
+    location, style = document.value_location(path)
+    if style in ("'", '"'):
+        # A quoted scalar's position is its opening quote; the text starts one further.
+        location = Location(location.file, location.line, location.column + 1)
+    return Formula(text, location, plain=style in (None, "'", '"'))
+
+
+def _metric(document: Document, origin: Origin, index: int, raw: dict[str, Any]) -> MetricDefinition:
+    base: list[str | int] = ["metrics", index]
+
+    def formula(key: str) -> Formula | None:
+        if key not in raw:
+            return None
+        return _formula(document, [*base, key], raw[key])
+
+    measures = {
+        name: Measure(
+            name,
+            spec["table"],
+            spec["time"],
+            _formula(document, [*base, "measures", name, "expr"], spec["expr"]),
+            _formula(document, [*base, "measures", name, "filter"], spec["filter"])
+            if "filter" in spec
+            else None,
+        )
+        for name, spec in raw.get("measures", {}).items()
+    }
+    return MetricDefinition(
+        name=raw["name"],
+        type=raw["type"],
+        origin=origin,
+        location=document.location([*base, "name"]),
+        label=raw.get("label", ""),
+        description=raw.get("description", "").strip(),
+        category=raw.get("category", ""),
+        unit=raw.get("unit", "number"),
+        table=raw.get("table", "customers" if raw["type"] == "snapshot" else ""),
+        time=raw.get("time", ""),
+        expr=formula("expr"),
+        filter=formula("filter"),
+        active_at=raw.get("active_at", ""),
+        from_column=raw.get("from", "acquired_at"),
+        until_column=raw.get("until", "churned_at"),
+        entity=raw.get("entity", ""),
+        population=raw.get("population", "active_at_end"),
+        measures=measures,
+        rollup=raw.get("rollup", "avg"),
+        params={k: float(v) for k, v in raw.get("params", {}).items()},
+        override=bool(raw.get("override", False)),
+        document=document,
+        index=index,
+    )

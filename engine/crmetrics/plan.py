@@ -1,0 +1,186 @@
+"""The logical plan of a run: what to scan, group and derive, independent of any backend.
+
+A request (metrics, grain, range, grouping, filter, parameters) and the catalog give one
+:class:`LogicalPlan`: aggregate metrics over the same table and time column share one
+scan; point-in-time counts over the same table share one; derived metrics come after
+their inputs. Backends render the plan; the semantics of periods, look-back and grouping
+are decided here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from crmetrics.catalog import Catalog
+from crmetrics.metric import MetricDefinition
+from crmetrics.errors import Issue, UsageError, did_you_mean
+from crmetrics.periods import Grain, aligned, parse_instant
+
+
+@dataclass(frozen=True)
+class Request:
+    """One evaluation: which metrics, over which periods, grouped and filtered how.
+
+    Attributes:
+        metrics: metric names, in the order results are wanted.
+        grain: ``day``, ``week``, ``month``, ``quarter`` or ``year``.
+        start: first period start (inclusive), aligned to the grain.
+        end: end of the range (exclusive), aligned to the grain.
+        by: grouping columns, of the metric's table or of ``customers``.
+        where: a SQL boolean filter on those columns.
+        params: parameter overrides, ``{"metric.param": value}`` or ``{"param": value}``.
+    """
+
+    metrics: tuple[str, ...]
+    grain: Grain
+    start: datetime
+    end: datetime
+    by: tuple[str, ...] = ()
+    where: str | None = None
+    params: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        metrics: Sequence[str],
+        *,
+        grain: str = "month",
+        start: str | date | datetime,
+        end: str | date | datetime,
+        by: Sequence[str] = (),
+        where: str | None = None,
+        params: Mapping[str, float] | None = None,
+    ) -> Request:
+        """A request from user-level values; bad values raise :class:`UsageError`."""
+        grain_ = Grain.parse(grain)
+        start_ = aligned(parse_instant(start, "start"), grain_, "start")
+        end_ = aligned(parse_instant(end, "end"), grain_, "end")
+        if end_ <= start_:
+            raise UsageError(
+                Issue(
+                    "empty-range",
+                    f"end {end_:%Y-%m-%d} is not after start {start_:%Y-%m-%d}",
+                    hint="the range is [start, end): end must be later than start",
+                )
+            )
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        if not metrics:
+            raise UsageError(Issue("no-metrics", "no metric requested", hint="name metrics, or 'all'"))
+        if len(set(by)) != len(by):
+            raise UsageError(Issue("duplicate-group", f"a grouping column is repeated: {', '.join(by)}"))
+        return cls(tuple(metrics), grain_, start_, end_, tuple(by), where or None, dict(params or {}))
+
+
+@dataclass(frozen=True)
+class AggregateScan:
+    """Aggregate metrics sharing one table and time column: one group-by."""
+
+    table: str
+    time: str
+    metrics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SnapshotScan:
+    """Point-in-time counts sharing a table, its from/until columns and a row filter."""
+
+    table: str
+    from_column: str
+    until_column: str
+    filter: str | None
+    metrics: tuple[str, ...]
+
+
+@dataclass
+class LogicalPlan:
+    request: Request
+    order: list[str]
+    lookback: int
+    window_start: datetime
+    aggregates: list[AggregateScan]
+    snapshots: list[SnapshotScan]
+    entities: list[str]
+    derived: list[str]
+    params: dict[str, dict[str, float]]
+
+    def metric(self, catalog: Catalog, name: str) -> MetricDefinition:
+        return catalog.metrics[name]
+
+
+def resolve_params(
+    catalog: Catalog, names: Sequence[str], overrides: Mapping[str, float]
+) -> dict[str, dict[str, float]]:
+    """Each metric's parameters with the request's overrides applied; unknown names are errors."""
+    effective = {n: dict(catalog.metrics[n].params) for n in names}
+    for key, value in overrides.items():
+        metric, _, param = key.rpartition(".")
+        targets = [metric] if metric else [n for n in names if key in effective[n]]
+        known = [f"{n}.{p}" for n in names for p in effective[n]]
+        if not targets or any(t not in effective or param not in effective[t] for t in targets):
+            raise UsageError(
+                Issue(
+                    "unknown-param",
+                    f"unknown parameter {key!r} for the requested metrics",
+                    hint=did_you_mean(key, known) or "these metrics take no parameters",
+                )
+            )
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise UsageError(
+                Issue("bad-param", f"parameter {key!r} must be a number, not {value!r}")
+            ) from None
+        for target in targets:
+            effective[target][param] = number
+    return effective
+
+
+def _lookback(catalog: Catalog, order: list[str], requested: Sequence[str]) -> int:
+    need = dict.fromkeys(order, 0)
+    for name in reversed(order):  # dependants come after their dependencies
+        for dependency in catalog.references.get(name, ()):
+            extra = 1 if dependency in catalog.priors.get(name, ()) else 0
+            need[dependency] = max(need[dependency], need[name] + extra)
+    return max(need.values(), default=0)
+
+
+def build_plan(catalog: Catalog, request: Request) -> LogicalPlan:
+    """The logical plan for ``request``; unknown metrics raise :class:`UsageError`."""
+    names = list(catalog.metrics) if request.metrics == ("all",) else list(dict.fromkeys(request.metrics))
+    order = catalog.closure(names)
+    lookback = _lookback(catalog, order, names)
+    aggregates: dict[tuple[str, str], list[str]] = {}
+    snapshots: dict[tuple[str, str, str, str | None], list[str]] = {}
+    entities, derived = [], []
+    for name in order:
+        metric = catalog.metrics[name]
+        if metric.type == "aggregate":
+            aggregates.setdefault((metric.table, metric.time), []).append(name)
+        elif metric.type == "snapshot":
+            key = (
+                metric.table,
+                metric.from_column,
+                metric.until_column,
+                metric.filter.text if metric.filter else None,
+            )
+            snapshots.setdefault(key, []).append(name)
+        elif metric.type == "entity":
+            entities.append(name)
+        else:
+            derived.append(name)
+    return LogicalPlan(
+        request=Request(
+            tuple(names), request.grain, request.start, request.end, request.by, request.where, request.params
+        ),
+        order=order,
+        lookback=lookback,
+        window_start=request.grain.shift(request.start, -lookback),
+        aggregates=[AggregateScan(t, c, tuple(m)) for (t, c), m in aggregates.items()],
+        snapshots=[SnapshotScan(*key, metrics=tuple(m)) for key, m in snapshots.items()],
+        entities=entities,
+        derived=derived,
+        params=resolve_params(catalog, order, request.params),
+    )

@@ -1,0 +1,1 @@
+"""Bundled sample data, written by ``scripts/generate_sample.py`` (deterministic)."""

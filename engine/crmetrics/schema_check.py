@@ -1,0 +1,144 @@
+"""Checking YAML documents against the shipped JSON Schemas, every error at its place.
+
+All errors are collected (never only the first), sorted by position, and rewritten into
+sentences that say which key is wrong and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from crmetrics.errors import Issue, did_you_mean
+from crmetrics.yamlio import Document
+
+SCHEMA_FILES = {"definitions": "definitions.schema.json", "project": "project.schema.json"}
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema named ``name`` (``definitions`` or ``project``), as shipped."""
+    text = (resources.files("crmetrics") / "schema" / SCHEMA_FILES[name]).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def check_document(document: Document, schema: Mapping[str, Any], *, what: str = "definition") -> list[Issue]:
+    """Every schema violation in ``document``, as issues with file:line:column."""
+    validator = jsonschema.Draft7Validator(schema)
+    issues = []
+    for error in _leaf_errors(validator.iter_errors(document.data)):
+        path = list(error.absolute_path)
+        on_key = error.validator in ("additionalProperties", "propertyNames")
+        if error.validator == "additionalProperties":
+            extra = _extra_keys(error)
+            if extra:
+                path = [*path, extra[0]]
+        issues.append(
+            Issue(
+                "schema",
+                _sentence(error, document),
+                document.location(path, key=on_key),
+                subject=_subject(document.data, path),
+                hint=_hint(error),
+            )
+        )
+    return sorted(issues, key=lambda i: (i.location or (), i.message))
+
+
+def _leaf_errors(errors: Iterator[ValidationError]) -> Iterator[ValidationError]:
+    # An if/then or anyOf failure wraps the errors that matter; report those.
+    for error in errors:
+        if error.context and error.validator in ("anyOf", "oneOf", "allOf"):
+            yield from _leaf_errors(iter(error.context))
+        else:
+            yield error
+
+
+def _extra_keys(error: ValidationError) -> list[str]:
+    allowed = set(error.schema.get("properties", {}))
+    return sorted(k for k in error.instance if k not in allowed)
+
+
+def _subject(data: Any, path: list[Any]) -> str:
+    if len(path) >= 2 and path[0] == "metrics" and isinstance(path[1], int):
+        try:
+            return f"metric {data['metrics'][path[1]].get('name', '#' + str(path[1] + 1))}"
+        except (KeyError, IndexError, AttributeError, TypeError):
+            return ""
+    return ""
+
+
+def _key_name(error: ValidationError) -> str:
+    path = list(error.absolute_path)
+    return str(path[-1]) if path and isinstance(path[-1], str) else ""
+
+
+def _sentence(error: ValidationError, document: Document) -> str:
+    key = _key_name(error)
+    instance = error.instance
+    if error.validator == "additionalProperties":
+        extra = _extra_keys(error)
+        return f"unknown key {extra[0]!r}" if extra else error.message
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        kind = instance.get("type") if isinstance(instance, dict) else None
+        of = f" for a {kind!r} metric" if kind and error.absolute_path else ""
+        return f"missing required key {missing!r}{of}"
+    if error.validator == "not":
+        kind = instance.get("type") if isinstance(instance, dict) else None
+        banned = [k for k in _not_keys(error.validator_value) if isinstance(instance, dict) and k in instance]
+        return f"key {', '.join(map(repr, banned))} does not apply to a {kind!r} metric"
+    if error.validator == "enum":
+        return f"{key or 'value'} {instance!r} is not allowed"
+    if error.validator == "const":
+        return f"{key or 'value'} must be {error.validator_value!r}"
+    if error.validator == "type":
+        return f"{key or 'value'} must be {_article(error.validator_value)}, not {type(instance).__name__} {instance!r}"
+    if error.validator == "pattern":
+        return f"{key or 'name'} {instance!r} is not a valid name"
+    if error.validator == "propertyNames":
+        return f"{instance!r} is not a valid name"
+    if error.validator == "minLength":
+        return f"{key or 'value'} must not be empty"
+    return error.message
+
+
+def _hint(error: ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        extra = _extra_keys(error)
+        allowed = sorted(error.schema.get("properties", {}))
+        return did_you_mean(extra[0], allowed) if extra else ""
+    if error.validator == "enum":
+        options = [str(v) for v in error.validator_value]
+        close = did_you_mean(str(error.instance), options)
+        return close if close.startswith("did") else "allowed: " + ", ".join(options)
+    if error.validator in ("pattern", "propertyNames"):
+        return "use lower-case letters, digits and underscores, starting with a letter"
+    if error.validator == "not":
+        return "remove the key, or change the metric's type"
+    if error.validator == "required":
+        return "see docs/definitions.md for the keys each metric type needs"
+    return ""
+
+
+def _not_keys(schema: Mapping[str, Any]) -> list[str]:
+    return [k for branch in schema.get("anyOf", []) for k in branch.get("required", [])]
+
+
+def _article(kind: Any) -> str:
+    if isinstance(kind, list):
+        return " or ".join(_article(k) for k in kind)
+    return {
+        "object": "a mapping",
+        "array": "a list",
+        "string": "a string",
+        "number": "a number",
+        "integer": "an integer",
+        "boolean": "true or false",
+    }.get(kind, str(kind))

@@ -1,0 +1,1 @@
+"""Plugins that ship with crmetrics; each is an ordinary plugin, loaded by entry point."""

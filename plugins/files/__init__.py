@@ -1,0 +1,97 @@
+"""The canonical CSV and Parquet folder connectors, and the bundled sample data.
+
+A folder holds one file per canonical table, named after it (``customers.csv``,
+``deals.parquet``, ...), with the canonical column names. Extra columns are kept.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+
+from crmetrics.connector import Connector, RawTable
+from crmetrics.errors import DataError, Issue, Location
+from crmetrics.hookspecs import hookimpl
+from crmetrics.model import TABLES
+
+
+class _FolderConnector(Connector):
+    suffix: str
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.location or ".")
+
+    def available_tables(self) -> list[str]:
+        if not self.folder.is_dir():
+            raise DataError(
+                Issue(
+                    "missing-source",
+                    f"{self.folder} is not a folder",
+                    Location(str(self.folder)),
+                    hint=f"point {self.scheme}: at a folder holding files such as "
+                    f"customers{self.suffix}, deals{self.suffix}, ...",
+                )
+            )
+        return [name for name in TABLES if (self.folder / f"{name}{self.suffix}").is_file()]
+
+    def path(self, table: str) -> Path:
+        return self.folder / f"{table}{self.suffix}"
+
+
+class CsvConnector(_FolderConnector):
+    """Canonical CSV files: a header line, comma-separated, UTF-8, empty cell = null."""
+
+    scheme = "csv"
+    suffix = ".csv"
+    description = "a folder of canonical CSV files (customers.csv, deals.csv, ...)"
+
+    def read_table(self, table: str) -> RawTable:
+        path = self.path(table)
+        try:
+            # Everything is read as text: the canonical conversion parses it, so that a bad
+            # value is reported with its row rather than guessed by type inference.
+            frame = pl.read_csv(path, infer_schema=False)
+        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as error:
+            raise DataError(
+                Issue("unreadable-file", f"cannot read {path} as CSV: {error}", Location(str(path)))
+            ) from None
+        return RawTable(frame, str(path), first_row=2)
+
+
+class ParquetConnector(_FolderConnector):
+    """Canonical Parquet files, typed or not; types are converted like CSV text."""
+
+    scheme = "parquet"
+    suffix = ".parquet"
+    description = "a folder of canonical Parquet files (customers.parquet, ...)"
+
+    def read_table(self, table: str) -> RawTable:
+        path = self.path(table)
+        try:
+            frame = pl.read_parquet(path)
+        except (pl.exceptions.ComputeError, OSError) as error:
+            raise DataError(
+                Issue("unreadable-file", f"cannot read {path} as Parquet: {error}", Location(str(path)))
+            ) from None
+        return RawTable(frame, str(path), first_row=1)
+
+
+class SampleConnector(CsvConnector):
+    """The small bundled sample dataset (``--source sample``)."""
+
+    scheme = "sample"
+    description = "the bundled sample data: two years of a fictional B2B SaaS company"
+
+    @property
+    def folder(self) -> Path:
+        return Path(str(resources.files("crmetrics.sample") / "data"))
+
+
+@hookimpl
+def register_connectors(register):  # type: ignore[no-untyped-def]
+    register(CsvConnector)
+    register(ParquetConnector)
+    register(SampleConnector)

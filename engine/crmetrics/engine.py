@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -21,6 +20,7 @@ from crmetrics.errors import DataError, DefinitionError, Issue, Location, UsageE
 from crmetrics.model import TABLES
 from crmetrics.plan import LogicalPlan, Request, build_plan
 from crmetrics.polars_backend import render
+from crmetrics.project import Project
 from crmetrics.registry import Registry, build_registry
 
 Source = str | Connector | Mapping[str, pl.DataFrame | pl.LazyFrame]
@@ -59,7 +59,8 @@ class Engine:
         definitions: extra folders or files of YAML metric definitions (the user's own).
         plugins: in-process plugins to register besides the installed ones.
         load_installed_plugins: False for an isolated engine with only ``plugins``.
-        source_options: options per source scheme, e.g. from the project file.
+        project: a project file's settings: named sources with connector options, more
+            definition folders and parameter overrides.
     """
 
     def __init__(
@@ -68,14 +69,12 @@ class Engine:
         definitions: Sequence[str | Path] = (),
         plugins: Sequence[object] = (),
         load_installed_plugins: bool = True,
-        source_options: Mapping[str, Mapping[str, Any]] | None = None,
-        named_sources: Mapping[str, str] | None = None,
+        project: Project | None = None,
     ) -> None:
-        self._definitions = [Path(p) for p in definitions]
+        self.project = project or Project()
+        self._definitions = [*self.project.definitions, *(Path(p) for p in definitions)]
         self._plugins = list(plugins)
         self._load_installed = load_installed_plugins
-        self._source_options = dict(source_options or {})
-        self._named_sources = dict(named_sources or {})
 
     @cached_property
     def registry(self) -> Registry:
@@ -119,19 +118,23 @@ class Engine:
             return source
         if isinstance(source, Mapping):
             return MemoryConnector(source)
-        source = self._named_sources.get(source, source)
-        uri = SourceURI.parse(source) if ":" in source else SourceURI(source, "")
+        named = self.project.sources.get(source)
+        text = named.uri if named else source
+        uri = SourceURI.parse(text) if ":" in text else SourceURI(text, "")
         connector = self.registry.connectors.get(uri.scheme)
         if connector is None:
+            known = [*self.registry.connectors, *self.project.sources]
             raise UsageError(
                 Issue(
                     "unknown-source",
                     f"unknown source {source!r}",
-                    hint=did_you_mean(uri.scheme, self.registry.connectors)
-                    + "; write SCHEME:LOCATION, e.g. csv:data/",
+                    hint=did_you_mean(uri.scheme, known)
+                    + "; write SCHEME:LOCATION, e.g. csv:data/, or 'sample'",
                 )
             )
-        return connector(uri.location, self._source_options.get(uri.scheme))
+        if named:
+            self.project.check_options(named.name, getattr(connector, "options_schema", None))
+        return connector(uri.location, named.options if named else None)
 
     def plan(self, request: Request) -> LogicalPlan:
         return build_plan(self.catalog, request)

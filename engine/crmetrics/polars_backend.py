@@ -51,6 +51,7 @@ class PolarsRenderer:
         return [PERIOD_START, *self.by]
 
     def render(self) -> pl.LazyFrame:
+        self.check_reach()
         for scan in self.plan.aggregates:
             self._aggregate(scan)
         for snapshot in self.plan.snapshots:
@@ -80,33 +81,50 @@ class PolarsRenderer:
             self._tables[name] = self.scan(name)
         return self._tables[name]
 
-    def reach(self, metric: str, table: str, columns: Sequence[str]) -> pl.LazyFrame:
+    def unreachable(self, table: str, columns: Sequence[str]) -> str | None:
+        """The first of ``columns`` that ``table`` cannot reach, directly or through customers."""
+        schema = self.table(table).collect_schema()
+        missing = [c for c in dict.fromkeys(columns) if c not in schema]
+        if missing and ENTITY_KEY in schema and table != "customers":
+            customers = self.table("customers").collect_schema()
+            missing = [c for c in missing if c not in customers]
+        return missing[0] if missing else None
+
+    def check_reach(self) -> None:
+        """Every requested metric can reach the grouping and filter columns, or a clear error."""
+        columns = [*self.by, *self.where_columns()]
+        if not columns:
+            return
+        for requested in self.plan.request.metrics:
+            for name in self.catalog.closure([requested]):
+                for table in _tables_of(self.catalog.metrics[name]):
+                    column = self.unreachable(table, columns)
+                    if column is None:
+                        continue
+                    schema = list(self.table(table).collect_schema())
+                    via = "" if ENTITY_KEY in schema else " and no customer_id to reach customers"
+                    through = "" if name == requested else f" through {name!r}"
+                    raise UsageError(
+                        Issue(
+                            "unreachable-column",
+                            f"metric {requested!r} cannot be grouped or filtered by {column!r}: it reads "
+                            f"table {table!r}{through}, which has no column {column!r}{via}",
+                            subject=requested,
+                            hint=f"use a column of {table} ({', '.join(schema)})"
+                            + (" or of customers" if not via else "")
+                            + f", or request {requested} without --by/--where on {column!r}",
+                        )
+                    )
+
+    def reach(self, table: str, columns: Sequence[str]) -> pl.LazyFrame:
         """``table`` with ``columns`` available, joining ``customers`` where needed."""
         frame = self.table(table)
         schema = frame.collect_schema()
         missing = [c for c in dict.fromkeys(columns) if c not in schema]
         if not missing:
             return frame
-        if ENTITY_KEY in schema and table != "customers":
-            customers = self.table("customers").collect_schema()
-            unreachable = [c for c in missing if c not in customers]
-            if not unreachable:
-                attributes = self.table("customers").select(ENTITY_KEY, *missing)
-                return frame.join(attributes, on=ENTITY_KEY, how="left", validate="m:1")
-        else:
-            unreachable = missing
-        column = unreachable[0]
-        via = "" if ENTITY_KEY in schema else " and has no customer_id to reach customers"
-        raise UsageError(
-            Issue(
-                "unreachable-column",
-                f"metric {metric!r} reads table {table!r}, which has no column {column!r}{via}",
-                subject=metric,
-                hint=f"group or filter {metric} by a column of {table} ({', '.join(schema)})"
-                + (" or of customers" if via == "" else "")
-                + ", or leave it out of this request",
-            )
-        )
+        attributes = self.table("customers").select(ENTITY_KEY, *missing)
+        return frame.join(attributes, on=ENTITY_KEY, how="left", validate="m:1")
 
     def where_columns(self) -> list[str]:
         where = self.plan.request.where
@@ -126,7 +144,7 @@ class PolarsRenderer:
 
     def filtered(self, metric: str, table: str, extra: Sequence[str] = ()) -> pl.LazyFrame:
         """``table`` reaching the grouping and --where columns, with --where applied."""
-        frame = self.reach(metric, table, [*self.by, *self.where_columns(), *extra])
+        frame = self.reach(table, [*self.by, *self.where_columns(), *extra])
         where = self.plan.request.where
         if where:
             context = self._context(Formula(where, Location("--where")), metric, "row", frame)
@@ -158,6 +176,10 @@ class PolarsRenderer:
 
     def truncate(self, column: str) -> pl.Expr:
         return pl.col(column).dt.truncate(self.plan.request.grain.every)
+
+    def groups(self, table: pl.LazyFrame) -> pl.LazyFrame | None:
+        """The group values of a metric: every value its (filtered) table holds, at any time."""
+        return table.select(self.by).unique() if self.by else None
 
     def grid(self, groups: pl.LazyFrame | None) -> pl.LazyFrame:
         """Every period of the window for every group."""
@@ -202,12 +224,13 @@ class PolarsRenderer:
 
     def _aggregate(self, scan: AggregateScan) -> None:
         metrics = [self.catalog.metrics[n] for n in scan.metrics]
-        frame = self.in_window(self.filtered(scan.metrics[0], scan.table), scan.time)
+        table = self.filtered(scan.metrics[0], scan.table)
+        frame = self.in_window(table, scan.time)
         expressions = self._aggregations(metrics, frame, scan.metrics[0])
         grouped = frame.group_by(self.truncate(scan.time).alias(PERIOD_START), *self.by).agg(
             *expressions.values(), pl.len().alias(_ROWS)
         )
-        groups = grouped.select(self.by).unique() if self.by else None
+        groups = self.groups(table)
         result = self.complete(self.grid(groups), grouped, list(expressions))
         for name in scan.metrics:
             self.frames[name] = result.select(*self.keys, name)
@@ -238,7 +261,7 @@ class PolarsRenderer:
             .group_by(bucket.alias(PERIOD_START), *self.by)
             .agg(pl.col(_DELTA).sum())
         )
-        groups = starts.filter(pl.col("__bucket") < request.end).select(self.by).unique() if self.by else None
+        groups = self.groups(frame)
         periods = pl.concat(
             [
                 pl.LazyFrame({PERIOD_START: [before]}).cast({PERIOD_START: pl.Datetime("us", "UTC")}),
@@ -320,7 +343,7 @@ class PolarsRenderer:
             # One row per entity in the population: an entity outside it has no score.
             self.frames[metric.name] = rolled.select(*self.keys, metric.name)
             return
-        groups = scored.select(self.by).unique() if self.by else None
+        groups = self.groups(self.filtered(metric.name, "customers"))
         self.frames[metric.name] = self.complete(self.grid(groups), rolled, [metric.name]).select(
             *self.keys, metric.name
         )
@@ -361,6 +384,12 @@ class PolarsRenderer:
         row[PERIOD_DAYS_COLUMN] = [30.0]
         schema = {k: pl.Float64 for k in row}
         return pl.DataFrame(row, schema=schema).select(expression).item()
+
+
+def _tables_of(metric: MetricDefinition) -> list[str]:
+    if metric.type == "entity":
+        return ["customers"]
+    return [metric.table] if metric.table else []
 
 
 def render(plan: LogicalPlan, catalog: Catalog, scan: TableSource) -> pl.LazyFrame:

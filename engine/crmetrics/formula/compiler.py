@@ -444,6 +444,13 @@ def _filtered(expr: pl.Expr, context: Context) -> pl.Expr:
 
 
 def _count(node: exp.Count, context: Context) -> Typed:
+    # Polars counts are unsigned; signed counts keep differences such as
+    # promoters - detractors from wrapping around.
+    counted = _count_unsigned(node, context)
+    return Typed(counted.expr.cast(pl.Int64), "number", True)
+
+
+def _count_unsigned(node: exp.Count, context: Context) -> Typed:
     target = node.this
     if isinstance(target, exp.Star) or target is None:
         if context.scope != "aggregate":

@@ -1,0 +1,102 @@
+"""The project file, ``crmetrics.yaml``: sources, definition folders and parameters.
+
+It is found through ``--project``, the ``CRMETRICS_PROJECT`` variable, or as
+``crmetrics.yaml`` in the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crmetrics.errors import DefinitionError, Issue, Location
+from crmetrics.schema_check import check_document, load_schema
+from crmetrics.yamlio import Document, load_file
+
+PROJECT_ENV = "CRMETRICS_PROJECT"
+PROJECT_FILE = "crmetrics.yaml"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """A named source: its URI and connector options, with where they were written."""
+
+    name: str
+    uri: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Project:
+    path: Path | None = None
+    definitions: list[Path] = field(default_factory=list)
+    source: str | None = None
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    params: dict[str, float] = field(default_factory=dict)
+    document: Document | None = None
+
+    def check_options(self, name: str, schema: Mapping[str, Any] | None) -> None:
+        """Validate a named source's options against its connector's JSON Schema."""
+        if not schema or self.document is None or name not in self.sources:
+            return
+        wrapper = {
+            "type": "object",
+            "properties": {
+                "sources": {
+                    "type": "object",
+                    "properties": {name: {"type": "object", "properties": {"options": schema}}},
+                }
+            },
+        }
+        issues = check_document(self.document, wrapper)
+        if issues:
+            raise DefinitionError(issues)
+
+
+def find_project(explicit: str | Path | None = None) -> Project:
+    """The project file to use, or an empty project when there is none."""
+    candidate = explicit or os.environ.get(PROJECT_ENV)
+    if candidate:
+        path = Path(candidate)
+        if not path.is_file():
+            raise DefinitionError(
+                Issue(
+                    "missing-project",
+                    f"project file {path} does not exist",
+                    Location(str(path)),
+                    hint=f"create it, or unset {PROJECT_ENV}",
+                )
+            )
+        return load_project(path)
+    default = Path(PROJECT_FILE)
+    return load_project(default) if default.is_file() else Project()
+
+
+def load_project(path: Path) -> Project:
+    document = load_file(path)
+    data = document.data or {}
+    issues = check_document(document, load_schema("project"))
+    if issues:
+        raise DefinitionError(issues)
+    base = path.parent
+    sources = {}
+    for name, value in data.get("sources", {}).items():
+        if isinstance(value, str):
+            sources[name] = SourceConfig(name, value)
+        else:
+            sources[name] = SourceConfig(name, value["uri"], value.get("options", {}))
+    for config in sources.values():
+        scheme, _, location = config.uri.partition(":")
+        if location and scheme in ("csv", "parquet") and not Path(location).is_absolute():
+            object.__setattr__(config, "uri", f"{scheme}:{base / location}")
+    return Project(
+        path=path,
+        definitions=[base / d for d in data.get("definitions", [])],
+        source=data.get("source"),
+        sources=sources,
+        params={k: float(v) for k, v in data.get("params", {}).items()},
+        document=document,
+    )

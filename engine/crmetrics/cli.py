@@ -315,6 +315,29 @@ def explain(
 
 
 @main.command()
+@click.option("--source", "-s", default=None, help="Source URI or a name from the project file.")
+@click.option(
+    "--project",
+    "-p",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="CRMETRICS_PROJECT",
+    help="Project file (default: ./crmetrics.yaml when present).",
+)
+def inspect(source: str | None, project: Path | None) -> None:
+    """Show what a source holds: per table, rows read, kept and rejected, null rates, time span."""
+    from crmetrics.inspect import inspect_source, render_inspection
+
+    with _reported():
+        engine = _engine(project, ())
+        connector = engine.open_source(_source(engine, source))
+        results = inspect_source(connector)
+        click.echo(render_inspection(results))
+        if any(r.errors for r in results):
+            sys.exit(1)
+
+
+@main.command()
 @click.option("--project", "which", flag_value="project", help="Print the project-file schema instead.")
 @click.option("--definitions", "which", flag_value="definitions", default=True, hidden=True)
 def schema(which: str) -> None:

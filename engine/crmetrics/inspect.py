@@ -1,0 +1,87 @@
+"""``crmetrics inspect``: what a source holds and what happened to its rows on the way in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from crmetrics.canonical import TableReport
+from crmetrics.connector import Connector
+from crmetrics.errors import DataError, Issue
+from crmetrics.model import TABLES
+
+
+@dataclass
+class TableInspection:
+    """Data-quality figures of one canonical table of a source."""
+
+    table: str
+    report: TableReport | None = None
+    null_rates: dict[str, float] = field(default_factory=dict)
+    span: tuple[datetime | None, datetime | None] = (None, None)
+    errors: list[Issue] = field(default_factory=list)
+
+
+def _time_column(table: str) -> str:
+    return next(c.name for c in TABLES[table].columns if c.kind == "datetime")
+
+
+def inspect_source(connector: Connector) -> list[TableInspection]:
+    """Read every table the source has; a table refused for bad data is reported, not raised."""
+    results = []
+    for table in connector.available_tables():
+        inspection = TableInspection(table)
+        try:
+            frame = connector.scan(table)
+        except DataError as error:
+            inspection.errors = error.issues
+            results.append(inspection)
+            continue
+        inspection.report = next((r for r in connector.reports() if r.table == table), None)
+        columns = TABLES[table].column_names
+        time = _time_column(table)
+        stats = frame.select(
+            *(pl.col(c).null_count().truediv(pl.len()).alias(c) for c in columns),
+            pl.col(time).min().alias("__first"),
+            pl.col(time).max().alias("__last"),
+        ).collect()
+        row = stats.row(0, named=True)
+        inspection.null_rates = {c: row[c] or 0.0 for c in columns}
+        inspection.span = (row["__first"], row["__last"])
+        results.append(inspection)
+    return results
+
+
+def render_inspection(results: list[TableInspection]) -> str:
+    lines = []
+    for item in results:
+        lines.append(f"{item.table}")
+        if item.errors:
+            lines.append("  refused: the table has data errors")
+            lines.extend("  " + issue.render().replace("\n", "\n  ") for issue in item.errors)
+            lines.append("")
+            continue
+        report = item.report
+        if report is not None:
+            lines.append(f"  origin:      {report.origin}")
+            lines.append(f"  rows read:   {report.rows_read}")
+            lines.append(f"  rows kept:   {report.rows_kept}")
+            rejected = sum(report.rejected.values())
+            lines.append(f"  rejected:    {rejected}")
+            for reason, count in sorted(report.rejected.items()):
+                lines.append(f"    {count:>8}  {reason}")
+            lines.append(f"  duplicates:  {report.duplicates_dropped} dropped (kept the most recent copy)")
+            for issue in report.issues:
+                lines.append(f"  warning:     {issue.message}")
+        first, last = item.span
+        if first is not None:
+            lines.append(
+                f"  time span:   {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC "
+                f"({_time_column(item.table)})"
+            )
+        nulls = ", ".join(f"{c} {rate:.0%}" for c, rate in item.null_rates.items() if rate > 0)
+        lines.append(f"  null rate:   {nulls or 'no nulls'}")
+        lines.append("")
+    return "\n".join(lines)

@@ -164,7 +164,7 @@ def conform(
 
     problems = list(_problems(table, raw, out))
     bad_rows = pl.Series(_ROW, [], dtype=pl.UInt32)
-    for reason, column, rows in problems:
+    for reason, _column, rows in problems:
         report.rejected[reason] += rows.height
         bad_rows = pl.concat([bad_rows, rows[_ROW].cast(pl.UInt32)])
     issues = [_problem_issue(table, origin, reason, column, rows) for reason, column, rows in problems]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import polars as pl
 
-from crmetrics.metric import Formula, MetricDefinition, load_definitions_file
 from crmetrics.errors import DefinitionError, Issue, UsageError, did_you_mean
 from crmetrics.formula.compiler import Context, compile_formula
 from crmetrics.formula.functions import FunctionTable, Kind
+from crmetrics.metric import Formula, MetricDefinition, load_definitions_file
 from crmetrics.model import TABLES
 
 KIND_OF_COLUMN: dict[str, Kind] = {

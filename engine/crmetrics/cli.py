@@ -244,7 +244,8 @@ def run(
 
     \b
     Example:
-      crmetrics run -s sample -m churn_rate,net_promoter_score --start 2025-01-01 --end 2025-07-01 --by segment
+      crmetrics run -s sample -m churn_rate,net_promoter_score \\
+        --start 2025-01-01 --end 2025-07-01 --by segment
     """
     from crmetrics.output import MetricDisplay, RenderInfo
 

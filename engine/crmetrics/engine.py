@@ -15,8 +15,8 @@ import polars as pl
 
 from crmetrics.catalog import Catalog, load_catalog
 from crmetrics.connector import Connector, RawTable, SourceURI
-from crmetrics.metric import MetricDefinition
 from crmetrics.errors import DataError, DefinitionError, Issue, Location, UsageError, did_you_mean
+from crmetrics.metric import MetricDefinition
 from crmetrics.model import TABLES
 from crmetrics.plan import LogicalPlan, Request, build_plan
 from crmetrics.polars_backend import render

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from crmetrics.catalog import Catalog
-from crmetrics.metric import MetricDefinition
 from crmetrics.errors import Issue, UsageError, did_you_mean
+from crmetrics.metric import MetricDefinition
 from crmetrics.periods import Grain, aligned, parse_instant
 
 

@@ -17,9 +17,9 @@ import sqlglot
 from sqlglot import exp
 
 from crmetrics.catalog import Catalog, kind_of_dtype
-from crmetrics.metric import Formula, MetricDefinition
 from crmetrics.errors import DataError, Issue, Location, UsageError
 from crmetrics.formula.compiler import PERIOD_DAYS_COLUMN, Context, compile_formula, prior_column
+from crmetrics.metric import Formula, MetricDefinition
 from crmetrics.periods import PERIOD_START, days_in_period, period_grid
 from crmetrics.plan import AggregateScan, LogicalPlan, SnapshotScan
 

@@ -99,7 +99,8 @@ def _sentence(error: ValidationError, document: Document) -> str:
     if error.validator == "const":
         return f"{key or 'value'} must be {error.validator_value!r}"
     if error.validator == "type":
-        return f"{key or 'value'} must be {_article(error.validator_value)}, not {type(instance).__name__} {instance!r}"
+        expected = _article(error.validator_value)
+        return f"{key or 'value'} must be {expected}, not {type(instance).__name__} {instance!r}"
     if error.validator == "pattern":
         return f"{key or 'name'} {instance!r} is not a valid name"
     if error.validator == "propertyNames":

@@ -22,10 +22,10 @@ from typing import Literal
 import polars as pl
 from sqlglot import exp
 
-from crmetrics.metric import Formula
 from crmetrics.errors import DefinitionError, Issue, did_you_mean
 from crmetrics.formula.functions import FunctionTable, Kind
 from crmetrics.formula.parse import node_offset, parse_formula
+from crmetrics.metric import Formula
 
 Scope = Literal["row", "aggregate", "derived", "entity"]
 

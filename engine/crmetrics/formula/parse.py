@@ -8,8 +8,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from crmetrics.metric import Formula
 from crmetrics.errors import DefinitionError, Issue
+from crmetrics.metric import Formula
 
 
 @lru_cache(maxsize=4096)

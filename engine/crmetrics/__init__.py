@@ -9,22 +9,65 @@ The public API::
 See ``docs/python-api.md`` for the :class:`Engine` facade, requests and plugins.
 """
 
-from crmetrics.canonical import TableReport
-from crmetrics.connector import Connector, RawTable
-from crmetrics.engine import Engine, MemoryConnector, evaluate
-from crmetrics.errors import (
-    CrmetricsError,
-    DataError,
-    DefinitionError,
-    Issue,
-    Location,
-    PluginError,
-    UsageError,
-)
-from crmetrics.formula.functions import FunctionSpec
-from crmetrics.hookspecs import hookimpl
-from crmetrics.output import OutputFormat, RenderInfo
-from crmetrics.plan import Request
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names resolve on first use, so that `crmetrics --help` and plugin discovery do not pay
+# for importing Polars and sqlglot.
+_EXPORTS = {
+    "TableReport": "crmetrics.canonical",
+    "Connector": "crmetrics.connector",
+    "RawTable": "crmetrics.connector",
+    "Engine": "crmetrics.engine",
+    "MemoryConnector": "crmetrics.engine",
+    "evaluate": "crmetrics.engine",
+    "CrmetricsError": "crmetrics.errors",
+    "DataError": "crmetrics.errors",
+    "DefinitionError": "crmetrics.errors",
+    "Issue": "crmetrics.errors",
+    "Location": "crmetrics.errors",
+    "PluginError": "crmetrics.errors",
+    "UsageError": "crmetrics.errors",
+    "FunctionSpec": "crmetrics.formula.functions",
+    "hookimpl": "crmetrics.hookspecs",
+    "OutputFormat": "crmetrics.output",
+    "RenderInfo": "crmetrics.output",
+    "Request": "crmetrics.plan",
+}
+
+if TYPE_CHECKING:
+    from crmetrics.canonical import TableReport
+    from crmetrics.connector import Connector, RawTable
+    from crmetrics.engine import Engine, MemoryConnector, evaluate
+    from crmetrics.errors import (
+        CrmetricsError,
+        DataError,
+        DefinitionError,
+        Issue,
+        Location,
+        PluginError,
+        UsageError,
+    )
+    from crmetrics.formula.functions import FunctionSpec
+    from crmetrics.hookspecs import hookimpl
+    from crmetrics.output import OutputFormat, RenderInfo
+    from crmetrics.plan import Request
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'crmetrics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __version__ = "0.1.0"
 

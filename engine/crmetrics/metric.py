@@ -123,7 +123,12 @@ def _formula(document: Document, path: list[str | int], text: str) -> Formula:
     if style in ("'", '"'):
         # A quoted scalar's position is its opening quote; the text starts one further.
         location = Location(location.file, location.line, location.column + 1)
-    return Formula(text, location, plain=style in (None, "'", '"'))
+    # Columns inside the formula are exact only where its text stands verbatim on one line
+    # (not folded over several lines, no escapes, not a block scalar).
+    lines = document.text.splitlines()
+    source = lines[location.line - 1] if 0 < location.line <= len(lines) else ""
+    verbatim = source[location.column - 1 : location.column - 1 + len(text)] == text
+    return Formula(text, location, plain=style in (None, "'", '"') and verbatim)
 
 
 def _metric(document: Document, origin: Origin, index: int, raw: dict[str, Any]) -> MetricDefinition:

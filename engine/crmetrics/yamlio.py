@@ -90,6 +90,8 @@ def _plain(node: Any) -> Any:
 def load_text(text: str, file: str) -> Document:
     """Parse YAML text; a syntax error is a :class:`DefinitionError` at file:line:column."""
     yaml = YAML(typ="rt")
+    # Quoted scalars keep their style, so positions inside them can be shifted past the quote.
+    yaml.preserve_quotes = True
     try:
         tree = yaml.load(text)
     except MarkedYAMLError as error:

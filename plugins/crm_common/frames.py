@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
-
 from crmetrics.canonical import parse_datetime
 from crmetrics.connector import RawTable
 from crmetrics.errors import Issue, Location

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
 from crmetrics.errors import DataError, Issue, Location
 
 RETRY_STATUSES = frozenset({429, 503})

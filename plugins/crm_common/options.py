@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import jsonschema
-
 from crmetrics.errors import Issue, UsageError
 
 

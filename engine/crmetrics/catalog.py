@@ -282,11 +282,22 @@ def _run(context: Context, want: Kind) -> Iterator[Issue]:
 
 
 def params_do_not_shadow(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    tables = [metric.table, *(m.table for m in metric.measures.values())]
+    columns = {c for t in tables if t in TABLES for c in canonical_columns(t)}
     for name in metric.params:
-        if name in metric.measures or (metric.type == "derived" and name in catalog.metrics):
+        shadowed = (
+            "measure"
+            if name in metric.measures
+            else "metric"
+            if metric.type == "derived" and name in catalog.metrics
+            else "column"
+            if name in columns
+            else None
+        )
+        if shadowed:
             yield Issue(
                 "param-shadows",
-                f"parameter {name!r} has the name of a {'measure' if name in metric.measures else 'metric'}",
+                f"parameter {name!r} has the name of a {shadowed}",
                 metric.key_location("params", name, key=True),
                 subject=metric.name,
                 hint="rename the parameter",

@@ -133,7 +133,7 @@ def _request_options(command: F) -> F:
             "-g",
             default="month",
             show_default=True,
-            type=click.Choice(["day", "week", "month", "quarter", "year"]),
+            help="Period length: day, week, month, quarter or year.",
         ),
         click.option("--start", default=None, help="First period start, e.g. 2025-01-01 (inclusive)."),
         click.option("--end", default=None, help="End of the range, e.g. 2026-01-01 (exclusive)."),
@@ -175,7 +175,7 @@ def _request(
                 hint="give the range as --start 2025-01-01 --end 2025-07-01",
             )
         )
-    overrides: dict[str, Any] = dict(engine.project.params)
+    overrides: dict[str, Any] = {}
     for item in params:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +25,13 @@ from crmetrics.project import Project
 from crmetrics.registry import Registry, build_registry
 
 Source = str | Connector | Mapping[str, pl.DataFrame | pl.LazyFrame]
+
+
+def _joined(first: str, second: str) -> str:
+    """Two hint sentences as one line: ``did you mean 'csv'? write ...``."""
+    if not first:
+        return second
+    return f"{first} {second}" if first.endswith("?") else f"{first}; {second}"
 
 
 class MemoryConnector(Connector):
@@ -128,8 +136,9 @@ class Engine:
                 Issue(
                     "unknown-source",
                     f"unknown source {source!r}",
-                    hint=did_you_mean(uri.scheme, known)
-                    + "; write SCHEME:LOCATION, e.g. csv:data/, or 'sample'",
+                    hint=_joined(
+                        did_you_mean(uri.scheme, known), "write SCHEME:LOCATION, e.g. csv:data/, or 'sample'"
+                    ),
                 )
             )
         if named:
@@ -137,7 +146,24 @@ class Engine:
         return connector(uri.location, named.options if named else None)
 
     def plan(self, request: Request) -> LogicalPlan:
+        """The logical plan of ``request``, with the project file's parameters applied."""
+        defaults = self._project_params(request)
+        if defaults:
+            request = replace(request, params={**defaults, **request.params})
         return build_plan(self.catalog, request)
+
+    def _project_params(self, request: Request) -> dict[str, float]:
+        # The project's parameters are defaults for every run: those of metrics outside
+        # this request are not errors, they simply do not apply.
+        names = list(self.catalog.metrics) if request.metrics == ("all",) else list(request.metrics)
+        involved = set(self.catalog.closure(names))
+        chosen = {}
+        for key, value in self.project.params.items():
+            metric, _, param = key.rpartition(".")
+            targets = [metric] if metric else list(involved)
+            if any(t in involved and param in self.catalog.metrics[t].params for t in targets):
+                chosen[key] = value
+        return chosen
 
     def compile(self, request: Request, source: Source) -> pl.LazyFrame:
         """The single lazy query computing ``request`` on ``source``."""

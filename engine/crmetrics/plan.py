@@ -24,7 +24,7 @@ class Request:
     """One evaluation: which metrics, over which periods, grouped and filtered how.
 
     Attributes:
-        metrics: metric names, in the order results are wanted.
+        metrics: metric names (results are sorted by metric name, period and groups).
         grain: ``day``, ``week``, ``month``, ``quarter`` or ``year``.
         start: first period start (inclusive), aligned to the grain.
         end: end of the range (exclusive), aligned to the grain.

@@ -17,8 +17,9 @@ import sqlglot
 from sqlglot import exp
 
 from crmetrics.catalog import Catalog, kind_of_dtype
-from crmetrics.errors import DataError, Issue, Location, UsageError
+from crmetrics.errors import DataError, DefinitionError, Issue, Location, UsageError, did_you_mean
 from crmetrics.formula.compiler import PERIOD_DAYS_COLUMN, Context, compile_formula, prior_column
+from crmetrics.formula.parse import describe_parse_error
 from crmetrics.metric import Formula, MetricDefinition
 from crmetrics.periods import PERIOD_START, days_in_period, period_grid
 from crmetrics.plan import AggregateScan, LogicalPlan, SnapshotScan
@@ -104,14 +105,18 @@ class PolarsRenderer:
                     schema = list(self.table(table).collect_schema())
                     via = "" if ENTITY_KEY in schema else " and no customer_id to reach customers"
                     through = "" if name == requested else f" through {name!r}"
+                    joins = not via and table != "customers"
+                    reachable = [*schema, *(self.table("customers").collect_schema() if joins else ())]
+                    close = did_you_mean(column, reachable)
                     raise UsageError(
                         Issue(
                             "unreachable-column",
                             f"metric {requested!r} cannot be grouped or filtered by {column!r}: it reads "
                             f"table {table!r}{through}, which has no column {column!r}{via}",
                             subject=requested,
-                            hint=f"use a column of {table} ({', '.join(schema)})"
-                            + (" or of customers" if not via else "")
+                            hint=(f"{close} " if close.startswith("did") else "")
+                            + f"use a column of {table} ({', '.join(schema)})"
+                            + (" or of customers" if joins else "")
                             + f", or request {requested} without --by/--where on {column!r}",
                         )
                     )
@@ -136,7 +141,7 @@ class PolarsRenderer:
             raise UsageError(
                 Issue(
                     "bad-where",
-                    f"cannot parse --where {where!r}: {error.errors[0]['description']}",
+                    f"cannot parse --where {where!r}: {describe_parse_error(error.errors[0]['description'])}",
                     hint="write a SQL condition, e.g. segment = 'SMB'",
                 )
             ) from None
@@ -148,7 +153,11 @@ class PolarsRenderer:
         where = self.plan.request.where
         if where:
             context = self._context(Formula(where, Location("--where")), metric, "row", frame)
-            frame = frame.filter(compile_formula(context).expr.fill_null(False))
+            try:
+                condition = compile_formula(context)
+            except DefinitionError as error:
+                raise UsageError(error.issues) from None
+            frame = frame.filter(condition.expr.fill_null(False))
         return frame
 
     def _context(
@@ -252,9 +261,9 @@ class PolarsRenderer:
         starts = frame.filter(pl.col(scan.from_column).is_not_null()).select(
             *self.by, self.truncate(scan.from_column).alias("__bucket"), pl.lit(1).alias(_DELTA)
         )
-        ends = frame.filter(pl.col(scan.until_column).is_not_null()).select(
-            *self.by, self.truncate(scan.until_column).alias("__bucket"), pl.lit(-1).alias(_DELTA)
-        )
+        ends = frame.filter(
+            pl.col(scan.from_column).is_not_null() & pl.col(scan.until_column).is_not_null()
+        ).select(*self.by, self.truncate(scan.until_column).alias("__bucket"), pl.lit(-1).alias(_DELTA))
         deltas = (
             pl.concat([starts, ends])
             .filter(pl.col("__bucket") < request.end)

@@ -89,14 +89,21 @@ def load_project(path: Path) -> Project:
         else:
             sources[name] = SourceConfig(name, value["uri"], value.get("options", {}))
     for config in sources.values():
-        scheme, _, location = config.uri.partition(":")
-        if location and scheme in ("csv", "parquet") and not Path(location).is_absolute():
-            object.__setattr__(config, "uri", f"{scheme}:{base / location}")
+        object.__setattr__(config, "uri", _relative_to(base, config.uri))
+    source = data.get("source")
     return Project(
         path=path,
         definitions=[base / d for d in data.get("definitions", [])],
-        source=data.get("source"),
+        source=source if source is None or source in sources else _relative_to(base, source),
         sources=sources,
         params={k: float(v) for k, v in data.get("params", {}).items()},
         document=document,
     )
+
+
+def _relative_to(base: Path, uri: str) -> str:
+    """A csv: or parquet: folder written relative to the project file, made relative to ``base``."""
+    scheme, _, location = uri.partition(":")
+    if location and scheme in ("csv", "parquet") and not Path(location).is_absolute():
+        return f"{scheme}:{base / location}"
+    return uri

@@ -113,24 +113,35 @@ def build_registry(
             registry.plugins[name].errors.append(f"failed to register ({error})")
     try:
         manager.check_pending()
-    except pluggy.PluginValidationError as error:
-        registry.plugins.setdefault(error.plugin_name, PluginInfo(error.plugin_name)).errors.append(
-            str(error)
-        )
+    except pluggy.PluginValidationError as error:  # e.g. a misspelled hook name
+        name = manager.get_name(error.plugin) or repr(error.plugin)
+        registry.plugins.setdefault(name, PluginInfo(name)).errors.append(str(error))
+    # Hooks are called one plugin at a time (not through manager.hook) so that one raising
+    # cannot stop the others; the hook tracer is fed by hand for the same reason.
+    trace = manager.trace.root.get("hook")
     for hook_name in hookspecs.HOOK_NAMES:
         for impl in getattr(manager.hook, hook_name).get_hookimpls():
-            _call(registry, hook_name, impl.plugin_name, impl.function)
+            _call(registry, hook_name, impl.plugin_name, impl.function, trace)
     return registry
 
 
-def _call(registry: Registry, hook_name: str, plugin: str, function: Callable[..., Any]) -> None:
+def _call(
+    registry: Registry,
+    hook_name: str,
+    plugin: str,
+    function: Callable[..., Any],
+    trace: Callable[..., None],
+) -> None:
     info = registry.plugins.setdefault(plugin, PluginInfo(plugin))
     info.hooks.append(hook_name)
     register = _REGISTER[hook_name](registry, info)
+    provided, failed = len(info.provides), len(info.errors)
+    trace(hook_name, {"plugin": plugin})
     try:
         function(register=register)
     except Exception as error:
         info.errors.append(f"hook {hook_name} raised {type(error).__name__}: {error}")
+    trace("finish", hook_name, "-->", info.provides[provided:], *info.errors[failed:])
 
 
 def _register_connector(registry: Registry, info: PluginInfo) -> Callable[[Any], None]:
@@ -187,10 +198,15 @@ def _register_format(registry: Registry, info: PluginInfo) -> Callable[[Any], No
         if not isinstance(output, OutputFormat):
             info.errors.append(f"register_output_formats gave {output!r}, not an OutputFormat")
             return
+        key = f"format:{output.name}"
         if output.name in registry.output_formats:
-            info.errors.append(f"output format {output.name!r} is already registered")
+            info.errors.append(
+                f"output format {output.name!r} is already registered by "
+                f"{registry.providers.get(key, 'crmetrics')}"
+            )
             return
         registry.output_formats[output.name] = output
+        registry.providers[key] = info.name
         info.provides.append(f"format {output.name}")
 
     return register

@@ -88,12 +88,12 @@ def _sentence(error: ValidationError, document: Document) -> str:
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         kind = instance.get("type") if isinstance(instance, dict) else None
-        of = f" for a {kind!r} metric" if kind and error.absolute_path else ""
+        of = f" for {_a(kind)} metric" if kind and error.absolute_path else ""
         return f"missing required key {missing!r}{of}"
     if error.validator == "not":
         kind = instance.get("type") if isinstance(instance, dict) else None
         banned = [k for k in _not_keys(error.validator_value) if isinstance(instance, dict) and k in instance]
-        return f"key {', '.join(map(repr, banned))} does not apply to a {kind!r} metric"
+        return f"key {', '.join(map(repr, banned))} does not apply to {_a(kind)} metric"
     if error.validator == "enum":
         return f"{key or 'value'} {instance!r} is not allowed"
     if error.validator == "const":
@@ -124,8 +124,16 @@ def _hint(error: ValidationError) -> str:
     if error.validator == "not":
         return "remove the key, or change the metric's type"
     if error.validator == "required":
-        return "see docs/definitions.md for the keys each metric type needs"
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        kind = instance.get("type") if error.absolute_path else None
+        needed = ", ".join(str(k) for k in error.validator_value)
+        return f"{_a(kind)} metric needs: {needed}" if kind else f"required keys: {needed}"
     return ""
+
+
+def _a(kind: object) -> str:
+    """``kind`` quoted, with its indefinite article: ``an 'aggregate'``, ``a 'derived'``."""
+    return f"{'an' if str(kind)[:1].lower() in 'aeiou' else 'a'} {kind!r}"
 
 
 def _not_keys(schema: Mapping[str, Any]) -> list[str]:

@@ -97,7 +97,7 @@ def load_text(text: str, file: str) -> Document:
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        problem = error.problem or error.context or "invalid YAML"
+        problem = _describe(error.problem or error.context or "invalid YAML")
         raise DefinitionError(
             Issue(
                 "yaml-syntax",
@@ -108,6 +108,20 @@ def load_text(text: str, file: str) -> Document:
             )
         ) from None
     return Document(file, tree, text)
+
+
+#: ruamel.yaml's wording for frequent mistakes, and what it means for a definitions file.
+_PLAIN_WORDS = {
+    "expected <block end>, but found": "this line is not indented like the lines around it",
+    "found character '\\t' that cannot start any token": "a tab character; indent with spaces only",
+}
+
+
+def _describe(problem: str) -> str:
+    for start, meaning in _PLAIN_WORDS.items():
+        if problem.startswith(start):
+            return meaning
+    return problem
 
 
 def load_file(path: Path) -> Document:

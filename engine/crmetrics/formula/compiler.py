@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from crmetrics.errors import DefinitionError, Issue, did_you_mean
 from crmetrics.formula.functions import FunctionTable, Kind
-from crmetrics.formula.parse import node_offset, parse_formula
+from crmetrics.formula.parse import node_offset, parse_formula, pointer
 from crmetrics.metric import Formula
 
 Scope = Literal["row", "aggregate", "derived", "entity"]
@@ -72,15 +72,9 @@ class Context:
                 where,
                 subject=self.subject,
                 hint=hint,
-                context=_pointer(self.formula.text, node_offset(node)),
+                context=pointer(self.formula.text, node_offset(node)),
             )
         )
-
-
-def _pointer(text: str, offset: int) -> str:
-    line = text.split("\n")[text.count("\n", 0, offset)]
-    column = offset - (text.rfind("\n", 0, offset) + 1)
-    return f"  {line}\n  {' ' * column}^"
 
 
 def compile_formula(context: Context) -> Typed:
@@ -343,7 +337,9 @@ def _round(node: exp.Round, context: Context) -> Typed:
     inner = compile_node(node.this, context)
     _need(node.this, inner, ("number",), "ROUND", context)
     digits = node.args.get("decimals")
-    places = int(digits.this) if isinstance(digits, exp.Literal) else 0
+    if digits is not None and not (isinstance(digits, exp.Literal) and digits.this.isdigit()):
+        raise context.error(digits, "ROUND takes a whole number of decimal places, e.g. round(x, 2)")
+    places = int(digits.this) if digits is not None else 0
     return Typed(inner.expr.round(places), "number", inner.is_aggregate)
 
 
@@ -381,6 +377,8 @@ def _anonymous(node: exp.Anonymous, context: Context) -> Typed:
     if spec is None:
         known = [
             *context.functions.names(),
+            *SQL_FUNCTIONS,
+            *(_AGGREGATE_FUNCTIONS if context.scope == "aggregate" else []),
             *(["prior", "period_days"] if context.scope == "derived" else []),
         ]
         raise context.error(node, f"unknown function {name!r}", did_you_mean(name, known))
@@ -423,11 +421,11 @@ def _prior(node: exp.Anonymous, context: Context) -> Typed:
 # ---- aggregates -------------------------------------------------------------------------
 
 
-def _aggregate_input(node: exp.Expression, context: Context) -> Typed:
+def _aggregate_input(node: exp.Expression, context: Context, name: str) -> Typed:
     if context.scope != "aggregate":
         raise context.error(
             node,
-            f"{node.sql_name()}() aggregates rows, which this formula cannot do",
+            f"{name}() aggregates rows, which this formula cannot do",
             "aggregates belong in 'aggregate' metrics and measures",
         )
     if context.in_aggregate:
@@ -455,13 +453,15 @@ def _count_unsigned(node: exp.Count, context: Context) -> Typed:
     if isinstance(target, exp.Star) or target is None:
         if context.scope != "aggregate":
             raise context.error(node, "count(*) aggregates rows, which this formula cannot do")
+        if context.in_aggregate:
+            raise context.error(node, "an aggregate cannot contain another aggregate")
         if context.row_filter is None:
             return Typed(pl.len(), "number", True)
         return Typed(context.row_filter.fill_null(False).sum(), "number", True)
     if isinstance(target, exp.Distinct):
-        inner = _aggregate_input(target.expressions[0], context)
+        inner = _aggregate_input(target.expressions[0], context, "count")
         return Typed(_filtered(inner.expr, context).drop_nulls().n_unique(), "number", True)
-    inner = _aggregate_input(target, context)
+    inner = _aggregate_input(target, context, "count")
     return Typed(_filtered(inner.expr, context).count(), "number", True)
 
 
@@ -476,7 +476,7 @@ _AGGREGATES: dict[type, tuple[str, Callable[[pl.Expr], pl.Expr]]] = {
 
 def _aggregate(node: exp.AggFunc, context: Context) -> Typed:
     name, build = _AGGREGATES[type(node)]
-    inner = _aggregate_input(node.this, context)
+    inner = _aggregate_input(node.this, context, name)
     kinds: tuple[Kind, ...] = ("number",) if name in ("sum", "avg", "median") else ("number", "datetime")
     _need(node.this, inner, kinds, f"{name}()", context)
     return Typed(build(_filtered(inner.expr, context)), inner.kind, True)
@@ -499,6 +499,10 @@ def _filter(node: exp.Filter, context: Context) -> Typed:
     finally:
         context.row_filter = outer
 
+
+#: Names of the SQL functions formulas may call, for did-you-mean hints.
+SQL_FUNCTIONS = ("coalesce", "nullif", "least", "greatest", "abs", "round")
+_AGGREGATE_FUNCTIONS = ("count", *(name for name, _ in _AGGREGATES.values()))
 
 _UNSUPPORTED_HINTS: dict[type, str] = {
     exp.DateDiff: "use hours_between(start, end), days_between(start, end), minutes_between or "

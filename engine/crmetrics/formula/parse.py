@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import sqlglot
@@ -24,8 +25,10 @@ def parse_formula(formula: Formula, subject: str) -> exp.Expression:
         return _parse(formula.text)
     except ParseError as error:
         detail = error.errors[0] if error.errors else {}
-        offset = _offset(formula.text, detail.get("line", 1), detail.get("col", 1))
-        message = detail.get("description", str(error)).split("\n")[0]
+        # sqlglot reports the column where the offending token ends; point at its start.
+        end = _offset(formula.text, detail.get("line", 1), detail.get("col", 1))
+        offset = max(end - max(len(detail.get("highlight") or "") - 1, 0), 0)
+        message = describe_parse_error(detail.get("description", str(error)))
         raise DefinitionError(
             Issue(
                 "formula-syntax",
@@ -33,13 +36,27 @@ def parse_formula(formula: Formula, subject: str) -> exp.Expression:
                 formula.at(offset),
                 subject=subject,
                 hint="formulas are SQL expressions, e.g. sum(amount) / nullif(count(*), 0)",
-                context=f"  {formula.text}",
+                context=pointer(formula.text, offset),
             )
         ) from None
     except TokenError as error:
         raise DefinitionError(
             Issue("formula-syntax", f"cannot read formula: {error}", formula.location, subject=subject)
         ) from None
+
+
+def describe_parse_error(description: str) -> str:
+    """sqlglot's first error line, without Python class names in it."""
+    first = description.split("\n")[0]
+    return re.sub(r"<class '(?:\w+\.)*(\w+)'>", r"\1", first)
+
+
+def pointer(text: str, offset: int) -> str:
+    """The formula line holding ``offset``, with a caret under that character."""
+    offset = min(max(offset, 0), len(text))
+    line = text.split("\n")[text.count("\n", 0, offset)]
+    column = offset - (text.rfind("\n", 0, offset) + 1)
+    return f"  {line}\n  {' ' * column}^"
 
 
 def _offset(text: str, line: int, column: int) -> int:

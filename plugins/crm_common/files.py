@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from crmetrics.errors import DataError, Issue, Location
 
 _DELIMITERS = (",", ";", "\t", "|", "^", "`")

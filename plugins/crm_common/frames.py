@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
+
 from crmetrics.canonical import parse_datetime
 from crmetrics.connector import RawTable
 from crmetrics.errors import Issue, Location
@@ -139,9 +140,10 @@ def map_picklist(
     mapping: Mapping[str, Any],
     *,
     target: str,
+    label: str,
     option: str,
 ) -> pl.DataFrame:
-    """Map a picklist onto a canonical value in column ``target``.
+    """Map a picklist onto a canonical value, in column ``target``, for the canonical ``label``.
 
     Keys match case-insensitively. A value the mapping lists as null is known and left null
     quietly; a value it does not list becomes null with one warning counting each value.
@@ -156,9 +158,9 @@ def map_picklist(
         more = f" and {counts.height - _EXAMPLES} more" if counts.height > _EXAMPLES else ""
         builder.warn(
             "unknown-picklist-value",
-            f"{builder.table}.{target}: {unknown.height} row(s) with a value the mapping does "
+            f"{builder.table}.{label}: {unknown.height} row(s) with a value the mapping does "
             f"not know, left null: {shown}{more}",
-            subject=f"{builder.table}.{target}",
+            subject=f"{builder.table}.{label}",
             hint=f"map them under options.{option} (a value mapped to null is left null quietly)",
         )
     mapped = pl.col("__pick_key").replace_strict(lowered, default=None, return_dtype=pl.String)

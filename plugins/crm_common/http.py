@@ -12,11 +12,12 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from crmetrics.errors import DataError, Issue, Location
 
 RETRY_STATUSES = frozenset({429, 503})
@@ -118,8 +119,20 @@ class ApiClient:
         """``text`` with the token replaced, for anything shown or logged."""
         return text.replace(self._token, "[redacted]") if self._token else text
 
-    def get_json(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
+    def get_json(
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        absent: Collection[int] = (),
+    ) -> Any:
         """GET ``path`` (relative to the base URL, or absolute) and decode the JSON body.
+
+        Args:
+            path: the resource, relative to the base URL or absolute.
+            params: query parameters.
+            absent: statuses that mean "this resource is not there" for the caller (e.g. an
+                optional object the token has no scope for): they return None.
 
         Raises:
             DataError: on a refused token, an exhausted quota, a throttle that outlasts the
@@ -144,6 +157,9 @@ class ApiClient:
                 ) from None
             if response.is_success:
                 return self._decode(response, path)
+            if response.status_code in absent:
+                self._log.info("%s: HTTP %d, taken as absent", self._where(path).file, response.status_code)
+                return None
             if response.status_code == 401:
                 raise DataError(
                     self._issue(

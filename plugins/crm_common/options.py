@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jsonschema
+
 from crmetrics.errors import Issue, UsageError
 
 

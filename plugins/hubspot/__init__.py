@@ -1,0 +1,87 @@
+"""The HubSpot connector: ``hubspot:FOLDER`` of exports, or ``hubspot:https://api.hubapi.com``.
+
+Files mode reads CRM v3 list pages (JSON) and UI exports (CSV with label headers), one per
+object (see :mod:`crmetrics.plugins.hubspot.source` for the folder layout). Live mode lists
+each object through the CRM v3 API with the token in ``CRMETRICS_HUBSPOT_TOKEN``. Either way
+the objects map onto the canonical tables customers, deals, leads, tickets,
+survey_responses, revenue and activity; docs/connectors/hubspot.md lists the mapping and the
+options that change it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from crmetrics.connector import RawTable
+from crmetrics.hookspecs import hookimpl
+from crmetrics.plugins.crm_common.connector import CrmConnector
+from crmetrics.plugins.hubspot import customers, finance, pipeline, support
+from crmetrics.plugins.hubspot.objects import Objects
+from crmetrics.plugins.hubspot.options import OPTIONS_SCHEMA
+from crmetrics.plugins.hubspot.source import ApiSource, FileSource
+from crmetrics.plugins.hubspot.stages import StageBook
+
+PRIMARY = {
+    "customers": "companies",
+    "deals": "deals",
+    "leads": "contacts",
+    "tickets": "tickets",
+    "survey_responses": "feedback_submissions",
+}
+
+
+class HubSpotConnector(CrmConnector):
+    """HubSpot CRM objects as canonical tables, from export files or the CRM v3 API."""
+
+    scheme = "hubspot"
+    description = "HubSpot: CRM v3 JSON pages / UI CSV exports in a folder, or the live CRM API"
+    tables = ("customers", "deals", "leads", "tickets", "survey_responses", "revenue", "activity")
+    options_schema: ClassVar[dict[str, Any]] = OPTIONS_SCHEMA
+    token_env: ClassVar[str] = "CRMETRICS_HUBSPOT_TOKEN"
+    service: ClassVar[str] = "HubSpot"
+
+    _data: Objects | None = None
+    _stages: StageBook | None = None
+
+    @property
+    def data(self) -> Objects:
+        if self._data is None:
+            if self.is_live:
+                source: Any = ApiSource(self.client(), self.settings["http"]["page_size"])
+            else:
+                source = FileSource(self.folder, self.settings["csv_headers"])
+            self._data = Objects(source, self.settings)
+        return self._data
+
+    @property
+    def stages(self) -> StageBook:
+        """Deal stages; the pipelines are fetched only when a table needs them."""
+        if self._stages is None:
+            self._stages = StageBook(self.data.source.pipelines("deals"), self.settings["deals"]["stages"])
+        return self._stages
+
+    def available_tables(self) -> list[str]:
+        present = [t for t, name in PRIMARY.items() if self.data.has(name)]
+        if finance.revenue_available(self.data):
+            present.append("revenue")
+        if any(self.data.has(n) for n in self.settings["activity"]["objects"]):
+            present.append("activity")
+        return [t for t in self.tables if t in present]
+
+    def readers(self) -> Mapping[str, Callable[[], RawTable]]:
+        data = self.data
+        return {
+            "customers": lambda: customers.customers(data, self.stages),
+            "deals": lambda: pipeline.deals(data, self.stages),
+            "leads": lambda: pipeline.leads(data),
+            "tickets": lambda: support.tickets(data),
+            "survey_responses": lambda: support.survey_responses(data),
+            "revenue": lambda: finance.revenue(data, self.stages),
+            "activity": lambda: support.activity(data),
+        }
+
+
+@hookimpl
+def register_connectors(register: Callable[[type[HubSpotConnector]], None]) -> None:
+    register(HubSpotConnector)

@@ -1,0 +1,97 @@
+"""The Salesforce connector: ``salesforce:FOLDER`` of exports, or ``salesforce:https://ORG``.
+
+Files mode reads REST query results (JSON) and Bulk API 2.0 / Data Loader exports (CSV),
+one per object (see :mod:`crmetrics.plugins.salesforce.source` for the folder layout).
+Live mode runs one SOQL query per object through the REST API with the access token in
+``CRMETRICS_SALESFORCE_TOKEN``. Either way the objects map onto the canonical tables
+customers, deals, leads, tickets, spend, revenue and activity; docs/connectors/salesforce.md
+lists the mapping and the options that change it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from crmetrics.connector import RawTable
+from crmetrics.errors import Issue
+from crmetrics.hookspecs import hookimpl
+from crmetrics.plugins.crm_common.connector import CrmConnector
+from crmetrics.plugins.crm_common.http import error_code
+from crmetrics.plugins.salesforce import customers, finance, pipeline, support
+from crmetrics.plugins.salesforce.objects import Objects
+from crmetrics.plugins.salesforce.options import OPTIONS_SCHEMA
+from crmetrics.plugins.salesforce.source import ApiSource, FileSource
+
+#: The object whose presence makes each table available (revenue and activity: see below).
+PRIMARY = {
+    "customers": "Account",
+    "deals": "Opportunity",
+    "leads": "Lead",
+    "tickets": "Case",
+    "spend": "Campaign",
+}
+
+
+class SalesforceConnector(CrmConnector):
+    """Salesforce objects as canonical tables, from export files or the REST API."""
+
+    scheme = "salesforce"
+    description = "Salesforce: REST JSON / Bulk CSV exports in a folder, or the live REST API"
+    tables = ("customers", "deals", "leads", "tickets", "spend", "revenue", "activity")
+    options_schema: ClassVar[dict[str, Any]] = OPTIONS_SCHEMA
+    token_env: ClassVar[str] = "CRMETRICS_SALESFORCE_TOKEN"
+    service: ClassVar[str] = "Salesforce"
+
+    _data: Objects | None = None
+
+    @property
+    def data(self) -> Objects:
+        if self._data is None:
+            if self.is_live:
+                source: Any = ApiSource(self.client(classify_salesforce_error), self.settings["api_version"])
+            else:
+                source = FileSource(self.folder)
+            self._data = Objects(source, self.settings)
+        return self._data
+
+    def available_tables(self) -> list[str]:
+        present = [t for t, name in PRIMARY.items() if self.data.has(name)]
+        if finance.revenue_object(self.data):
+            present.append("revenue")
+        if any(self.data.has(n) for n in self.settings["activity"]["objects"]):
+            present.append("activity")
+        return [t for t in self.tables if t in present]
+
+    def readers(self) -> Mapping[str, Callable[[], RawTable]]:
+        data = self.data
+        return {
+            "customers": lambda: customers.customers(data),
+            "deals": lambda: pipeline.deals(data),
+            "leads": lambda: pipeline.leads(data),
+            "tickets": lambda: support.tickets(data),
+            "activity": lambda: support.activity(data),
+            "spend": lambda: finance.spend(data),
+            "revenue": lambda: finance.revenue(data),
+        }
+
+
+def classify_salesforce_error(response: httpx.Response) -> Issue | None:
+    """The daily API limit: an HTTP 403 that no retry within the run can get past."""
+    if response.status_code == 403 and error_code(response) == "REQUEST_LIMIT_EXCEEDED":
+        usage = response.headers.get("Sforce-Limit-Info", "")
+        shown = f" ({usage})" if usage else ""
+        return Issue(
+            "api-limit-exceeded",
+            f"Salesforce refused the request: the org's daily API request limit is used up{shown}",
+            hint="the limit is a rolling 24 hours; try later, or ask the org's admin to raise it. "
+            "crmetrics does not retry this, since no retry within minutes can succeed",
+        )
+    return None
+
+
+@hookimpl
+def register_connectors(register: Callable[[type[SalesforceConnector]], None]) -> None:
+    register(SalesforceConnector)

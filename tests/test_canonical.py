@@ -11,6 +11,7 @@ from types import ModuleType
 
 import polars as pl
 import pytest
+
 from crmetrics.canonical import conform
 from crmetrics.errors import DataError
 from crmetrics.model import TABLES, UTC_DATETIME

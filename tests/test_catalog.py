@@ -15,7 +15,6 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 
-import crmetrics
 import polars as pl
 import pytest
 from catalog_fixtures import (
@@ -36,6 +35,8 @@ from catalog_fixtures import (
     utc,
     week_source,
 )
+
+import crmetrics
 
 CATALOG = [
     # building blocks

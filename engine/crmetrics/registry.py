@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from crmetrics import hookspecs
 from crmetrics.connector import Connector
@@ -105,6 +108,8 @@ def build_registry(
         except Exception as error:  # a broken plugin must not take the others down
             info.errors.append(f"failed to load ({type(error).__name__}: {error})")
     for plugin in plugins:
+        if manager.is_registered(plugin):  # installed and also passed in-process
+            continue
         name = getattr(plugin, "__name__", None) or type(plugin).__name__
         registry.plugins.setdefault(name, PluginInfo(name, getattr(plugin, "__version__", "")))
         try:
@@ -171,6 +176,12 @@ def _register_function(registry: Registry, info: PluginInfo) -> Callable[[Any], 
         if not isinstance(spec, FunctionSpec):
             info.errors.append(f"register_functions gave {spec!r}, not a FunctionSpec")
             return
+        if not _is_free_function_name(spec):
+            info.errors.append(
+                f"function {spec.name!r} cannot be called from formulas: SQL already gives "
+                f"{spec.name}() a meaning; choose another name"
+            )
+            return
         try:
             registry.functions.add(spec, info.name)
         except ValueError as error:
@@ -179,6 +190,19 @@ def _register_function(registry: Registry, info: PluginInfo) -> Callable[[Any], 
         info.provides.append(f"function {spec.name}()")
 
     return register
+
+
+def _is_free_function_name(spec: FunctionSpec) -> bool:
+    """Whether a call of ``spec`` in a formula reaches the function table.
+
+    sqlglot parses names it knows as SQL functions (``sqrt``, ``left``, ``log``...) into
+    their own nodes, so a plugin function with such a name would never be called.
+    """
+    call = f"{spec.name}({', '.join(f'a{i}' for i in range(len(spec.args)))})"
+    try:
+        return isinstance(sqlglot.parse_one(call), exp.Anonymous)
+    except SqlglotError:
+        return False
 
 
 def _register_dir(registry: Registry, info: PluginInfo) -> Callable[[Any], None]:

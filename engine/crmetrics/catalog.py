@@ -110,7 +110,9 @@ def load_catalog(
 
 def _merge(metrics: dict[str, MetricDefinition], metric: MetricDefinition) -> Iterator[Issue]:
     existing = metrics.get(metric.name)
-    if existing is None or (metric.override and existing.origin.provider != metric.origin.provider):
+    # Only the user may replace a metric on purpose; a plugin cannot silently take over a name.
+    user_override = metric.override and metric.origin.provider == "user"
+    if existing is None or (user_override and existing.origin.provider != "user"):
         metrics[metric.name] = metric
         return
     yield Issue(

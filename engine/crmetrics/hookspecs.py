@@ -1,7 +1,7 @@
 """Every hook a crmetrics plugin can implement, in one place.
 
 Plugins are found through the ``crmetrics`` entry-point group (or registered in-process with
-:meth:`crmetrics.Engine.register_plugin`). Each hook receives a ``register`` callback and
+``crmetrics.Engine(plugins=[...])``). Each hook receives a ``register`` callback and
 calls it once per thing it provides; the host decides what a clash means and remembers which
 plugin registered what, so errors can name it.
 

@@ -93,6 +93,7 @@ def load_text(text: str, file: str) -> Document:
     # Quoted scalars keep their style, so positions inside them can be shifted past the quote.
     yaml.preserve_quotes = True
     try:
+        # The round-trip loader builds plain maps, lists and scalars only, never objects.
         tree = yaml.load(text)
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -87,9 +88,9 @@ class CrmConnector(Connector):
             )
         return self._client
 
+    @abstractmethod
     def readers(self) -> Mapping[str, Callable[[], RawTable]]:
         """Table name -> the function that reads it."""
-        raise NotImplementedError
 
     def read_table(self, table: str) -> RawTable:
         return self.readers()[table]()

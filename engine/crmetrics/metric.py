@@ -20,8 +20,9 @@ class Formula:
 
     text: str
     location: Location
-    #: Column offset of the formula's first character within its line; None when the
-    #: scalar is a block or quoted in a way that makes columns unreliable.
+    #: True when the formula's text stands verbatim on the line of ``location``, so that
+    #: an offset inside it is a column too; a folded, escaped or block scalar is located
+    #: at its start instead.
     plain: bool = True
 
     def at(self, offset: int) -> Location:

@@ -131,7 +131,11 @@ def resolve_params(
             number = float(value)
         except (TypeError, ValueError):
             raise UsageError(
-                Issue("bad-param", f"parameter {key!r} must be a number, not {value!r}")
+                Issue(
+                    "bad-param",
+                    f"parameter {key!r} must be a number, not {value!r}",
+                    hint=f"e.g. --param {key}=0.5",
+                )
             ) from None
         for target in targets:
             effective[target][param] = number

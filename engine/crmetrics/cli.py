@@ -267,7 +267,9 @@ def run(
                 click.echo(issue.render(), err=True)
         info = RenderInfo(
             by=request.by,
-            metrics={m.name: MetricDisplay(m.title, m.unit) for m in engine.catalog.metrics.values()},
+            metrics={
+                m.name: MetricDisplay(m.title, m.unit, m.category) for m in engine.catalog.metrics.values()
+            },
         )
         if output is not None:
             with output.open("wb") as stream:

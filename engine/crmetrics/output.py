@@ -19,6 +19,7 @@ class MetricDisplay:
 
     label: str
     unit: str = "number"
+    category: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,25 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:,.2f}"
 
 
+#: Metrics per table: beyond this a terminal row no longer fits one screen width.
+_COLUMNS_PER_TABLE = 8
+
+
+def _sections(names: list[str], info: RenderInfo) -> list[tuple[str, list[str]]]:
+    """Metrics split by category, then into chunks narrow enough to read."""
+    by_category: dict[str, list[str]] = {}
+    for name in names:
+        category = info.metrics.get(name, MetricDisplay(name)).category
+        by_category.setdefault(category, []).append(name)
+    sections = []
+    for category, members in by_category.items():
+        chunks = [members[i : i + _COLUMNS_PER_TABLE] for i in range(0, len(members), _COLUMNS_PER_TABLE)]
+        for number, chunk in enumerate(chunks, 1):
+            title = category + (f" ({number}/{len(chunks)})" if len(chunks) > 1 else "")
+            sections.append((title, chunk))
+    return sections
+
+
 def _table(result: pl.DataFrame, stream: BinaryIO, info: RenderInfo) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -86,19 +106,29 @@ def _table(result: pl.DataFrame, stream: BinaryIO, info: RenderInfo) -> None:
     keys = ["period_start", *info.by]
     names = list(dict.fromkeys(result["metric"].to_list()))
     wide = result.pivot(on="metric", index=keys, values="value", maintain_order=True) if names else result
-    table = Table(show_edge=False, header_style="bold")
-    for key in keys:
-        table.add_column(key)
-    for name in names:
-        display = info.metrics.get(name, MetricDisplay(name))
-        table.add_column(display.label, justify="right")
-    for row in wide.iter_rows(named=True):
-        cells = ["(null)" if row[k] is None else str(row[k]) for k in keys]
-        cells += [format_value(row.get(n), info.metrics.get(n, MetricDisplay(n)).unit) for n in names]
-        table.add_row(*cells)
     text = io.StringIO()
-    Console(file=text, width=max(100, 16 * (len(keys) + len(names))), no_color=True).print(table)
-    stream.write(text.getvalue().encode())
+    sections = _sections(names, info)
+    for title, members in sections or [("", [])]:
+        table = Table(
+            show_edge=False,
+            header_style="bold",
+            title=title if len(sections) > 1 else None,
+            title_justify="left",
+            title_style="bold",
+        )
+        for key in keys:
+            table.add_column(key)
+        for name in members:
+            table.add_column(info.metrics.get(name, MetricDisplay(name)).label, justify="right")
+        for row in wide.iter_rows(named=True):
+            cells = ["(null)" if row[k] is None else str(row[k]) for k in keys]
+            units = [info.metrics.get(n, MetricDisplay(n)).unit for n in members]
+            cells += [format_value(row.get(n), unit) for n, unit in zip(members, units, strict=True)]
+            table.add_row(*cells)
+        width = max(100, 16 * (len(keys) + len(members)))
+        Console(file=text, width=width, no_color=True).print(table)
+        text.write("\n")
+    stream.write(text.getvalue().rstrip("\n").encode() + b"\n")
 
 
 BUILTIN_FORMATS: dict[str, OutputFormat] = {

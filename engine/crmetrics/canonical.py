@@ -10,7 +10,7 @@ connector asks for it, rejected and counted by reason.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -141,17 +141,7 @@ def conform(
         The converted frame (canonical columns first, in model order) and its report.
     """
     report = TableReport(table.name, origin, rows_read=raw.height)
-    missing = [c.name for c in table.columns if c.name not in raw.columns and not c.nullable]
-    if missing:
-        raise DataError(
-            Issue(
-                "missing-column",
-                f"table {table.name!r} has no column {', '.join(map(repr, missing))}",
-                Location(origin),
-                hint=f"columns found: {', '.join(raw.columns) or 'none'}; "
-                f"the canonical columns are: {', '.join(table.column_names)}",
-            )
-        )
+    _require_columns(table, raw.columns, origin)
     frame = raw.with_row_index(_ROW, offset=first_row)
     converted = []
     for column in table.columns:
@@ -190,6 +180,20 @@ def conform(
     out = out.drop(_ROW)
     report.rows_kept = out.height
     return Conformed(out, report)
+
+
+def _require_columns(table: Table, present: Sequence[str], origin: str) -> None:
+    missing = [c.name for c in table.columns if c.name not in present and not c.nullable]
+    if missing:
+        raise DataError(
+            Issue(
+                "missing-column",
+                f"table {table.name!r} has no column {', '.join(map(repr, missing))}",
+                Location(origin),
+                hint=f"columns found: {', '.join(present) or 'none'}; "
+                f"the canonical columns are: {', '.join(table.column_names)}",
+            )
+        )
 
 
 def _problems(table: Table, raw: pl.DataFrame, out: pl.DataFrame) -> Iterator[tuple[str, str, pl.DataFrame]]:
@@ -231,53 +235,58 @@ def _problems(table: Table, raw: pl.DataFrame, out: pl.DataFrame) -> Iterator[tu
     yield from _row_rules(table, out)
 
 
-def _row_rules(table: Table, out: pl.DataFrame) -> Iterator[tuple[str, str, pl.DataFrame]]:
-    def check(
-        reason: str, column: str, bad: pl.Expr, shown: pl.Expr
-    ) -> Iterator[tuple[str, str, pl.DataFrame]]:
-        rows = out.filter(bad.fill_null(False)).select(_ROW, shown.cast(pl.String).alias("value"))
-        if rows.height:
-            yield reason, column, rows
-
+def row_rules(table: Table) -> list[tuple[str, str, pl.Expr, pl.Expr]]:
+    """The model's rules across columns: (reason, column, offending-row test, value shown)."""
     if table.name == "customers":
-        yield from check(
-            "churned_at before acquired_at",
-            "churned_at",
-            pl.col("churned_at") < pl.col("acquired_at"),
-            pl.format("churned_at {} < acquired_at {}", "churned_at", "acquired_at"),
-        )
-    elif table.name == "deals":
-        yield from check(
-            "is_won without is_closed",
-            "is_won",
-            pl.col("is_won") & ~pl.col("is_closed"),
-            pl.col("is_won"),
-        )
-        yield from check(
-            "closed deal without closed_at",
-            "closed_at",
-            pl.col("is_closed") & pl.col("closed_at").is_null(),
-            pl.col("is_closed"),
-        )
-    elif table.name == "leads":
-        yield from check(
-            "converted lead without converted_at",
-            "converted_at",
-            pl.col("is_converted") & pl.col("converted_at").is_null(),
-            pl.col("is_converted"),
-        )
-    elif table.name == "survey_responses":
+        return [
+            (
+                "churned_at before acquired_at",
+                "churned_at",
+                pl.col("churned_at") < pl.col("acquired_at"),
+                pl.format("churned_at {} < acquired_at {}", "churned_at", "acquired_at"),
+            )
+        ]
+    if table.name == "deals":
+        return [
+            ("is_won without is_closed", "is_won", pl.col("is_won") & ~pl.col("is_closed"), pl.col("is_won")),
+            (
+                "closed deal without closed_at",
+                "closed_at",
+                pl.col("is_closed") & pl.col("closed_at").is_null(),
+                pl.col("is_closed"),
+            ),
+        ]
+    if table.name == "leads":
+        return [
+            (
+                "converted lead without converted_at",
+                "converted_at",
+                pl.col("is_converted") & pl.col("converted_at").is_null(),
+                pl.col("is_converted"),
+            )
+        ]
+    if table.name == "survey_responses":
         off_scale = pl.lit(False)
         for survey, (low, high) in SURVEY_SCALES.items():
             off_scale = off_scale | (
                 (pl.col("survey_type") == survey) & ~pl.col("score").is_between(low, high)
             )
-        yield from check(
-            "score off the survey's scale (nps 0-10, csat 1-5, ces 1-7)",
-            "score",
-            off_scale,
-            pl.format("{} score {}", "survey_type", "score"),
-        )
+        return [
+            (
+                "score off the survey's scale (nps 0-10, csat 1-5, ces 1-7)",
+                "score",
+                off_scale,
+                pl.format("{} score {}", "survey_type", "score"),
+            )
+        ]
+    return []
+
+
+def _row_rules(table: Table, out: pl.DataFrame) -> Iterator[tuple[str, str, pl.DataFrame]]:
+    for reason, column, bad, shown in row_rules(table):
+        rows = out.filter(bad.fill_null(False)).select(_ROW, shown.cast(pl.String).alias("value"))
+        if rows.height:
+            yield reason, column, rows
 
 
 def _problem_issue(table: Table, origin: str, reason: str, column: str, rows: pl.DataFrame) -> Issue:
@@ -301,9 +310,95 @@ def _drop_duplicates(table: Table, frame: pl.DataFrame) -> tuple[pl.DataFrame, p
     return frame.filter(is_last), frame.filter(~is_last)
 
 
+def _converts_losslessly(kind: str, dtype: pl.DataType) -> bool:
+    """Whether every non-null value of ``dtype`` converts to ``kind`` without parsing.
+
+    Only then can the conversion run lazily: no value can fail it, so no row needs to be
+    pointed at. Text in a typed column (a timestamp stored as a string) takes the eager path.
+    """
+    if kind == "datetime":
+        return isinstance(dtype, pl.Datetime | pl.Date) or dtype.is_integer()
+    if kind == "float":
+        return dtype.is_float() or dtype.is_integer()
+    if kind == "bool":
+        return isinstance(dtype, pl.Boolean)
+    return isinstance(dtype, pl.String | pl.Categorical | pl.Enum)
+
+
+@dataclass
+class LazyConformed:
+    """A table converted lazily, and the one-row query that checks the model's rules on it.
+
+    ``checks`` counts, over every row, each way a row can break the model (nulls in required
+    columns, values outside a column's allowed set, the rules across columns, duplicate
+    keys). All counts zero means the lazy frame is exactly what :func:`conform` would give;
+    otherwise the caller runs :func:`conform` on the table, which names the offending rows
+    (or drops them and duplicates, as asked), so the messages stay those of the eager path.
+    """
+
+    frame: pl.LazyFrame
+    checks: pl.LazyFrame
+
+    @staticmethod
+    def clean(counts: Mapping[str, int | None]) -> bool:
+        return not any(v for k, v in counts.items() if k != ROWS_CHECKED)
+
+
+ROWS_CHECKED = "rows"
+
+
+def conform_lazy(table: Table, raw: pl.LazyFrame, *, origin: str) -> LazyConformed | None:
+    """``raw`` converted like :func:`conform` does, as a LazyFrame, with its checks deferred.
+
+    Returns None when a column holds a type that needs parsing (text, for a typed column),
+    where only the eager :func:`conform` can say which rows are wrong.
+    """
+    schema = raw.collect_schema()
+    _require_columns(table, list(schema), origin)
+    if not all(_converts_losslessly(c.kind, schema[c.name]) for c in table.columns if c.name in schema):
+        return None
+    converted = [
+        # A column already of its canonical type is passed through untouched: a computed
+        # column, even an identity, would stop Polars pushing filters into the scan.
+        pl.col(c.name)
+        if c.name in schema and schema[c.name] == c.dtype
+        else _convert(c.kind, c.name, schema[c.name]).alias(c.name)
+        if c.name in schema
+        else pl.lit(None, dtype=c.dtype).alias(c.name)
+        for c in table.columns
+    ]
+    extras = [name for name in schema if table.column(name) is None]
+    frame = raw.select(*converted, *extras)
+    counts = [pl.len().alias(ROWS_CHECKED)]
+    counts += [
+        pl.col(c.name).null_count().alias(f"missing {c.name}")
+        for c in table.columns
+        if not c.nullable and c.name in schema
+    ]
+    for (table_name, name), allowed in ALLOWED_VALUES.items():
+        if table_name == table.name and name in schema:
+            outside = pl.col(name).is_not_null() & ~pl.col(name).is_in(sorted(allowed))
+            counts.append(outside.sum().alias(f"outside {name}"))
+    counts += [bad.fill_null(False).sum().alias(reason) for reason, _, bad, _ in row_rules(table)]
+    # Distinct hashes prove distinct keys; a collision only sends the table down the eager
+    # path, which compares the keys themselves. Hashing is several times cheaper than
+    # counting distinct strings.
+    counts.append((pl.len() - pl.col(table.key).hash().n_unique()).alias("duplicate keys"))
+    return LazyConformed(frame, frame.select(counts))
+
+
 def empty_frame(table: Table) -> pl.DataFrame:
     """A frame with no rows and the canonical schema of ``table``."""
     return pl.DataFrame(schema=table.schema)
 
 
-__all__ = ["UTC_DATETIME", "Conformed", "TableReport", "conform", "empty_frame", "parse_datetime"]
+__all__ = [
+    "UTC_DATETIME",
+    "Conformed",
+    "LazyConformed",
+    "TableReport",
+    "conform",
+    "conform_lazy",
+    "empty_frame",
+    "parse_datetime",
+]

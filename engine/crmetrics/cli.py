@@ -225,6 +225,24 @@ def _source(engine: Any, source: str | None) -> str:
     default=None,
     help="Write to this file instead of stdout.",
 )
+@click.option(
+    "--engine",
+    "backend",
+    default="polars",
+    show_default=True,
+    help="polars, duckdb (pip install crmetrics[duckdb]) or spark (pip install crmetrics[spark]).",
+)
+@click.option(
+    "--streaming",
+    is_flag=True,
+    help="Use Polars' streaming engine: evaluates sources larger than memory, in batches.",
+)
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Skip the row checks (duplicate keys, required and allowed values, cross-column rules) "
+    "of tables already in canonical types, e.g. typed Parquet. Faster; the source vouches.",
+)
 @_engine_options
 def run(
     metrics: str,
@@ -237,6 +255,9 @@ def run(
     params: tuple[str, ...],
     fmt: str,
     output: Path | None,
+    backend: str,
+    streaming: bool,
+    trust: bool,
     project: Path | None,
     definitions: tuple[Path, ...],
 ) -> None:
@@ -260,9 +281,16 @@ def run(
             raise UsageError(
                 Issue("unknown-format", f"unknown format {fmt!r}", hint=did_you_mean(fmt, formats))
             )
-        connector = engine.open_source(_source(engine, source))
-        result = engine.evaluate(request, connector)
-        for report in connector.reports():
+        from crmetrics.sql.run import check_engine, native_source
+
+        check_engine(backend)
+        chosen = _source(engine, source)
+        # duckdb:FILE and spark: name an engine's own tables, not a connector's.
+        connector = None if native_source(engine, chosen) else engine.open_source(chosen)
+        result = engine.evaluate(
+            request, connector or chosen, engine=backend, streaming=streaming, trust=trust
+        )
+        for report in connector.reports() if connector else ():
             for issue in report.issues:
                 click.echo(issue.render(), err=True)
         info = RenderInfo(
@@ -278,6 +306,48 @@ def run(
         else:
             formats[fmt].write(result, sys.stdout.buffer, info)
             sys.stdout.flush()
+
+
+@main.command()
+@click.option("--metrics", "-m", required=True, help="Comma-separated metric names, or 'all'.")
+@click.option("--grain", "-g", default="month", show_default=True, help="day, week, month, quarter or year.")
+@click.option("--start", default=None, help="First period start, e.g. 2025-01-01 (inclusive).")
+@click.option("--end", default=None, help="End of the range, e.g. 2026-01-01 (exclusive).")
+@click.option("--by", multiple=True, help="Grouping columns, comma-separated or repeated.")
+@click.option("--where", default=None, help="SQL filter on grouping columns, e.g. \"segment = 'SMB'\".")
+@click.option("--param", "params", multiple=True, metavar="METRIC.NAME=VALUE", help="Override a parameter.")
+@click.option(
+    "--dialect",
+    "-D",
+    required=True,
+    help="duckdb, postgres, spark, databricks, snowflake, bigquery or trino.",
+)
+@_engine_options
+def sql(
+    metrics: str,
+    grain: str,
+    start: str | None,
+    end: str | None,
+    by: tuple[str, ...],
+    where: str | None,
+    params: tuple[str, ...],
+    dialect: str,
+    project: Path | None,
+    definitions: tuple[Path, ...],
+) -> None:
+    """Print one SQL statement that computes the metrics in a warehouse.
+
+    It returns what 'run' prints in long format: metric, period_start, the --by columns and
+    value. Tables are read where the project file's 'warehouse: tables:' mapping says.
+
+    \b
+    Example:
+      crmetrics sql -m churn_rate --start 2025-01-01 --end 2025-07-01 --dialect snowflake
+    """
+    with _reported():
+        engine = _engine(project, definitions)
+        request = _request(engine, _split([metrics]), grain, start, end, by, where, params)
+        click.echo(engine.sql(request, dialect) + ";")
 
 
 @main.command()

@@ -10,13 +10,14 @@ that every source obeys them the same way, and caches each table for the run.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import polars as pl
 
-from crmetrics.canonical import TableReport, conform
+from crmetrics.canonical import ROWS_CHECKED, LazyConformed, TableReport, conform, conform_lazy
 from crmetrics.errors import DataError, Issue, Location, UsageError
 from crmetrics.model import TABLES
 
@@ -33,6 +34,8 @@ class RawTable:
             count the offending rows (for sources whose quirks are expected, like CRM APIs).
         issues: warnings found while reading (e.g. unknown picklist values).
         rejected: rows the connector itself dropped, counted by reason.
+        trusted: the frame is already canonical and checked; it is used as it is, and no
+            rule of the model is checked on it.
     """
 
     frame: pl.DataFrame | pl.LazyFrame
@@ -62,6 +65,10 @@ class Connector(ABC):
         self.options: Mapping[str, Any] = options or {}
         self._cache: dict[str, pl.LazyFrame] = {}
         self._reports: dict[str, TableReport] = {}
+        self._pending: dict[str, LazyConformed] = {}
+        self._eager: set[str] = set()
+        self._deferring = False
+        self._trusting = False
 
     @abstractmethod
     def available_tables(self) -> list[str]:
@@ -72,7 +79,13 @@ class Connector(ABC):
         """Read one canonical table's rows; names must already be the canonical ones."""
 
     def scan(self, table: str) -> pl.LazyFrame:
-        """The canonical table ``table`` as a LazyFrame, converted and checked."""
+        """The canonical table ``table`` as a LazyFrame, converted and checked.
+
+        A table whose columns already have the canonical types (typed Parquet, frames from
+        Python) stays lazy, so that a query reads only the columns and rows it needs; its
+        rules are checked by a separate aggregate query (see :meth:`deferred_checks`). Any
+        other table is read, converted and checked row by row before the query runs.
+        """
         if table not in self._cache:
             if table not in self.available_tables():
                 raise DataError(
@@ -88,6 +101,19 @@ class Connector(ABC):
                 self._cache[table] = raw.frame
                 self._reports[table] = TableReport(table, raw.origin)
                 return raw.frame
+            lazy = None
+            if table not in self._eager:
+                lazy = conform_lazy(TABLES[table], raw.frame.lazy(), origin=raw.origin)
+            if lazy is not None:
+                self._cache[table] = lazy.frame
+                self._reports[table] = self._report(table, raw)
+                if self._trusting:
+                    self._reports[table].issues.append(self._trust_notice(table, raw.origin))
+                    return lazy.frame
+                self._pending[table] = lazy
+                if not self._deferring:
+                    self.settle(self.run_checks())
+                return self._cache[table]
             frame = raw.frame.collect() if isinstance(raw.frame, pl.LazyFrame) else raw.frame
             result = conform(
                 TABLES[table],
@@ -103,6 +129,81 @@ class Connector(ABC):
             self._reports[table] = result.report
             self._cache[table] = result.frame.lazy()
         return self._cache[table]
+
+    @staticmethod
+    def _report(table: str, raw: RawTable) -> TableReport:
+        report = TableReport(table, raw.origin, issues=list(raw.issues))
+        if raw.rejected:
+            report.rejected.update(raw.rejected)
+        return report
+
+    @staticmethod
+    def _trust_notice(table: str, origin: str) -> Issue:
+        return Issue(
+            "trusted-table",
+            f"{table}: rows not checked (--trust): duplicate keys, required and allowed values "
+            "and cross-column rules are taken on trust",
+            Location(origin),
+            severity="warning",
+        )
+
+    @contextmanager
+    def deferred_checks(self, *, trust: bool = False) -> Iterator[None]:
+        """Within the block, :meth:`scan` leaves the checks of lazy tables pending.
+
+        The caller runs its query, then :meth:`run_checks` (or collects
+        :meth:`pending_checks` itself), and hands the counts to :meth:`settle` before
+        trusting any result: a query's result is only valid once ``settle`` returns no table
+        to read again.
+
+        With ``trust``, tables whose columns already have the canonical types get no row
+        checks at all: the source vouches for its keys and values, and each such table's
+        report carries a warning saying so. Tables that need converting are still checked.
+        """
+        saved = self._deferring, self._trusting
+        self._deferring, self._trusting = True, trust
+        try:
+            yield
+        finally:
+            self._deferring, self._trusting = saved
+
+    def pending_checks(self) -> dict[str, pl.LazyFrame]:
+        """The check queries of the lazily scanned tables not yet checked."""
+        return {table: lazy.checks for table, lazy in self._pending.items()}
+
+    def run_checks(self, engine: str = "auto") -> dict[str, pl.DataFrame]:
+        """Run every pending check query now, one table at a time to bound memory."""
+        return {
+            table: lazy.checks.collect(engine=engine)  # type: ignore[arg-type]
+            for table, lazy in self._pending.items()
+        }
+
+    def settle(self, counts: Mapping[str, pl.DataFrame]) -> list[str]:
+        """Apply check results; returns the tables that broke a rule and must be scanned again.
+
+        Such a table is read eagerly on its next :meth:`scan`, which raises the
+        :class:`DataError` naming the offending rows, or rejects them and drops duplicate
+        keys with a warning, exactly as for a table that was never lazy.
+        """
+        again = []
+        for table, frame in counts.items():
+            lazy = self._pending.pop(table, None)
+            if lazy is None:
+                continue
+            row = frame.row(0, named=True)
+            if LazyConformed.clean(row):
+                report = self._reports[table]
+                report.rows_kept = int(row[ROWS_CHECKED])
+                report.rows_read = report.rows_kept + sum(report.rejected.values())
+                continue
+            self._eager.add(table)
+            self._cache.pop(table, None)
+            self._reports.pop(table, None)
+            again.append(table)
+        if again and not self._deferring:
+            for table in again:
+                self.scan(table)
+        return again
 
     def reports(self) -> list[TableReport]:
         """Reports of the tables read so far."""

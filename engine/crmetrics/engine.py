@@ -20,6 +20,7 @@ from crmetrics.errors import DataError, DefinitionError, Issue, Location, UsageE
 from crmetrics.metric import MetricDefinition
 from crmetrics.model import TABLES
 from crmetrics.plan import LogicalPlan, Request, build_plan
+from crmetrics.polars_backend import evaluate as collect_plan
 from crmetrics.polars_backend import render
 from crmetrics.project import Project
 from crmetrics.registry import Registry, build_registry
@@ -171,11 +172,33 @@ class Engine:
         plan = self.plan(request)
         return render(plan, self.catalog, connector.scan)
 
-    def evaluate(self, request: Request, source: Source) -> pl.DataFrame:
-        """The long-format result: ``metric``, ``period_start``, grouping columns, ``value``."""
-        query = self.compile(request, source)
+    def evaluate(
+        self,
+        request: Request,
+        source: Source,
+        *,
+        streaming: bool = False,
+        engine: str = "polars",
+        trust: bool = False,
+    ) -> pl.DataFrame:
+        """The long-format result: ``metric``, ``period_start``, grouping columns, ``value``.
+
+        ``streaming=True`` uses Polars' streaming engine, for sources larger than memory.
+        ``trust=True`` skips the row checks (duplicate keys, required and allowed values,
+        cross-column rules) of tables that already have the canonical column types, such as
+        typed Parquet: faster, for sources that guarantee those rules themselves.
+        ``engine="duckdb"`` or ``"spark"`` computes the same numbers from the SQL rendering
+        of the same plan (docs/scaling.md).
+        """
+        from crmetrics.sql.run import check_engine, check_source, evaluate_sql
+
+        if check_engine(engine) != "polars":
+            return evaluate_sql(self, engine, request, source)
+        check_source(self, engine, source)
+        connector = self.open_source(source)
+        plan = self.plan(request)
         try:
-            return query.collect()
+            return collect_plan(plan, self.catalog, connector, streaming=streaming, trust=trust)
         except pl.exceptions.PolarsError as error:
             raise DataError(
                 Issue(
@@ -184,6 +207,13 @@ class Engine:
                     hint="check the source's column types with 'crmetrics inspect'",
                 )
             ) from None
+
+    def sql(self, request: Request, dialect: str, *, pretty: bool = True) -> str:
+        """One SQL statement computing ``request`` in ``dialect`` on the project's warehouse."""
+        from crmetrics.sql import Tables, to_sql
+
+        tables = Tables.warehouse(self.project.warehouse)
+        return to_sql(self.plan(request), self.catalog, tables, dialect, pretty=pretty)
 
     def explain(self, metric: str, request: Request | None = None, source: Source | None = None) -> str:
         """A metric's definition, dependency tree and (with a source) its compiled plan."""
@@ -204,8 +234,15 @@ def evaluate(
     params: Mapping[str, float] | None = None,
     definitions: Sequence[str | Path] = (),
     plugins: Sequence[object] = (),
+    streaming: bool = False,
+    engine: str = "polars",
+    trust: bool = False,
 ) -> pl.DataFrame:
     """Evaluate metrics on a source and return one row per (metric, period, group).
+
+    ``streaming=True`` collects with Polars' streaming engine (sources larger than memory);
+    ``trust=True`` skips the row checks of already-typed tables (see :meth:`Engine.evaluate`).
+    ``engine`` is ``polars``, ``duckdb`` or ``spark`` (docs/scaling.md).
 
     Example:
         >>> import crmetrics
@@ -213,7 +250,7 @@ def evaluate(
         >>> result.columns
         ['metric', 'period_start', 'value']
     """
-    engine = Engine(definitions=definitions, plugins=plugins)
+    facade = Engine(definitions=definitions, plugins=plugins)
     request = Request.build(
         [metrics] if isinstance(metrics, str) else metrics,
         grain=grain,
@@ -223,4 +260,4 @@ def evaluate(
         where=where,
         params=params,
     )
-    return engine.evaluate(request, source)
+    return facade.evaluate(request, source, streaming=streaming, engine=engine, trust=trust)

@@ -1,4 +1,4 @@
-"""The project file, ``crmetrics.yaml``: sources, definition folders and parameters.
+"""The project file, ``crmetrics.yaml``: sources, definition folders, parameters, warehouse.
 
 It is found through ``--project``, the ``CRMETRICS_PROJECT`` variable, or as
 ``crmetrics.yaml`` in the working directory.
@@ -36,6 +36,8 @@ class Project:
     source: str | None = None
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     params: dict[str, float] = field(default_factory=dict)
+    #: Canonical table -> warehouse table (a name, or ``{table, columns}``), for SQL engines.
+    warehouse: dict[str, Any] = field(default_factory=dict)
     document: Document | None = None
 
     def check_options(self, name: str, schema: Mapping[str, Any] | None) -> None:
@@ -97,13 +99,14 @@ def load_project(path: Path) -> Project:
         source=source if source is None or source in sources else _relative_to(base, source),
         sources=sources,
         params={k: float(v) for k, v in data.get("params", {}).items()},
+        warehouse=dict(data.get("warehouse", {}).get("tables", {})),
         document=document,
     )
 
 
 def _relative_to(base: Path, uri: str) -> str:
-    """A csv: or parquet: folder written relative to the project file, made relative to ``base``."""
+    """A csv:/parquet: folder or duckdb: file relative to the project file, made relative to ``base``."""
     scheme, _, location = uri.partition(":")
-    if location and scheme in ("csv", "parquet") and not Path(location).is_absolute():
+    if location and scheme in ("csv", "parquet", "duckdb") and not Path(location).is_absolute():
         return f"{scheme}:{base / location}"
     return uri

@@ -12,14 +12,15 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from crmetrics.connector import Connector, RawTable
 from crmetrics.errors import DataError, Issue, Location, UsageError
 from crmetrics.plugins.crm_common.http import ApiClient, Classifier, RetryPolicy, Sleep
 from crmetrics.plugins.crm_common.options import resolve_options
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class CrmConnector(Connector):

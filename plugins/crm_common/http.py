@@ -14,16 +14,19 @@ import logging
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from crmetrics.errors import DataError, Issue, Location
+
+if TYPE_CHECKING:
+    # httpx costs tens of milliseconds to import and only live API runs need it: every
+    # command loads this plugin, so the import waits until a client is made.
+    import httpx
 
 RETRY_STATUSES = frozenset({429, 503})
 Sleep = Callable[[float], None]
 #: Turns a failed response into the issue to raise, or None to use the generic handling.
-Classifier = Callable[[httpx.Response], Issue | None]
+Classifier = Callable[["httpx.Response"], Issue | None]
 
 _EXCERPT = 300
 
@@ -104,6 +107,8 @@ class ApiClient:
         self._sleep = sleep
         self._classify = classify
         self._log = logger or logging.getLogger(__name__)
+        import httpx
+
         self._client = httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
@@ -138,6 +143,8 @@ class ApiClient:
             DataError: on a refused token, an exhausted quota, a throttle that outlasts the
                 retries, an unreachable host, or any other unsuccessful answer.
         """
+        import httpx
+
         attempt = 0
         while True:
             try:
@@ -228,6 +235,8 @@ class ApiClient:
         return f" {code}" if code else ""
 
     def _where(self, path: str) -> Location:
+        import httpx
+
         url = (
             httpx.URL(path)
             if path.startswith(("http://", "https://"))

@@ -62,7 +62,11 @@ class CsvConnector(_FolderConnector):
 
 
 class ParquetConnector(_FolderConnector):
-    """Canonical Parquet files, typed or not; types are converted like CSV text."""
+    """Canonical Parquet files, typed or not; types are converted like CSV text.
+
+    Files are scanned, not read: when their columns already have the canonical types, the
+    query reads only the columns it uses and the row groups inside its time window.
+    """
 
     scheme = "parquet"
     suffix = ".parquet"
@@ -71,7 +75,10 @@ class ParquetConnector(_FolderConnector):
     def read_table(self, table: str) -> RawTable:
         path = self.path(table)
         try:
-            frame = pl.read_parquet(path)
+            frame = pl.scan_parquet(path)
+            # The footer is read here, so that a broken file is reported as such now
+            # rather than as a failure of the query later.
+            frame.collect_schema()
         except (pl.exceptions.ComputeError, OSError) as error:
             raise DataError(
                 Issue("unreadable-file", f"cannot read {path} as Parquet: {error}", Location(str(path)))

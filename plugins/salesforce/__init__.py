@@ -11,9 +11,7 @@ lists the mapping and the options that change it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from crmetrics.connector import RawTable
 from crmetrics.errors import Issue
@@ -24,6 +22,9 @@ from crmetrics.plugins.salesforce import customers, finance, pipeline, support
 from crmetrics.plugins.salesforce.objects import Objects
 from crmetrics.plugins.salesforce.options import OPTIONS_SCHEMA
 from crmetrics.plugins.salesforce.source import ApiSource, FileSource
+
+if TYPE_CHECKING:
+    import httpx
 
 #: The object whose presence makes each table available (revenue and activity: see below).
 PRIMARY = {

@@ -1,0 +1,253 @@
+"""Run the benchmark: crmetrics against hand-written Polars, pandas and DuckDB.
+
+    python -m benchmarks.run --rows 1m                 # prints the table
+    python -m benchmarks.run --rows 10m --write-docs   # and updates docs/performance.md
+
+Every variant computes the whole built-in catalog at month grain over 24 months, ungrouped
+and grouped by segment, from the same generated Parquet files. Each run is a fresh process;
+the first run of every variant is checked against the hand-written Polars result (every
+value equal to 1e-9 relative, nulls in the same places) before anything is timed, and a
+disagreement stops the benchmark. Then the variants take turns, run after run, so that
+background load hits them alike. Times are medians; memory is the peak resident set of the
+process (median over the runs), as the kernel reports it when the process exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from benchmarks.common import BY, END, START, differences, metrics_for
+from benchmarks.generate import ensure, parse_size
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "performance.md"
+REFERENCE = "polars"
+
+LABELS = {
+    "api": "(a) crmetrics, Python API",
+    "api-trust": "(a') crmetrics, Python API, trust=True",
+    "api-streaming": "(a'') crmetrics, Python API, streaming=True",
+    "cli": "(b) crmetrics, CLI",
+    "polars": "(c) hand-written Polars",
+    "pandas": "(d) hand-written pandas",
+    "duckdb": "(e) hand-written DuckDB SQL",
+    "before": "crmetrics before this work (API)",
+}
+DEFAULT_VARIANTS = ("api", "api-trust", "cli", "polars", "pandas", "duckdb")
+
+
+@dataclass
+class Timing:
+    seconds: list[float] = field(default_factory=list)
+    peak_mib: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def peak(self) -> float:
+        return statistics.median(self.peak_mib)
+
+
+def _command(variant: str, folder: Path, mode: str, out: Path) -> tuple[list[str], dict[str, str]]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    if variant == "cli":
+        executable = Path(sys.executable).with_name("crmetrics")
+        command = [
+            str(executable),
+            "run",
+            "--source",
+            f"parquet:{folder}",
+            "--metrics",
+            ",".join(metrics_for(mode == "grouped")),
+            "--start",
+            str(START),
+            "--end",
+            str(END),
+            *(["--by", BY] if mode == "grouped" else []),
+            "--format",
+            "parquet",
+            "--output",
+            str(out),
+        ]
+        return command, env
+    if variant == "before":
+        env["PYTHONPATH"] = os.pathsep.join([env["CRMETRICS_BEFORE"], env["PYTHONPATH"]])
+        variant = "api"
+    return [sys.executable, "-m", "benchmarks.worker", variant, str(folder), mode, str(out)], env
+
+
+def run_measured(variant: str, folder: Path, mode: str, out: Path) -> tuple[float, float]:
+    """(seconds, peak MiB) of one run in a fresh process, peak memory from ``wait4``."""
+    command, env = _command(variant, folder, mode, out)
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        began = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - began
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        if process.returncode:
+            raise RuntimeError(
+                f"{variant} {mode} failed ({process.returncode}):\n{stderr.read().decode()[-3000:]}"
+            )
+        text = stdout.read().decode().strip()
+    seconds = wall if variant == "cli" else json.loads(text.splitlines()[-1])["seconds"]
+    return seconds, usage.ru_maxrss / 1024
+
+
+def check(variants: list[str], folder: Path, mode: str, scratch: Path) -> dict[str, Timing]:
+    """Run each variant once and compare it with the reference; raise on any difference."""
+    timings = {v: Timing() for v in variants}
+    results = {}
+    for variant in [REFERENCE, *(v for v in variants if v != REFERENCE)]:
+        out = scratch / f"{variant}-{mode}.parquet"
+        seconds, peak = run_measured(variant, folder, mode, out)
+        print(f"  check {mode:9s} {variant:14s} {seconds:8.2f}s {peak:8.0f} MiB", flush=True)
+        results[variant] = pl.read_parquet(out)
+        if variant != REFERENCE:
+            problems = differences(results[REFERENCE], results[variant], mode == "grouped")
+            if problems:
+                raise SystemExit(
+                    f"{variant} disagrees with {REFERENCE} ({mode}):\n  " + "\n  ".join(problems)
+                )
+    print(f"  {mode}: all {len(variants)} variants agree ({results[REFERENCE].height} values)", flush=True)
+    return timings
+
+
+def benchmark(
+    rows: int, variants: list[str], modes: list[str], repeat: int, fewer: dict[str, int]
+) -> dict[str, dict[str, Timing]]:
+    folder = ensure(rows, verbose=True)
+    results: dict[str, dict[str, Timing]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for mode in modes:
+            timings = check(variants, folder, mode, Path(scratch))
+            for round_ in range(repeat):
+                for variant in variants:
+                    if round_ >= fewer.get(variant, repeat):
+                        continue
+                    out = Path(scratch) / f"{variant}-{mode}-timed.parquet"
+                    seconds, peak = run_measured(variant, folder, mode, out)
+                    timings[variant].seconds.append(seconds)
+                    timings[variant].peak_mib.append(peak)
+                    print(
+                        f"  run {round_ + 1} {mode:9s} {variant:14s} {seconds:8.2f}s {peak:8.0f} MiB",
+                        flush=True,
+                    )
+            results[mode] = timings
+    return results
+
+
+def table(rows: int, results: dict[str, dict[str, Timing]]) -> str:
+    lines = [
+        f"{rows:,} rows per event table ({rows // 10:,} customers)",
+        "",
+        "| variant | mode | runs | median time (s) | time / (c) | peak memory (MiB) | memory / (c) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for mode, timings in results.items():
+        reference = timings[REFERENCE]
+        for variant, timing in timings.items():
+            if not timing.seconds:
+                continue
+            lines.append(
+                f"| {LABELS[variant]} | {mode} | {len(timing.seconds)} | {timing.median:.2f} | "
+                f"{timing.median / reference.median:.2f}x | {timing.peak:.0f} | "
+                f"{timing.peak / reference.peak:.2f}x |"
+            )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import duckdb
+    import pandas
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        cpu = re.search(r"model name\s*:\s*(.+)", text).group(1)  # type: ignore[union-attr]
+    except (OSError, AttributeError):
+        pass
+    try:
+        import psutil
+
+        memory = f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM"
+    except ImportError:
+        memory = "RAM unknown"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory}, {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, Polars {pl.__version__}, pandas {pandas.__version__}, "
+        f"DuckDB {duckdb.__version__}"
+    )
+
+
+def write_docs(label: str, text: str, command: str) -> None:
+    """Replace this size's section of docs/performance.md (between its markers)."""
+    start, end = f"<!-- bench:{label}:start -->", f"<!-- bench:{label}:end -->"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    block = f"{start}\nMeasured {stamp} on {machine()}.\nCommand: `{command}`\n\n{text}\n{end}"
+    doc = DOCS.read_text() if DOCS.exists() else "# Performance\n"
+    if start in doc and end in doc:
+        doc = doc[: doc.index(start)] + block + doc[doc.index(end) + len(end) :]
+    else:
+        doc = doc.rstrip("\n") + f"\n\n### {label} rows\n\n{block}\n"
+    DOCS.write_text(doc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="100k", help="rows per event table: 100k, 1m, 10m or a number")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per variant (default 5)")
+    parser.add_argument(
+        "--variants", default=",".join(DEFAULT_VARIANTS), help=f"comma-separated, of: {', '.join(LABELS)}"
+    )
+    parser.add_argument("--modes", default="ungrouped,grouped")
+    parser.add_argument(
+        "--fewer",
+        action="append",
+        default=[],
+        metavar="VARIANT=N",
+        help="time VARIANT only N times (e.g. pandas=1 at 10m, where one run takes minutes)",
+    )
+    parser.add_argument("--write-docs", action="store_true", help="update docs/performance.md")
+    args = parser.parse_args()
+    rows = parse_size(args.rows)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in LABELS]
+    if unknown:
+        raise SystemExit(f"unknown variant(s): {', '.join(unknown)}")
+    if "before" in variants and "CRMETRICS_BEFORE" not in os.environ:
+        raise SystemExit("variant 'before' needs CRMETRICS_BEFORE=DIR holding an older crmetrics package")
+    if REFERENCE not in variants:
+        variants.insert(0, REFERENCE)
+    fewer = {k: int(v) for k, _, v in (item.partition("=") for item in args.fewer)}
+    results = benchmark(rows, variants, args.modes.split(","), args.repeat, fewer)
+    text = table(rows, results)
+    print()
+    print(text)
+    if args.write_docs:
+        command = "python -m benchmarks.run " + " ".join(sys.argv[1:]).replace(" --write-docs", "")
+        write_docs(args.rows.lower(), text, command.strip())
+        print(f"\nupdated {DOCS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""One benchmark run in a fresh process: ``python -m benchmarks.worker VARIANT DATA MODE OUT``.
+
+Imports happen before the clock starts; the clock covers exactly the call that computes
+the whole catalog from the Parquet files (for crmetrics: building the engine, loading and
+checking the catalog, planning and evaluating). The result goes to ``OUT`` (Parquet) for
+the agreement check, and the time to stdout as JSON. The parent process reads this
+process' peak resident memory from the kernel when it exits.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from benchmarks.common import BY, END, START, metrics_for
+
+
+def _crmetrics(**options: bool) -> Callable[[Path, bool], pl.DataFrame]:
+    def run(folder: Path, grouped: bool) -> pl.DataFrame:
+        import crmetrics
+
+        return crmetrics.evaluate(
+            list(metrics_for(grouped)),
+            f"parquet:{folder}",
+            start=START,
+            end=END,
+            by=[BY] if grouped else [],
+            **options,
+        )
+
+    return run
+
+
+def _hand(module: str) -> Callable[[Path, bool], pl.DataFrame]:
+    def run(folder: Path, grouped: bool) -> pl.DataFrame:
+        import importlib
+
+        compute: Callable[[Path, bool], pl.DataFrame] = importlib.import_module(module).compute
+        return compute(folder, grouped)
+
+    return run
+
+
+VARIANTS: dict[str, Callable[[Path, bool], pl.DataFrame]] = {
+    "api": _crmetrics(),
+    "api-trust": _crmetrics(trust=True),
+    "api-streaming": _crmetrics(streaming=True),
+    "polars": _hand("benchmarks.hand_polars"),
+    "pandas": _hand("benchmarks.hand_pandas"),
+    "duckdb": _hand("benchmarks.hand_duckdb"),
+}
+
+_PRELOAD = {
+    "polars": "benchmarks.hand_polars",
+    "pandas": "benchmarks.hand_pandas",
+    "duckdb": "benchmarks.hand_duckdb",
+}
+
+
+def main() -> None:
+    variant, folder, mode, out = sys.argv[1], Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+    grouped = mode == "grouped"
+    if variant in _PRELOAD:
+        __import__(_PRELOAD[variant])
+    else:
+        import crmetrics.engine  # noqa: F401
+    began = time.perf_counter()
+    result = VARIANTS[variant](folder, grouped)
+    seconds = time.perf_counter() - began
+    result.write_parquet(out)
+    print(json.dumps({"seconds": seconds, "rows": result.height}))
+
+
+if __name__ == "__main__":
+    main()

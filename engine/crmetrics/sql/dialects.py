@@ -1,0 +1,163 @@
+"""What differs between SQL dialects, beyond what sqlglot transpiles on its own.
+
+sqlglot writes most of a query in any dialect; a few constructs need a form chosen here
+because the obvious one means something else somewhere:
+
+- weeks start on Monday: BigQuery's ``WEEK`` starts on Sunday, Snowflake's follows the
+  session's ``WEEK_START``;
+- epoch seconds must keep microseconds: Spark's ``UNIX_TIMESTAMP``, BigQuery's
+  ``UNIX_SECONDS`` and Snowflake's ``EPOCH_SECOND`` drop them;
+- an exact median: Trino and BigQuery have only approximate percentile aggregates;
+- timestamps are UTC: BigQuery's ``TIMESTAMP`` is the UTC type, elsewhere it is the plain one
+  and the session time zone must be UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlglot
+from sqlglot import exp
+
+from crmetrics.errors import Issue, UsageError, did_you_mean
+from crmetrics.periods import Grain
+
+#: Dialects whose output is checked by the test suite (at least: it parses back).
+DIALECTS: tuple[str, ...] = ("duckdb", "postgres", "spark", "databricks", "snowflake", "bigquery", "trino")
+
+_PLACEHOLDER = "__value"
+
+
+def check_dialect(name: str) -> str:
+    """``name`` lower-cased if it is a supported dialect; otherwise a usage error."""
+    dialect = name.strip().lower()
+    if dialect not in DIALECTS:
+        raise UsageError(
+            Issue(
+                "unknown-dialect",
+                f"unknown SQL dialect {name!r}",
+                hint=f"{did_you_mean(dialect, DIALECTS)} supported: {', '.join(DIALECTS)}".lstrip(),
+            )
+        )
+    return dialect
+
+
+def _template(text: str, dialect: str, value: exp.Expression) -> exp.Expression:
+    """``text`` (our own SQL, never user text) with ``__value`` replaced by ``value``."""
+
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and node.name == _PLACEHOLDER and not node.table:
+            return value.copy() if isinstance(value, (exp.Column, exp.Func, exp.Paren)) else exp.paren(value)
+        return node
+
+    return sqlglot.parse_one(text, read=dialect).transform(replace)
+
+
+def timestamp(moment: datetime, dialect: str) -> exp.Expression:
+    """A UTC timestamp literal, as a value of the dialect's timestamp type."""
+    text = moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    kind = "TIMESTAMPTZ" if dialect == "bigquery" else "TIMESTAMP"
+    return exp.cast(exp.Literal.string(text), exp.DataType.build(kind))
+
+
+def truncate(value: exp.Expression, grain: Grain, dialect: str) -> exp.Expression:
+    """The start of the period of ``grain`` holding ``value``."""
+    if grain.name == "week" and dialect == "bigquery":
+        return exp.TimestampTrunc(this=value, unit=exp.var("ISOWEEK"))
+    if grain.name == "week" and dialect == "snowflake":
+        return _template(
+            f"DATEADD(DAY, 1 - DAYOFWEEKISO({_PLACEHOLDER}), DATE_TRUNC('DAY', {_PLACEHOLDER}))",
+            dialect,
+            value,
+        )
+    return exp.TimestampTrunc(this=value, unit=exp.var(grain.name.upper()))
+
+
+def double(value: exp.Expression) -> exp.Expression:
+    return exp.cast(value, exp.DataType.build("DOUBLE"))
+
+
+def number(value: float) -> exp.Expression:
+    """A numeric literal; fractions are doubles (Spark would read ``0.5`` as a decimal)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return exp.Literal.number(value)
+    return double(exp.Literal.number(repr(float(value))))
+
+
+def half_even(value: exp.Expression, places: int) -> exp.Expression:
+    """``value`` rounded to ``places`` decimals, half to even as Polars rounds.
+
+    SQL's ROUND rounds half away from zero; this compares the scaled value's fraction with
+    one half instead, and picks the even neighbour on a tie.
+    """
+    scale = exp.Literal.number(10**places)
+    scaled = exp.paren(exp.Mul(this=double(value), expression=scale))
+    floor = exp.Floor(this=scaled.copy())
+    above = exp.Sub(this=scaled.copy(), expression=floor.copy())
+    half = double(exp.Literal.number("0.5"))
+    even = exp.EQ(
+        this=exp.Sub(
+            this=floor.copy(),
+            expression=exp.Mul(
+                this=exp.Literal.number(2),
+                expression=exp.Floor(this=exp.Div(this=floor.copy(), expression=exp.Literal.number(2))),
+            ),
+        ),
+        expression=exp.Literal.number(0),
+    )
+    up = exp.Add(this=floor.copy(), expression=exp.Literal.number(1))
+    rounded = exp.Case(
+        ifs=[
+            exp.If(this=exp.GT(this=exp.paren(above.copy()), expression=half.copy()), true=up.copy()),
+            exp.If(this=exp.LT(this=exp.paren(above), expression=half), true=floor.copy()),
+            exp.If(this=even, true=floor),
+        ],
+        default=up,
+    )
+    return exp.Div(this=exp.paren(rounded), expression=scale.copy())
+
+
+_EPOCH: dict[str, str] = {
+    "spark": f"CAST(UNIX_MICROS({_PLACEHOLDER}) AS DOUBLE) / 1000000",
+    "databricks": f"CAST(UNIX_MICROS({_PLACEHOLDER}) AS DOUBLE) / 1000000",
+    "bigquery": f"UNIX_MICROS({_PLACEHOLDER}) / 1000000.0",
+    "snowflake": f"DATE_PART(EPOCH_MICROSECOND, {_PLACEHOLDER}) / 1000000.0",
+}
+
+_MEDIAN: dict[str, str] = {
+    # The middle value, or the mean of the two middle values, of the sorted non-null values.
+    "trino": (
+        f"CASE WHEN COUNT({_PLACEHOLDER}) = 0 THEN NULL ELSE ("
+        f"ELEMENT_AT(ARRAY_SORT(ARRAY_AGG({_PLACEHOLDER}) FILTER (WHERE {_PLACEHOLDER} IS NOT NULL)), "
+        f"CAST(FLOOR((COUNT({_PLACEHOLDER}) + 1) / 2.0) AS BIGINT)) + "
+        f"ELEMENT_AT(ARRAY_SORT(ARRAY_AGG({_PLACEHOLDER}) FILTER (WHERE {_PLACEHOLDER} IS NOT NULL)), "
+        f"CAST(CEIL((COUNT({_PLACEHOLDER}) + 1) / 2.0) AS BIGINT))) / 2.0 END"
+    ),
+    "bigquery": (
+        f"(ARRAY_AGG({_PLACEHOLDER} IGNORE NULLS ORDER BY {_PLACEHOLDER})"
+        f"[SAFE_OFFSET(DIV(COUNT({_PLACEHOLDER}) - 1, 2))] + "
+        f"ARRAY_AGG({_PLACEHOLDER} IGNORE NULLS ORDER BY {_PLACEHOLDER})"
+        f"[SAFE_OFFSET(DIV(COUNT({_PLACEHOLDER}), 2))]) / 2.0"
+    ),
+}
+
+
+def localize(tree: exp.Expression, dialect: str) -> exp.Expression:
+    """``tree`` with the nodes whose generic form is wrong in ``dialect`` rewritten.
+
+    Plugins build their SQL from generic nodes (``exp.TimeToUnix``, ``exp.Median``); this
+    is where those nodes get their exact form, so a plugin never needs to know dialects.
+    """
+    # Epochs first: a median's argument is copied into its rewritten form, epochs and all.
+    for kind, forms in ((exp.TimeToUnix, _EPOCH), (exp.Median, _MEDIAN)):
+        form = forms.get(dialect)
+        if form is not None:
+            tree = tree.transform(
+                lambda node, kind=kind, form=form: (
+                    exp.paren(_template(form, dialect, node.this)) if isinstance(node, kind) else node
+                )
+            )
+    return tree
+
+
+__all__ = ["DIALECTS", "check_dialect", "double", "half_even", "localize", "number", "timestamp", "truncate"]

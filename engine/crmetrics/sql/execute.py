@@ -1,0 +1,79 @@
+"""What running a plan on a SQL engine needs besides the statement: its tables and result.
+
+A SQL engine reads canonical tables either from a warehouse (named by the project's
+``warehouse`` mapping) or from any crmetrics source, converted by its connector exactly as
+for Polars and handed over as Arrow. Its answer is brought back to the shape and order of
+the Polars result, so that both are interchangeable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+from crmetrics import semantics
+from crmetrics.catalog import Catalog, kind_of_dtype
+from crmetrics.connector import Connector
+from crmetrics.periods import PERIOD_START
+from crmetrics.plan import LogicalPlan
+from crmetrics.sql.tables import TableMapping, Tables
+
+
+def plan_tables(plan: LogicalPlan, catalog: Catalog) -> list[str]:
+    """The canonical tables a plan reads its rows from."""
+    tables = [scan.table for scan in plan.aggregates] + [scan.table for scan in plan.snapshots]
+    for name in plan.entities:
+        tables += [semantics.CUSTOMERS, *(m.table for m in catalog.metrics[name].measures.values())]
+    return list(dict.fromkeys(tables))
+
+
+def source_frames(plan: LogicalPlan, catalog: Catalog, connector: Connector) -> dict[str, pl.DataFrame]:
+    """The plan's tables from a crmetrics source, timestamps as naive UTC.
+
+    SQL engines compare timestamps without zones; naive UTC values mean the same instants
+    whatever the engine's session time zone. ``customers`` comes along for grouping and
+    filtering when the source has it; whether a metric may reach it is checked later.
+    """
+    wanted = plan_tables(plan, catalog)
+    if (plan.request.by or plan.request.where) and semantics.CUSTOMERS in connector.available_tables():
+        wanted.append(semantics.CUSTOMERS)
+    frames = {}
+    for table in dict.fromkeys(wanted):
+        frame = connector.scan(table).collect()
+        frames[table] = frame.with_columns(
+            pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            for name, dtype in frame.schema.items()
+            if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+        )
+    return frames
+
+
+def warehouse_tables(schemas: Mapping[str, pl.Schema | None], base: Tables) -> Tables:
+    """The warehouse tables with the columns they really hold, under canonical names.
+
+    ``schemas`` are the columns each mapped relation returns (None when it cannot be read);
+    renamed columns are given back their canonical names.
+    """
+    kinds = {name: dict(columns) for name, columns in base.kinds.items()}
+    for table, schema in schemas.items():
+        if schema is None:
+            continue
+        renames = {v: k for k, v in base.mappings.get(table, TableMapping(table)).columns.items()}
+        kinds[table] = {renames.get(c, c): kind_of_dtype(d) for c, d in schema.items()}
+    return Tables(kinds, base.mappings)
+
+
+def conform_result(result: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
+    """A SQL engine's answer with the Polars result's types and row order."""
+    result = result.with_columns(
+        pl.col("metric").cast(pl.String),
+        pl.col(PERIOD_START).cast(pl.Date),
+        pl.col("value").cast(pl.Float64).fill_nan(None),
+    )
+    return result.select("metric", PERIOD_START, *by, "value").sort(
+        ["metric", PERIOD_START, *by], nulls_last=False, maintain_order=True
+    )
+
+
+__all__ = ["conform_result", "plan_tables", "source_frames", "warehouse_tables"]

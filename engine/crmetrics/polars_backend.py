@@ -526,8 +526,9 @@ def evaluate(
 ) -> pl.DataFrame:
     """Collect ``plan`` on ``connector``'s tables, then the data-quality checks of those tables.
 
-    Every frame read from the tables is collected in one ``collect_all``, so that subplans
-    they share run once. The checks of lazily scanned tables follow, one table at a time:
+    The frames read from the tables are collected together in one ``collect_all``; each
+    is computed once, and every derived metric reads it from memory. The checks of lazily
+    scanned tables follow, one table at a time:
     run alongside the query they would add their hash tables to its peak memory for no
     gain in time on a few cores. When they are clean the query's result stands; when a
     table breaks a rule, it is read again the eager way (which raises naming the rows, or

@@ -17,7 +17,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from ruamel.yaml import YAML
+import yaml
 
 import crmetrics
 
@@ -39,7 +39,7 @@ def yaml_blocks(starting_with: str) -> list[str]:
 
 
 def safe_load(text: str) -> Any:
-    return YAML(typ="safe", pure=True).load(text)
+    return yaml.safe_load(text)
 
 
 def builtin_metrics() -> dict[str, dict[str, Any]]:

@@ -84,7 +84,7 @@ def customers_csv(folder: Path, *rows: str) -> Path:
 @pytest.mark.parametrize(
     ("text", "column", "problem"),
     [
-        # 'table' is indented two columns deeper than its siblings: ruamel stops at its colon.
+        # 'table' is indented two columns deeper than its siblings: the parser stops at its colon.
         (
             """
             metrics:

@@ -95,7 +95,7 @@ class MetricDefinition:
 
 def parse_document(document: Document, provider: str) -> tuple[list[MetricDefinition], list[Issue]]:
     """The metrics of one YAML document, or the schema issues that prevent reading them."""
-    if document.tree is None:
+    if document.is_empty:
         return [], [
             Issue(
                 "empty-file",

@@ -1,37 +1,60 @@
 """Reading YAML while remembering where every key and value was written.
 
-ruamel.yaml's round-trip loader records a line and column for each mapping key and each
-sequence item; :class:`Document` keeps that tree so any JSON path (as jsonschema reports it)
-can be turned back into ``file:line:column``.
+PyYAML's composer (libyaml's C parser where available) gives a node tree with a start
+mark on every key and value; :class:`Document` keeps it so that any JSON path, as
+jsonschema reports it, can be turned back into ``file:line:column``. Only the safe
+constructor ever builds Python values: maps, lists and scalars, never objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from crmetrics.errors import DefinitionError, Issue, Location
 
 PathItem = str | int
 
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc]
+    """The safe loader with YAML 1.2's plain scalars: ``yes``, ``on`` and dates stay text."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [
+        (tag, pattern)
+        for tag, pattern in resolvers
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
+    ]
+    for first, resolvers in _Base.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
 
 @dataclass
 class Document:
-    """A parsed YAML file: plain Python data plus a way back to positions."""
+    """A parsed YAML file: its node tree, plain Python data, and a way back to positions."""
 
     file: str
-    tree: Any
+    root: Node | None
     text: str
+    data: Any = None
 
     @property
-    def data(self) -> Any:
-        return _plain(self.tree)
+    def is_empty(self) -> bool:
+        return self.root is None
 
     def location(self, path: Sequence[PathItem], *, key: bool = False) -> Location:
         """Where the value at ``path`` (or, with ``key=True``, its key) was written.
@@ -39,63 +62,69 @@ class Document:
         A path that goes deeper than the document (a missing key) points at the closest
         existing parent, which is where the user has to add something.
         """
-        node = self.tree
-        line, column = 0, 0
+        node = self.root
+        mark = node.start_mark if node is not None else None
         for index, item in enumerate(path):
             last = index == len(path) - 1
-            if isinstance(node, CommentedMap) and item in node:
-                on_value = _is_scalar_value(node, item) and not (key and last)
-                line, column = node.lc.value(item) if on_value else node.lc.key(item)
-                node = node[item]
-            elif isinstance(node, CommentedSeq) and isinstance(item, int) and item < len(node):
-                line, column = node.lc.item(item)
-                node = node[item]
-            else:
-                if hasattr(node, "lc") and not line:
-                    line, column = node.lc.line, node.lc.col
+            child = _child(node, item)
+            if child is None:  # a missing key is reported where its parent starts
                 break
-        return Location(self.file, line + 1, column + 1)
+            key_node, value = child
+            on_value = isinstance(value, ScalarNode) and not (key and last)
+            mark = value.start_mark if on_value or key_node is None else key_node.start_mark
+            node = value
+        if mark is None:
+            return Location(self.file)
+        return Location(self.file, mark.line + 1, mark.column + 1)
 
     def value_location(self, path: Sequence[PathItem]) -> tuple[Location, str | None]:
         """The position of a scalar value and its style (None plain, or a quote/block mark)."""
-        node = self.tree
-        for item in path[:-1]:
-            node = node[item]
-        last = path[-1]
-        line, column = node.lc.value(last) if isinstance(node, CommentedMap) else node.lc.item(last)
-        style = getattr(node[last], "style", None)
-        return Location(self.file, line + 1, column + 1), style
+        node = self.root
+        for item in path:
+            child = _child(node, item)
+            if child is None:
+                return self.location(path), None
+            node = child[1]
+        assert node is not None
+        mark = node.start_mark
+        style = node.style if isinstance(node, ScalarNode) else None
+        return Location(self.file, mark.line + 1, mark.column + 1), style or None
 
 
-def _is_scalar_value(node: CommentedMap, key: Any) -> bool:
-    return not isinstance(node[key], (CommentedMap, CommentedSeq))
+def _child(node: Node | None, item: PathItem) -> tuple[Node | None, Node] | None:
+    """The (key node, value node) of ``item`` under ``node``, or None if there is none."""
+    if isinstance(node, MappingNode):
+        for key_node, value in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == item:
+                return key_node, value
+    elif isinstance(node, SequenceNode) and isinstance(item, int) and 0 <= item < len(node.value):
+        return None, node.value[item]
+    return None
 
 
-def _plain(node: Any) -> Any:
-    if isinstance(node, CommentedMap):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, CommentedSeq):
-        return [_plain(v) for v in node]
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    return node
+def _duplicate_keys(node: Node | None) -> Iterator[ScalarNode]:
+    # YAML allows a repeated key and keeps the last; in a definition that silently drops
+    # what was written first, so it is refused.
+    if isinstance(node, MappingNode):
+        seen: set[str] = set()
+        for key_node, value in node.value:
+            if isinstance(key_node, ScalarNode):
+                if key_node.value in seen:
+                    yield key_node
+                seen.add(key_node.value)
+            yield from _duplicate_keys(value)
+    elif isinstance(node, SequenceNode):
+        for item in node.value:
+            yield from _duplicate_keys(item)
 
 
 def load_text(text: str, file: str) -> Document:
     """Parse YAML text; a syntax error is a :class:`DefinitionError` at file:line:column."""
-    yaml = YAML(typ="rt")
-    # Quoted scalars keep their style, so positions inside them can be shifted past the quote.
-    yaml.preserve_quotes = True
+    loader = _Loader(text)
     try:
-        # The round-trip loader builds plain maps, lists and scalars only, never objects.
-        tree = yaml.load(text)
-    except MarkedYAMLError as error:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         problem = _describe(error.problem or error.context or "invalid YAML")
@@ -108,13 +137,31 @@ def load_text(text: str, file: str) -> Document:
                 context=_excerpt(text, where),
             )
         ) from None
-    return Document(file, tree, text)
+    finally:
+        loader.dispose()
+    duplicates = [
+        Issue(
+            "yaml-duplicate-key",
+            f"key {node.value!r} is written twice in the same mapping",
+            Location(file, node.start_mark.line + 1, node.start_mark.column + 1),
+            hint="remove one of them: YAML would silently keep only the last",
+            context=_excerpt(text, Location(file, node.start_mark.line + 1, node.start_mark.column + 1)),
+        )
+        for node in _duplicate_keys(root)
+    ]
+    if duplicates:
+        raise DefinitionError(duplicates)
+    return Document(file, root, text, data)
 
 
-#: ruamel.yaml's wording for frequent mistakes, and what it means for a definitions file.
+#: libyaml's wording for frequent mistakes, and what it means for a definitions file.
 _PLAIN_WORDS = {
     "expected <block end>, but found": "this line is not indented like the lines around it",
+    "did not find expected '-' indicator": "this line is not indented like the lines around it",
+    "did not find expected key": "this line is not indented like the lines around it",
     "found character '\\t' that cannot start any token": "a tab character; indent with spaces only",
+    "found a tab character": "a tab character; indent with spaces only",
+    "mapping values are not allowed": "mapping values are not allowed here",
 }
 
 

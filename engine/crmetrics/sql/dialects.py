@@ -36,7 +36,8 @@ def check_dialect(name: str) -> str:
             Issue(
                 "unknown-dialect",
                 f"unknown SQL dialect {name!r}",
-                hint=f"{did_you_mean(dialect, DIALECTS)} supported: {', '.join(DIALECTS)}".lstrip(),
+                # did_you_mean lists every dialect itself when none is close.
+                hint=did_you_mean(dialect, DIALECTS),
             )
         )
     return dialect

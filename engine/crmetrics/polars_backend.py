@@ -357,22 +357,9 @@ class PolarsRenderer:
             return
         scored = self._population(metric)
         names = {}
-        for measure in metric.measures.values():
-            frame = self.in_window(self.table(measure.table), measure.time)
-            measure_metric = MetricDefinition(
-                name=measure.name,
-                type="aggregate",
-                origin=metric.origin,
-                location=metric.location,
-                expr=measure.expr,
-                filter=measure.filter,
-            )
-            expression = self._aggregations([measure_metric], frame, metric.name)[measure.name]
-            values = frame.group_by(ENTITY_KEY, self.truncate(measure.time).alias(PERIOD_START)).agg(
-                expression
-            )
+        for values, name, empty in self._measure_values(metric):
             scored = scored.join(values, on=[ENTITY_KEY, PERIOD_START], how="left")
-            names[measure.name] = self.empty.pop(measure.name)
+            names[name] = empty
         scored = scored.with_columns(
             pl.col(n).fill_null(pl.lit(v)) if v is not None else pl.col(n) for n, v in names.items()
         )

@@ -53,7 +53,11 @@ def _engine(project: Path | None, definitions: Sequence[Path]) -> Any:
     from crmetrics.engine import Engine
     from crmetrics.project import find_project
 
-    return Engine(definitions=definitions, project=find_project(project))
+    engine = Engine(definitions=definitions, project=find_project(project))
+    # The library never prints: plugin problems are shown here, once per command.
+    for problem in engine.problems:
+        click.echo(problem.render(), err=True)
+    return engine
 
 
 def _split(values: Sequence[str]) -> list[str]:
@@ -82,8 +86,6 @@ def validate(paths: tuple[Path, ...], project: Path | None, definitions: tuple[P
     with _reported():
         engine = _engine(project, [*definitions, *paths])
         catalog = engine.validate()
-        for problem in engine.registry.problems:
-            click.echo(problem.render(), err=True)
         click.echo(f"ok: {len(catalog.metrics)} metrics, no problems found", err=True)
 
 
@@ -281,12 +283,12 @@ def run(
             raise UsageError(
                 Issue("unknown-format", f"unknown format {fmt!r}", hint=did_you_mean(fmt, formats))
             )
-        from crmetrics.sql.run import check_engine, native_source
+        from crmetrics.backends import check_engine
 
         check_engine(backend)
         chosen = _source(engine, source)
         # duckdb:FILE and spark: name an engine's own tables, not a connector's.
-        connector = None if native_source(engine, chosen) else engine.open_source(chosen)
+        connector = None if engine.native_source(chosen) else engine.open_source(chosen)
         result = engine.evaluate(
             request, connector or chosen, engine=backend, streaming=streaming, trust=trust
         )
@@ -366,9 +368,10 @@ def explain(
     project: Path | None,
     definitions: tuple[Path, ...],
 ) -> None:
-    """Show a metric's definition, its dependency tree and its compiled Polars plan.
+    """Show a metric's definition, its dependency tree and its relational plan.
 
-    Without --source the plan is compiled against empty canonical tables.
+    The plan is the one every engine generates its code from. Without --source it is
+    built on the canonical tables.
     """
     with _reported():
         import polars as pl
@@ -384,7 +387,7 @@ def explain(
             or engine.project.source
             or {name: pl.DataFrame(schema=table.schema) for name, table in TABLES.items()}
         )
-        click.echo(engine.explain(metric, request, chosen))
+        click.echo(engine.explain(metric, request, chosen, plan=True))
 
 
 @main.command()

@@ -1,17 +1,12 @@
-"""``crmetrics explain``: a metric's definition, its dependency tree and its compiled plan."""
+"""``crmetrics explain``: a metric's definition and its dependency tree, as text."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from crmetrics.plan import Request
-
-if TYPE_CHECKING:
-    from crmetrics.engine import Engine, Source
+from crmetrics.catalog import Catalog
 
 
-def explain(engine: Engine, name: str, request: Request | None, source: Source | None) -> str:
-    catalog = engine.catalog
+def describe_metric(catalog: Catalog, name: str) -> str:
+    """The definition of metric ``name`` and the tree of metrics it depends on."""
     metric = catalog.get(name)
     lines = [f"{metric.name}: {metric.title}", f"  type:     {metric.type}"]
     if metric.category:
@@ -43,12 +38,7 @@ def explain(engine: Engine, name: str, request: Request | None, source: Source |
         kind = catalog.metrics[node].type
         prior = " (and its prior period)" if node in catalog.priors.get(name, ()) and depth == 1 else ""
         lines.append(f"  {'  ' * depth}{node} [{kind}]{prior}")
-    if request is not None and source is not None:
-        query = engine.compile(request, source)
-        lines.append("")
-        lines.append(
-            f"plan ({request.grain.name}, {request.start:%Y-%m-%d} to {request.end:%Y-%m-%d}), "
-            "as Polars optimises it:"
-        )
-        lines.append(query.explain())
     return "\n".join(lines)
+
+
+__all__ = ["describe_metric"]

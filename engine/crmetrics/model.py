@@ -12,9 +12,25 @@ from typing import Literal
 
 import polars as pl
 
+from crmetrics.formula.typed import Kind
+
 ColumnKind = Literal["str", "float", "bool", "datetime"]
 
 UTC_DATETIME = pl.Datetime("us", "UTC")
+
+
+def kind_of_dtype(dtype: pl.DataType) -> Kind:
+    """The formula kind of a Polars column type."""
+    if dtype.is_numeric():
+        return "number"
+    if isinstance(dtype, pl.Boolean):
+        return "boolean"
+    if isinstance(dtype, (pl.Datetime, pl.Date)):
+        return "datetime"
+    if isinstance(dtype, (pl.String, pl.Categorical, pl.Enum)):
+        return "text"
+    return "any"
+
 
 POLARS_TYPES: dict[ColumnKind, pl.DataType] = {
     "str": pl.String(),

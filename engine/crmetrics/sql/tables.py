@@ -24,9 +24,9 @@ from typing import Any
 import polars as pl
 from sqlglot import exp
 
-from crmetrics.catalog import canonical_columns, kind_of_dtype
-from crmetrics.formula.functions import Kind
-from crmetrics.model import TABLES
+from crmetrics.catalog import canonical_columns
+from crmetrics.formula.typed import Kind
+from crmetrics.model import TABLES, kind_of_dtype
 
 
 def identifier(name: str) -> exp.Identifier:

@@ -33,21 +33,21 @@ from crmetrics.formula.typed import (
 )
 from crmetrics.ir.nodes import PERIOD_DAYS_COLUMN, prior_column
 from crmetrics.metric import Formula
-from crmetrics.sql.dialects import double, half_even, number, timestamp
+from crmetrics.sql.dialects import data_type, double, half_even, number, timestamp
 
-Reference_ = Callable[[str], exp.Expression]
+Reference_ = Callable[[str], exp.Expr]
 
 _ATOMS = (exp.Column, exp.Literal, exp.Func, exp.Paren, exp.Cast, exp.Null, exp.Boolean)
 
 
-def wrap(node: exp.Expression) -> exp.Expression:
+def wrap(node: exp.Expr) -> exp.Expr:
     """``node`` in parentheses unless it is an atom: built trees carry no precedence."""
     return node if isinstance(node, _ATOMS) else exp.paren(node, copy=False)
 
 
 def quoted(name: str) -> exp.Column:
     """A column reference by a quoted name."""
-    return exp.column(exp.to_identifier(name, quoted=True))
+    return exp.Column(this=exp.Identifier(this=name, quoted=True))
 
 
 _CASTS: dict[str, str] = {
@@ -81,14 +81,15 @@ class SqlFormula:
     subject: str
     functions: FunctionTable
     dialect: str
-    row_filter: exp.Expression | None = None
+    row_filter: exp.Expr | None = None
     reference: Reference_ = quoted
 
-    def compile(self) -> exp.Expression:
+    def compile(self) -> exp.Expr:
         """The whole formula as one expression."""
         return self.node(self.checked.tree)
 
-    def node(self, node: Node) -> exp.Expression:
+    def node(self, node: Node) -> exp.Expr:
+        """The SQL of ``node``, by its class or its operator's."""
         handler = _NAMED.get(type(node)) or _HANDLERS.get(type(node.source))
         if handler is None:  # the checker accepted it, so this module lags behind it
             raise self._error(node, f"{type(node.source).__name__} has no SQL translation")
@@ -107,33 +108,33 @@ class SqlFormula:
             )
         )
 
-    def _all(self, node: Node) -> list[exp.Expression]:
+    def _all(self, node: Node) -> list[exp.Expr]:
         return [self.node(arg) for arg in node.args]
 
     # ---- names and literals ---------------------------------------------------------------
 
-    def column(self, node: Node) -> exp.Expression:
+    def _column(self, node: Node) -> exp.Expr:
         assert isinstance(node, (Column, Reference))
         return self.reference(node.name)
 
-    def parameter(self, node: Node) -> exp.Expression:
+    def _parameter(self, node: Node) -> exp.Expr:
         assert isinstance(node, Parameter)
         return number(float(node.value))
 
-    def prior(self, node: Node) -> exp.Expression:
+    def _prior(self, node: Node) -> exp.Expr:
         assert isinstance(node, Prior)
         return self.reference(prior_column(node.name, node.periods))
 
-    def period_days(self, node: Node) -> exp.Expression:
+    def _period_days(self, node: Node) -> exp.Expr:
         return self.reference(PERIOD_DAYS_COLUMN)
 
-    def timestamp(self, node: Node) -> exp.Expression:
+    def _timestamp(self, node: Node) -> exp.Expr:
         assert isinstance(node, Timestamp)
         moment = datetime.fromisoformat(node.text.replace("Z", "+00:00"))
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
         return timestamp(moment, self.dialect)
 
-    def literal(self, node: Node) -> exp.Expression:
+    def _literal(self, node: Node) -> exp.Expr:
         source = node.source
         assert isinstance(source, exp.Literal)
         if source.is_string:
@@ -141,12 +142,12 @@ class SqlFormula:
         text = source.this
         return number(float(text) if any(c in text for c in ".eE") else int(text))
 
-    def constant(self, node: Node) -> exp.Expression:
+    def _constant(self, node: Node) -> exp.Expr:
         return node.source.copy()
 
     # ---- operators --------------------------------------------------------------------------
 
-    def arithmetic(self, node: Node) -> exp.Expression:
+    def _arithmetic(self, node: Node) -> exp.Expr:
         left, right = (wrap(e) for e in self._all(node))
         divisor = exp.Nullif(this=right, expression=exp.Literal.number(0))
         if isinstance(node.source, exp.Div):
@@ -155,32 +156,32 @@ class SqlFormula:
             return exp.Mod(this=left, expression=divisor)
         return type(node.source)(this=left, expression=right)
 
-    def neg(self, node: Node) -> exp.Expression:
+    def _neg(self, node: Node) -> exp.Expr:
         return exp.Neg(this=wrap(self.node(node.args[0])))
 
-    def compare(self, node: Node) -> exp.Expression:
+    def _compare(self, node: Node) -> exp.Expr:
         left, right = (wrap(e) for e in self._all(node))
         return type(node.source)(this=left, expression=right)
 
-    def logic(self, node: Node) -> exp.Expression:
+    def _logic(self, node: Node) -> exp.Expr:
         left, right = (wrap(e) for e in self._all(node))
         return type(node.source)(this=left, expression=right)
 
-    def not_(self, node: Node) -> exp.Expression:
+    def _not_(self, node: Node) -> exp.Expr:
         return exp.Not(this=wrap(self.node(node.args[0])))
 
-    def is_(self, node: Node) -> exp.Expression:
+    def _is_(self, node: Node) -> exp.Expr:
         return exp.Is(this=wrap(self.node(node.args[0])), expression=exp.Null())
 
-    def in_(self, node: Node) -> exp.Expression:
+    def _in_(self, node: Node) -> exp.Expr:
         subject, *values = self._all(node)
         return exp.In(this=wrap(subject), expressions=values)
 
-    def between(self, node: Node) -> exp.Expression:
+    def _between(self, node: Node) -> exp.Expr:
         inner, low, high = self._all(node)
         return exp.Between(this=wrap(inner), low=wrap(low), high=wrap(high))
 
-    def case(self, node: Node) -> exp.Expression:
+    def _case(self, node: Node) -> exp.Expr:
         args = self._all(node)
         default = args.pop() if len(args) % 2 else None
         ifs = [exp.If(this=c, true=v) for c, v in zip(args[::2], args[1::2], strict=True)]
@@ -188,15 +189,15 @@ class SqlFormula:
 
     # ---- scalar functions -------------------------------------------------------------------
 
-    def coalesce(self, node: Node) -> exp.Expression:
+    def _coalesce(self, node: Node) -> exp.Expr:
         first, *rest = self._all(node)
         return exp.Coalesce(this=first, expressions=rest)
 
-    def nullif(self, node: Node) -> exp.Expression:
+    def _nullif(self, node: Node) -> exp.Expr:
         value, other = self._all(node)
         return exp.Nullif(this=value, expression=other)
 
-    def horizontal(self, node: Node) -> exp.Expression:
+    def _horizontal(self, node: Node) -> exp.Expr:
         # Polars' min/max_horizontal skip nulls; LEAST/GREATEST do so only in some
         # databases. Coalescing each argument with all the others skips them everywhere.
         args = self._all(node)
@@ -209,20 +210,20 @@ class SqlFormula:
         first, *rest = skipping
         return type(node.source)(this=first, expressions=rest)
 
-    def abs_(self, node: Node) -> exp.Expression:
+    def _abs_(self, node: Node) -> exp.Expr:
         return exp.Abs(this=self.node(node.args[0]))
 
-    def round_(self, node: Node) -> exp.Expression:
+    def _round_(self, node: Node) -> exp.Expr:
         digits = node.source.args.get("decimals")
         places = int(digits.this) if digits is not None else 0
         return half_even(self.node(node.args[0]), places)
 
-    def cast(self, node: Node) -> exp.Expression:
+    def _cast(self, node: Node) -> exp.Expr:
         assert isinstance(node.source, exp.Cast)
         target = _CASTS[cast_target(node.source)]
-        return exp.cast(self.node(node.args[0]), exp.DataType.build(target))
+        return exp.Cast(this=self.node(node.args[0]), to=data_type(target))
 
-    def call(self, node: Node) -> exp.Expression:
+    def _call(self, node: Node) -> exp.Expr:
         assert isinstance(node, Call)
         provider = self.functions.providers.get(node.name, "a plugin")
         implementation = self.functions.implementation(node.name, "sql")
@@ -239,7 +240,7 @@ class SqlFormula:
             raise self._error(
                 node, f"function {node.name!r} ({provider}) failed to build its SQL: {error}"
             ) from None
-        if not isinstance(result, exp.Expression):
+        if not isinstance(result, exp.Expr):
             raise self._error(
                 node,
                 f"function {node.name!r} ({provider}) returned {type(result).__name__}, "
@@ -249,13 +250,13 @@ class SqlFormula:
 
     # ---- aggregates ---------------------------------------------------------------------------
 
-    def _only(self, value: exp.Expression) -> exp.Expression:
+    def _only(self, value: exp.Expr) -> exp.Expr:
         """``value`` on the rows the row filter keeps, null elsewhere (aggregates skip nulls)."""
         if self.row_filter is None:
             return value
         return exp.Case(ifs=[exp.If(this=self.row_filter.copy(), true=value)])
 
-    def count(self, node: Node) -> exp.Expression:
+    def _count(self, node: Node) -> exp.Expr:
         source = node.source
         assert isinstance(source, exp.Count)
         if not node.args:
@@ -267,13 +268,13 @@ class SqlFormula:
             return exp.Count(this=exp.Distinct(expressions=[value]))
         return exp.Count(this=value)
 
-    def aggregate(self, node: Node) -> exp.Expression:
+    def _aggregate(self, node: Node) -> exp.Expr:
         result = type(node.source)(this=self._only(self.node(node.args[0])))
         if isinstance(node.source, exp.Sum):  # a sum of nothing (or only nulls) is 0
             return exp.Coalesce(this=result, expressions=[exp.Literal.number(0)])
         return result
 
-    def filter(self, node: Node) -> exp.Expression:
+    def _filter(self, node: Node) -> exp.Expr:
         aggregate, condition_node = node.args
         condition = wrap(self.node(condition_node))
         outer = self.row_filter
@@ -284,40 +285,40 @@ class SqlFormula:
             self.row_filter = outer
 
 
-_NAMED: dict[type, Callable[[SqlFormula, Node], exp.Expression]] = {
-    Column: SqlFormula.column,
-    Reference: SqlFormula.column,
-    Parameter: SqlFormula.parameter,
-    Prior: SqlFormula.prior,
-    PeriodDays: SqlFormula.period_days,
-    Timestamp: SqlFormula.timestamp,
-    Call: SqlFormula.call,
+_NAMED: dict[type, Callable[[SqlFormula, Node], exp.Expr]] = {
+    Column: SqlFormula._column,
+    Reference: SqlFormula._column,
+    Parameter: SqlFormula._parameter,
+    Prior: SqlFormula._prior,
+    PeriodDays: SqlFormula._period_days,
+    Timestamp: SqlFormula._timestamp,
+    Call: SqlFormula._call,
 }
-_HANDLERS: dict[type, Callable[[SqlFormula, Node], exp.Expression]] = {
-    exp.Literal: SqlFormula.literal,
-    exp.Boolean: SqlFormula.constant,
-    exp.Null: SqlFormula.constant,
-    **dict.fromkeys((exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod), SqlFormula.arithmetic),
-    exp.Neg: SqlFormula.neg,
-    **dict.fromkeys((exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE), SqlFormula.compare),
-    exp.And: SqlFormula.logic,
-    exp.Or: SqlFormula.logic,
-    exp.Not: SqlFormula.not_,
-    exp.Is: SqlFormula.is_,
-    exp.In: SqlFormula.in_,
-    exp.Between: SqlFormula.between,
-    exp.Case: SqlFormula.case,
-    exp.If: SqlFormula.case,
-    exp.Coalesce: SqlFormula.coalesce,
-    exp.Nullif: SqlFormula.nullif,
-    exp.Least: SqlFormula.horizontal,
-    exp.Greatest: SqlFormula.horizontal,
-    exp.Abs: SqlFormula.abs_,
-    exp.Round: SqlFormula.round_,
-    exp.Cast: SqlFormula.cast,
-    exp.Count: SqlFormula.count,
-    **dict.fromkeys((exp.Sum, exp.Avg, exp.Median, exp.Min, exp.Max), SqlFormula.aggregate),
-    exp.Filter: SqlFormula.filter,
+_HANDLERS: dict[type, Callable[[SqlFormula, Node], exp.Expr]] = {
+    exp.Literal: SqlFormula._literal,
+    exp.Boolean: SqlFormula._constant,
+    exp.Null: SqlFormula._constant,
+    **dict.fromkeys((exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod), SqlFormula._arithmetic),
+    exp.Neg: SqlFormula._neg,
+    **dict.fromkeys((exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE), SqlFormula._compare),
+    exp.And: SqlFormula._logic,
+    exp.Or: SqlFormula._logic,
+    exp.Not: SqlFormula._not_,
+    exp.Is: SqlFormula._is_,
+    exp.In: SqlFormula._in_,
+    exp.Between: SqlFormula._between,
+    exp.Case: SqlFormula._case,
+    exp.If: SqlFormula._case,
+    exp.Coalesce: SqlFormula._coalesce,
+    exp.Nullif: SqlFormula._nullif,
+    exp.Least: SqlFormula._horizontal,
+    exp.Greatest: SqlFormula._horizontal,
+    exp.Abs: SqlFormula._abs_,
+    exp.Round: SqlFormula._round_,
+    exp.Cast: SqlFormula._cast,
+    exp.Count: SqlFormula._count,
+    **dict.fromkeys((exp.Sum, exp.Avg, exp.Median, exp.Min, exp.Max), SqlFormula._aggregate),
+    exp.Filter: SqlFormula._filter,
 }
 
 

@@ -46,14 +46,14 @@ from crmetrics.ir.nodes import (
     prior_column,
 )
 from crmetrics.periods import PERIOD_START, Grain
-from crmetrics.sql.dialects import double, localize, number, timestamp, truncate
+from crmetrics.sql.dialects import data_type, double, localize, number, timestamp, truncate
 from crmetrics.sql.formula import SqlFormula
 from crmetrics.sql.tables import Tables, identifier
 
 _DELTA, _BUCKET, _SCORE = "__delta", "__bucket", "__score"
 #: The argument holding a query's WITH clause: ``with_`` since sqlglot 28, ``with`` before.
 _WITH = "with_" if "with_" in exp.Select.arg_types else "with"
-_ROLLUPS: dict[str, type[exp.Expression]] = {
+_ROLLUPS: dict[str, type[exp.Expr]] = {
     "avg": exp.Avg,
     "sum": exp.Sum,
     "min": exp.Min,
@@ -64,15 +64,15 @@ _ROLLUPS: dict[str, type[exp.Expression]] = {
 
 def col(name: str, table: str | None = None) -> exp.Column:
     """A quoted column, optionally qualified by a quoted table alias."""
-    return exp.column(identifier(name), table=identifier(table) if table else None)
+    return exp.Column(this=identifier(name), table=identifier(table) if table else None)
 
 
-def alias(value: exp.Expression, name: str) -> exp.Alias:
+def alias(value: exp.Expr, name: str) -> exp.Expr:
     """``value AS "name"``."""
-    return exp.alias_(value, identifier(name))
+    return exp.Alias(this=value, alias=identifier(name))
 
 
-def literal(value: Any) -> exp.Expression:
+def literal(value: Any) -> exp.Expr:
     """A Python value (an empty value: a number, a boolean or None) as a SQL literal."""
     if value is None:
         return exp.Null()
@@ -81,7 +81,7 @@ def literal(value: Any) -> exp.Expression:
     return number(value)
 
 
-def all_of(conditions: Sequence[exp.Expression]) -> exp.Expression:
+def all_of(conditions: Sequence[exp.Expr]) -> exp.Expr:
     """The conjunction of ``conditions`` (at least one)."""
     result = conditions[0]
     for condition in conditions[1:]:
@@ -89,7 +89,7 @@ def all_of(conditions: Sequence[exp.Expression]) -> exp.Expression:
     return result
 
 
-def grouped(select: exp.Select, expressions: Sequence[exp.Expression]) -> exp.Select:
+def grouped(select: exp.Select, expressions: Sequence[exp.Expr]) -> exp.Select:
     """``select`` grouped by ``expressions`` (repeated, not by alias or position: portable)."""
     return select.group_by(*(e.copy() for e in expressions), copy=False) if expressions else select
 
@@ -99,7 +99,7 @@ def table_ref(name: str, as_: str) -> exp.Table:
     return exp.Table(this=identifier(name), alias=exp.TableAlias(this=identifier(as_)))
 
 
-def key_match(left: str, right: str, columns: Sequence[str]) -> exp.Expression:
+def key_match(left: str, right: str, columns: Sequence[str]) -> exp.Expr:
     """``left`` and ``right`` agree on ``columns``; equal groups include both null."""
     return all_of(
         [
@@ -111,7 +111,7 @@ def key_match(left: str, right: str, columns: Sequence[str]) -> exp.Expression:
     )
 
 
-def is_null(value: exp.Expression) -> exp.Expression:
+def is_null(value: exp.Expr) -> exp.Expr:
     return exp.Is(this=value, expression=exp.Null())
 
 
@@ -134,6 +134,7 @@ class SqlGenerator:
         return self.names[key]
 
     def add(self, hint: str, query: exp.Query) -> str:
+        """Add ``query`` as the next CTE; its name numbers it and says what it holds."""
         name = f"__{len(self.ctes) + 1}_{hint}"
         self.ctes.append((name, query))
         return name
@@ -141,7 +142,7 @@ class SqlGenerator:
     def statement(self, query: Query, *, ordered: bool = True) -> exp.Query:
         """The whole statement computing ``query``'s result."""
         result = self.cte(query.result)
-        final = exp.select(exp.Star()).from_(table_ref(result, "r"))
+        final = exp.select(exp.Star()).from_(table_ref(result, "r"), copy=False)
         if ordered:
             final = final.order_by(
                 *(exp.Ordered(this=col(c), nulls_first=True) for c in ["metric", *query.keys]), copy=False
@@ -149,15 +150,20 @@ class SqlGenerator:
         # One WITH node built at once: adding CTEs one by one copies the statement each time.
         ctes = [exp.CTE(this=q, alias=exp.TableAlias(this=identifier(n))) for n, q in self.ctes]
         final.set(_WITH, exp.With(expressions=ctes))
-        return localize(final, self.dialect)
+        localized = localize(final, self.dialect)
+        assert isinstance(localized, exp.Query)
+        return localized
 
-    def truncate(self, column: str, grain: Grain, table: str | None = None) -> exp.Expression:
+    def truncate(self, column: str, grain: Grain, table: str | None = None) -> exp.Expr:
+        """The start of the period of ``grain`` holding ``column``."""
         return truncate(col(column, table), grain, self.dialect)
 
-    def timestamp(self, moment: Any) -> exp.Expression:
+    def timestamp(self, moment: Any) -> exp.Expr:
+        """``moment`` as a UTC timestamp literal of the dialect."""
         return timestamp(moment, self.dialect)
 
-    def formula(self, aggregation: Aggregation) -> exp.Expression:
+    def formula(self, aggregation: Aggregation) -> exp.Expr:
+        """The SQL of an aggregation, reading only the rows its filter keeps."""
         row_filter = None
         if aggregation.filter is not None:
             assert aggregation.filter_formula is not None
@@ -179,51 +185,60 @@ class SqlGenerator:
 
     # ---- rows -----------------------------------------------------------------------------
 
-    def scan(self, node: Scan) -> tuple[str, exp.Query]:
+    def _scan(self, node: Scan) -> tuple[str, exp.Query]:
         relation = self.tables.relation(node.table)
         relation.set("alias", exp.TableAlias(this=identifier("t")))
-        return node.table, exp.select(exp.Star()).from_(relation)
+        return node.table, exp.select(exp.Star()).from_(relation, copy=False)
 
-    def reach(self, node: Reach) -> tuple[str, exp.Query]:
+    def _reach(self, node: Reach) -> tuple[str, exp.Query]:
         attributes = exp.select(col(ENTITY_KEY), *(col(c) for c in node.columns)).from_(
-            table_ref(self.cte(node.customers), "c")
+            table_ref(self.cte(node.customers), "c"), copy=False
         )
         query = (
             exp.select(
                 exp.Column(this=exp.Star(), table=identifier("t")), *(col(c, "a") for c in node.columns)
             )
-            .from_(table_ref(self.cte(node.input), "t"))
+            .from_(table_ref(self.cte(node.input), "t"), copy=False)
             .join(
-                attributes.subquery(identifier("a")),
-                on=exp.EQ(this=col(ENTITY_KEY, "t"), expression=col(ENTITY_KEY, "a")),
-                join_type="LEFT",
+                exp.Join(
+                    this=attributes.subquery(identifier("a")),
+                    on=exp.EQ(this=col(ENTITY_KEY, "t"), expression=col(ENTITY_KEY, "a")),
+                    side="LEFT",
+                ),
+                copy=False,
             )
         )
         return "reach", query
 
-    def filter(self, node: Filter) -> tuple[str, exp.Query]:
+    def _filter(self, node: Filter) -> tuple[str, exp.Query]:
         condition = SqlFormula(
             node.condition, node.formula, node.subject, self.functions, self.dialect
         ).compile()
-        return "where", exp.select(exp.Star()).from_(table_ref(self.cte(node.input), "t")).where(condition)
+        return "where", exp.select(exp.Star()).from_(table_ref(self.cte(node.input), "t"), copy=False).where(
+            condition, copy=False
+        )
 
-    def time_range(self, node: TimeRange) -> tuple[str, exp.Query]:
+    def _time_range(self, node: TimeRange) -> tuple[str, exp.Query]:
         column = col(node.column)
         window = exp.And(
             this=exp.GTE(this=column, expression=self.timestamp(node.start)),
             expression=exp.LT(this=column.copy(), expression=self.timestamp(node.end)),
         )
-        return "window", exp.select(exp.Star()).from_(table_ref(self.cte(node.input), "t")).where(window)
+        return "window", exp.select(exp.Star()).from_(table_ref(self.cte(node.input), "t"), copy=False).where(
+            window, copy=False
+        )
 
-    def distinct(self, node: Distinct) -> tuple[str, exp.Query]:
+    def _distinct(self, node: Distinct) -> tuple[str, exp.Query]:
         query = (
-            exp.select(*(col(c) for c in node.columns)).distinct().from_(table_ref(self.cte(node.input), "t"))
+            exp.select(*(col(c) for c in node.columns))
+            .distinct(copy=False)
+            .from_(table_ref(self.cte(node.input), "t"), copy=False)
         )
         return "groups", query
 
     # ---- periods and groups -----------------------------------------------------------------
 
-    def periods(self, node: Periods) -> tuple[str, exp.Query]:
+    def _periods(self, node: Periods) -> tuple[str, exp.Query]:
         """The window's periods: start, previous start and length in days, as literal rows."""
         rows, start = [], node.start
         while start < node.end:  # a few dozen literal rows, not data
@@ -235,20 +250,20 @@ class SqlGenerator:
         names = [identifier(c) for c in (PERIOD_START, PREVIOUS, PERIOD_DAYS_COLUMN)]
         values = exp.Values(expressions=rows, alias=exp.TableAlias(this=identifier("v"), columns=names))
         query = exp.select(*(alias(col(c, "v"), c) for c in (PERIOD_START, PREVIOUS, PERIOD_DAYS_COLUMN)))
-        return "periods", query.from_(values)
+        return "periods", query.from_(values, copy=False)
 
-    def grid(self, node: Grid) -> tuple[str, exp.Query]:
+    def _grid(self, node: Grid) -> tuple[str, exp.Query]:
         periods = table_ref(self.cte(node.periods), "p")
         if node.groups is None:
-            return "grid", exp.select(col(PERIOD_START, "p")).from_(periods)
+            return "grid", exp.select(col(PERIOD_START, "p")).from_(periods, copy=False)
         query = (
             exp.select(col(PERIOD_START, "p"), exp.Column(this=exp.Star(), table=identifier("g")))
-            .from_(periods)
-            .join(table_ref(self.cte(node.groups), "g"), join_type="CROSS")
+            .from_(periods, copy=False)
+            .join(exp.Join(this=table_ref(self.cte(node.groups), "g"), kind="CROSS"), copy=False)
         )
         return "grid", query
 
-    def complete(self, node: Complete) -> tuple[str, exp.Query]:
+    def _complete(self, node: Complete) -> tuple[str, exp.Query]:
         keys = [PERIOD_START, *node.keys]
         missing = is_null(col(ROWS, "v"))
         columns = [
@@ -259,14 +274,19 @@ class SqlGenerator:
         ]
         query = (
             exp.select(*(col(k, "g") for k in keys), *columns)
-            .from_(table_ref(self.cte(node.grid), "g"))
-            .join(table_ref(self.cte(node.values), "v"), on=key_match("g", "v", keys), join_type="LEFT")
+            .from_(table_ref(self.cte(node.grid), "g"), copy=False)
+            .join(
+                exp.Join(
+                    this=table_ref(self.cte(node.values), "v"), on=key_match("g", "v", keys), side="LEFT"
+                ),
+                copy=False,
+            )
         )
         return "complete", query
 
     # ---- metrics read from tables -----------------------------------------------------------
 
-    def aggregate(self, node: Aggregate) -> tuple[str, exp.Query]:
+    def _aggregate(self, node: Aggregate) -> tuple[str, exp.Query]:
         period = self.truncate(node.time, node.grain)
         groups = [period, *(col(c) for c in node.keys)]
         query = exp.select(
@@ -274,10 +294,10 @@ class SqlGenerator:
             *(col(c) for c in node.keys),
             *(alias(self.formula(a), a.name) for a in node.aggregations),
             alias(exp.Count(this=exp.Star()), ROWS),
-        ).from_(table_ref(self.cte(node.input), "t"))
+        ).from_(table_ref(self.cte(node.input), "t"), copy=False)
         return "aggregate", grouped(query, groups)
 
-    def point_in_time(self, node: PointInTime) -> tuple[str, exp.Query]:
+    def _point_in_time(self, node: PointInTime) -> tuple[str, exp.Query]:
         rows = self.cte(node.input)
         before = self.timestamp(node.before)
         started = exp.Not(this=is_null(col(node.from_column)))
@@ -285,12 +305,12 @@ class SqlGenerator:
         by = [col(c) for c in node.keys]
         keys = [PERIOD_START, *node.keys]
 
-        def moves(column: str, delta: int, condition: exp.Expression) -> exp.Select:
+        def moves(column: str, delta: int, condition: exp.Expr) -> exp.Select:
             change = exp.Literal.number(delta) if delta > 0 else exp.Neg(this=exp.Literal.number(-delta))
             return (
                 exp.select(*by, alias(self.truncate(column, node.grain), _BUCKET), alias(change, _DELTA))
-                .from_(table_ref(rows, "t"))
-                .where(condition)
+                .from_(table_ref(rows, "t"), copy=False)
+                .where(condition, copy=False)
             )
 
         changes = self.add(
@@ -311,8 +331,8 @@ class SqlGenerator:
             "snapshot_deltas",
             grouped(
                 exp.select(alias(bucket, PERIOD_START), *by, alias(exp.Sum(this=col(_DELTA)), _DELTA))
-                .from_(table_ref(changes, "t"))
-                .where(exp.LT(this=col(_BUCKET), expression=self.timestamp(node.periods.end))),
+                .from_(table_ref(changes, "t"), copy=False)
+                .where(exp.LT(this=col(_BUCKET), expression=self.timestamp(node.periods.end)), copy=False),
                 [bucket, *by],
             ),
         )
@@ -320,7 +340,7 @@ class SqlGenerator:
             "snapshot_periods",
             exp.union(
                 exp.select(alias(before.copy(), PERIOD_START)),
-                exp.select(col(PERIOD_START)).from_(table_ref(self.cte(node.periods), "p")),
+                exp.select(col(PERIOD_START)).from_(table_ref(self.cte(node.periods), "p"), copy=False),
                 distinct=False,
             ),
         )
@@ -329,8 +349,8 @@ class SqlGenerator:
             grid = self.add(
                 "grid",
                 exp.select(col(PERIOD_START, "p"), exp.Column(this=exp.Star(), table=identifier("g")))
-                .from_(table_ref(periods, "p"))
-                .join(table_ref(self.cte(node.groups), "g"), join_type="CROSS"),
+                .from_(table_ref(periods, "p"), copy=False)
+                .join(exp.Join(this=table_ref(self.cte(node.groups), "g"), kind="CROSS"), copy=False),
             )
         delta = exp.Coalesce(this=col(_DELTA, "d"), expressions=[exp.Literal.number(0)])
         window = exp.Window(
@@ -342,8 +362,10 @@ class SqlGenerator:
         running = self.add(
             "snapshot_running",
             exp.select(*(col(k, "g") for k in keys), alias(delta, _DELTA), alias(window, AT_END))
-            .from_(table_ref(grid, "g"))
-            .join(table_ref(deltas, "d"), on=key_match("g", "d", keys), join_type="LEFT"),
+            .from_(table_ref(grid, "g"), copy=False)
+            .join(
+                exp.Join(this=table_ref(deltas, "d"), on=key_match("g", "d", keys), side="LEFT"), copy=False
+            ),
         )
         counts = (
             exp.select(
@@ -351,14 +373,14 @@ class SqlGenerator:
                 alias(exp.Sub(this=col(AT_END), expression=col(_DELTA)), AT_START),
                 col(AT_END),
             )
-            .from_(table_ref(running, "r"))
-            .where(exp.GT(this=col(PERIOD_START), expression=before.copy()))
+            .from_(table_ref(running, "r"), copy=False)
+            .where(exp.GT(this=col(PERIOD_START), expression=before.copy()), copy=False)
         )
         return "snapshot", counts
 
     # ---- entity metrics ---------------------------------------------------------------------
 
-    def population(self, node: Population) -> tuple[str, exp.Query]:
+    def _population(self, node: Population) -> tuple[str, exp.Query]:
         # The period an entity is counted in, moved back by the population's lag, must lie
         # in [truncate(acquired_at), truncate(churned_at)).
         moment = col(PREVIOUS if node.lag else PERIOD_START, "p")
@@ -376,51 +398,59 @@ class SqlGenerator:
         others = [c for c in node.keys if c != ENTITY_KEY]
         query = (
             exp.select(col(ENTITY_KEY, "c"), *(col(c, "c") for c in others), col(PERIOD_START, "p"))
-            .from_(table_ref(self.cte(node.customers), "c"))
-            .join(table_ref(self.cte(node.periods), "p"), on=condition, join_type="INNER")
+            .from_(table_ref(self.cte(node.customers), "c"), copy=False)
+            .join(
+                exp.Join(this=table_ref(self.cte(node.periods), "p"), on=condition, kind="INNER"), copy=False
+            )
         )
         return "population", query
 
-    def entity_measure(self, node: EntityMeasure) -> tuple[str, exp.Query]:
+    def _entity_measure(self, node: EntityMeasure) -> tuple[str, exp.Query]:
         period = self.truncate(node.time, node.grain)
         query = exp.select(
             col(ENTITY_KEY),
             alias(period.copy(), PERIOD_START),
             alias(self.formula(node.aggregation), node.aggregation.name),
-        ).from_(table_ref(self.cte(node.input), "t"))
+        ).from_(table_ref(self.cte(node.input), "t"), copy=False)
         return "measure", grouped(query, [col(ENTITY_KEY), period])
 
-    def entity_rollup(self, node: EntityRollup) -> tuple[str, exp.Query]:
+    def _entity_rollup(self, node: EntityRollup) -> tuple[str, exp.Query]:
         keys = [PERIOD_START, *node.keys]
         columns = list(dict.fromkeys([ENTITY_KEY, *node.keys, PERIOD_START]))
-        query = exp.select(*(col(c, "e") for c in columns)).from_(table_ref(self.cte(node.population), "e"))
+        query = exp.select(*(col(c, "e") for c in columns)).from_(
+            table_ref(self.cte(node.population), "e"), copy=False
+        )
         for index, measure in enumerate(node.measures):
             short, name = f"m{index}", measure.aggregation.name
             match = key_match("e", short, [ENTITY_KEY, PERIOD_START])
             query = query.select(alias(col(name, short), name), append=True, copy=False)
-            query = query.join(table_ref(self.cte(measure), short), on=match, join_type="LEFT", copy=False)
+            query = query.join(
+                exp.Join(this=table_ref(self.cte(measure), short), on=match, side="LEFT"), copy=False
+            )
         joined = self.add("entity_measures", query)
         filled = [
             alias(exp.Coalesce(this=col(n), expressions=[literal(v)]), n) if v is not None else col(n)
             for n, v in node.empty
         ]
-        inputs = exp.select(*(col(c) for c in columns), *filled).from_(table_ref(joined, "j"))
+        inputs = exp.select(*(col(c) for c in columns), *filled).from_(table_ref(joined, "j"), copy=False)
         score = SqlFormula(node.score, node.formula, node.name, self.functions, self.dialect).compile()
         scored = self.add(
             "entity_scores",
-            exp.select(*(col(c) for c in keys), alias(score, _SCORE)).from_(inputs.subquery(identifier("s"))),
+            exp.select(*(col(c) for c in keys), alias(score, _SCORE)).from_(
+                inputs.subquery(identifier("s")), copy=False
+            ),
         )
         rollup = _ROLLUPS[node.rollup](this=col(_SCORE))
         if node.rollup == "sum":  # a sum over no entities (or only null scores) is 0
             rollup = exp.Coalesce(this=rollup, expressions=[exp.Literal.number(0)])
         rolled = exp.select(
             *(col(c) for c in keys), alias(rollup, node.name), alias(exp.Count(this=exp.Star()), ROWS)
-        ).from_(table_ref(scored, "s"))
+        ).from_(table_ref(scored, "s"), copy=False)
         return "entity", grouped(rolled, [col(c) for c in keys])
 
     # ---- derived metrics and the result -----------------------------------------------------
 
-    def combine(self, node: Combine) -> tuple[str, exp.Query]:
+    def _combine(self, node: Combine) -> tuple[str, exp.Query]:
         keys = [PERIOD_START, *node.keys]
         # A full outer join of the inputs on the keys, written as a stack and a group-by so
         # that each input is read once: nested joins would copy every input's subquery.
@@ -432,7 +462,9 @@ class SqlGenerator:
                 for i, slot in enumerate(slots)
             ]
             parts.append(
-                exp.select(*(col(k) for k in keys), *values).from_(table_ref(self.cte(output.relation), "f"))
+                exp.select(*(col(k) for k in keys), *values).from_(
+                    table_ref(self.cte(output.relation), "f"), copy=False
+                )
             )
         stacked: exp.Query = parts[0]
         for part in parts[1:]:
@@ -442,26 +474,28 @@ class SqlGenerator:
             "derived_merged",
             grouped(
                 exp.select(*(col(k) for k in keys), *(alias(exp.Max(this=col(s)), s) for s in slots)).from_(
-                    table_ref(stacked_name, "s")
+                    table_ref(stacked_name, "s"), copy=False
                 ),
                 [col(k) for k in keys],
             ),
         )
-        inputs = exp.select(*(col(k, "k") for k in keys)).from_(table_ref(merged, "k"))
+        inputs = exp.select(*(col(k, "k") for k in keys)).from_(table_ref(merged, "k"), copy=False)
         for slot, (name, value) in zip(slots, node.empty, strict=True):
-            column: exp.Expression = col(slot, "k")
+            column: exp.Expr = col(slot, "k")
             if value is not None:
                 column = exp.Coalesce(this=column, expressions=[literal(value)])
             inputs = inputs.select(alias(column, name), append=True, copy=False)
         inputs = inputs.select(col(PERIOD_DAYS_COLUMN, "p"), append=True, copy=False).join(
-            table_ref(self.cte(node.periods), "p"),
-            on=key_match("k", "p", [PERIOD_START]),
-            join_type="LEFT",
+            exp.Join(
+                this=table_ref(self.cte(node.periods), "p"),
+                on=key_match("k", "p", [PERIOD_START]),
+                side="LEFT",
+            ),
             copy=False,
         )
         return "derived_inputs", inputs
 
-    def lag(self, node: Lag) -> tuple[str, exp.Query]:
+    def _lag(self, node: Lag) -> tuple[str, exp.Query]:
         lags = [
             alias(
                 exp.Window(
@@ -475,27 +509,27 @@ class SqlGenerator:
             )
             for n in node.columns
         ]
-        return "lag", exp.select(exp.Star(), *lags).from_(table_ref(self.cte(node.input), "i"))
+        return "lag", exp.select(exp.Star(), *lags).from_(table_ref(self.cte(node.input), "i"), copy=False)
 
-    def project(self, node: Project) -> tuple[str, exp.Query]:
+    def _project(self, node: Project) -> tuple[str, exp.Query]:
         value = SqlFormula(node.value, node.formula, node.name, self.functions, self.dialect).compile()
         query = exp.select(col(PERIOD_START), *(col(k) for k in node.keys), alias(value, node.name)).from_(
-            table_ref(self.cte(node.input), "w")
+            table_ref(self.cte(node.input), "w"), copy=False
         )
         return "derived", query
 
-    def result(self, node: Result) -> tuple[str, exp.Query]:
+    def _result(self, node: Result) -> tuple[str, exp.Query]:
         parts = []
         for output in node.outputs:
             parts.append(
                 exp.select(
                     alias(exp.Literal.string(output.name), "metric"),
-                    alias(exp.cast(col(PERIOD_START), exp.DataType.build("DATE")), PERIOD_START),
+                    alias(exp.Cast(this=col(PERIOD_START), to=data_type("DATE")), PERIOD_START),
                     *(col(c) for c in node.keys),
                     alias(double(col(output.column)), "value"),
                 )
-                .from_(table_ref(self.cte(output.relation), "m"))
-                .where(exp.GTE(this=col(PERIOD_START), expression=self.timestamp(node.start)))
+                .from_(table_ref(self.cte(output.relation), "m"), copy=False)
+                .where(exp.GTE(this=col(PERIOD_START), expression=self.timestamp(node.start)), copy=False)
             )
         stacked: exp.Query = parts[0]
         for part in parts[1:]:
@@ -504,23 +538,23 @@ class SqlGenerator:
 
 
 _HANDLERS: dict[type, Callable[[SqlGenerator, Any], tuple[str, exp.Query]]] = {
-    Scan: SqlGenerator.scan,
-    Reach: SqlGenerator.reach,
-    Filter: SqlGenerator.filter,
-    TimeRange: SqlGenerator.time_range,
-    Distinct: SqlGenerator.distinct,
-    Periods: SqlGenerator.periods,
-    Grid: SqlGenerator.grid,
-    Complete: SqlGenerator.complete,
-    Aggregate: SqlGenerator.aggregate,
-    PointInTime: SqlGenerator.point_in_time,
-    Population: SqlGenerator.population,
-    EntityMeasure: SqlGenerator.entity_measure,
-    EntityRollup: SqlGenerator.entity_rollup,
-    Combine: SqlGenerator.combine,
-    Lag: SqlGenerator.lag,
-    Project: SqlGenerator.project,
-    Result: SqlGenerator.result,
+    Scan: SqlGenerator._scan,
+    Reach: SqlGenerator._reach,
+    Filter: SqlGenerator._filter,
+    TimeRange: SqlGenerator._time_range,
+    Distinct: SqlGenerator._distinct,
+    Periods: SqlGenerator._periods,
+    Grid: SqlGenerator._grid,
+    Complete: SqlGenerator._complete,
+    Aggregate: SqlGenerator._aggregate,
+    PointInTime: SqlGenerator._point_in_time,
+    Population: SqlGenerator._population,
+    EntityMeasure: SqlGenerator._entity_measure,
+    EntityRollup: SqlGenerator._entity_rollup,
+    Combine: SqlGenerator._combine,
+    Lag: SqlGenerator._lag,
+    Project: SqlGenerator._project,
+    Result: SqlGenerator._result,
 }
 
 

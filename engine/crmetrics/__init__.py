@@ -28,7 +28,6 @@ _EXPORTS = {
     "DefinitionError": "crmetrics.errors",
     "Issue": "crmetrics.errors",
     "Location": "crmetrics.errors",
-    "PluginError": "crmetrics.errors",
     "UsageError": "crmetrics.errors",
     "FunctionSpec": "crmetrics.formula.functions",
     "hookimpl": "crmetrics.hookspecs",
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
         DefinitionError,
         Issue,
         Location,
-        PluginError,
         UsageError,
     )
     from crmetrics.formula.functions import FunctionSpec
@@ -82,7 +80,6 @@ __all__ = [
     "Location",
     "MemoryConnector",
     "OutputFormat",
-    "PluginError",
     "RawTable",
     "RenderInfo",
     "Request",

@@ -18,8 +18,8 @@ def _between(unit_seconds: float) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
     return build
 
 
-def _sql_between(unit_seconds: float) -> Callable[[exp.Expression, exp.Expression], exp.Expression]:
-    def build(start: exp.Expression, end: exp.Expression) -> exp.Expression:
+def _sql_between(unit_seconds: float) -> Callable[[exp.Expr, exp.Expr], exp.Expr]:
+    def build(start: exp.Expr, end: exp.Expr) -> exp.Expr:
         seconds = exp.Sub(this=exp.TimeToUnix(this=end.copy()), expression=exp.TimeToUnix(this=start.copy()))
         return exp.Div(this=exp.paren(seconds), expression=exp.Literal.number(unit_seconds))
 

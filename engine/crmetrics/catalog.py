@@ -41,6 +41,7 @@ class Catalog:
     priors: dict[str, set[str]] = field(default_factory=dict)
 
     def get(self, name: str) -> MetricDefinition:
+        """The metric called ``name``; an unknown name is a usage error with a suggestion."""
         if name not in self.metrics:
             raise UsageError(
                 Issue("unknown-metric", f"unknown metric {name!r}", hint=did_you_mean(name, self.metrics))
@@ -119,6 +120,7 @@ Rule = Callable[[Catalog, MetricDefinition], Iterator[Issue]]
 
 
 def check_catalog(catalog: Catalog) -> list[Issue]:
+    """Every issue the semantic rules find in ``catalog``, then the reference cycles."""
     issues: list[Issue] = []
     for metric in catalog.metrics.values():
         for rule in RULES:
@@ -173,6 +175,7 @@ def _column_issue(
 
 
 def tables_and_columns_exist(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    """The tables and time columns ``metric`` names exist, with the right kinds."""
     if metric.type == "aggregate":
         yield from _table_issue(metric, metric.table, ("table",))
         if metric.table in TABLES:
@@ -257,6 +260,7 @@ def _check(
 
 
 def params_do_not_shadow(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    """No parameter of ``metric`` has the name of a column, measure or metric it could mean."""
     tables = [metric.table, *(m.table for m in metric.measures.values())]
     columns = {c for t in tables if t in TABLES for c in canonical_columns(t)}
     for name in metric.params:
@@ -280,6 +284,7 @@ def params_do_not_shadow(catalog: Catalog, metric: MetricDefinition) -> Iterator
 
 
 def no_cyclic_metric_references(catalog: Catalog) -> Iterator[Issue]:
+    """No metric depends on itself, directly or through others: one issue per cycle."""
     state: dict[str, str] = {}
     stack: list[str] = []
     reported: set[frozenset[str]] = set()

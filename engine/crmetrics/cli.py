@@ -189,6 +189,7 @@ def _request(
                 )
             )
         overrides[key.strip()] = value.strip()
+    assert start is not None and end is not None  # refused above when missing
     return Request.build(
         metrics, grain=grain, start=start, end=end, by=_split(by), where=where, params=overrides
     )

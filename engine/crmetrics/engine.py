@@ -60,9 +60,11 @@ class MemoryConnector(Connector):
         self.frames = dict(frames)
 
     def available_tables(self) -> list[str]:
+        """The tables among the frames given."""
         return list(self.frames)
 
     def read_table(self, table: str) -> RawTable:
+        """The frame given for ``table``, to be conformed like any source's."""
         return RawTable(self.frames[table], f"<{table}>", first_row=1)
 
 

@@ -31,6 +31,8 @@ class SourceConfig:
 
 @dataclass
 class Project:
+    """The settings of a project file (all optional): sources, definitions, parameters, warehouse."""
+
     path: Path | None = None
     definitions: list[Path] = field(default_factory=list)
     source: str | None = None
@@ -78,6 +80,7 @@ def find_project(explicit: str | Path | None = None) -> Project:
 
 
 def load_project(path: Path) -> Project:
+    """The project file at ``path``, checked against its schema."""
     document = load_file(path)
     data = document.data or {}
     issues = check_document(document, load_schema("project"))

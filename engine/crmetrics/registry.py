@@ -58,6 +58,7 @@ class Registry:
 
     @property
     def problems(self) -> list[Issue]:
+        """A warning per plugin error: the caller decides how to show them."""
         return [
             Issue(
                 "plugin",

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlglot import exp
 
@@ -115,7 +116,7 @@ class Checker:
             )
         return Checked(typed, frozenset(self.references), frozenset(self.priors), self.scope)
 
-    def error(self, node: exp.Expression, message: str, hint: str = "") -> DefinitionError:
+    def error(self, node: exp.Expr, message: str, hint: str = "") -> DefinitionError:
         """A formula error pointing at ``node``'s first character."""
         offset = node_offset(node)
         return DefinitionError(
@@ -129,7 +130,7 @@ class Checker:
             )
         )
 
-    def node(self, node: exp.Expression) -> Node:
+    def node(self, node: exp.Expr) -> Node:
         """The typed form of ``node``, checked."""
         handler = _HANDLERS.get(type(node))
         if handler is None:
@@ -141,17 +142,18 @@ class Checker:
             )
         return handler(self, node)
 
-    def need(self, node: exp.Expression, typed: Node, kinds: tuple[Kind, ...], what: str) -> None:
+    def need(self, node: exp.Expr, typed: Node, kinds: tuple[Kind, ...], what: str) -> None:
         """An error unless ``typed`` is one of ``kinds`` (or of unknown kind)."""
         if typed.kind not in (*kinds, "any"):
             raise self.error(node, f"{what} needs {' or '.join(kinds)}, but {node.sql()!r} is {typed.kind}")
 
-    def all(self, node: exp.Expression) -> tuple[Node, ...]:
+    def all(self, node: exp.Expr) -> tuple[Node, ...]:
+        """Every operand of ``node``, typed."""
         return tuple(self.node(arg) for arg in node.iter_expressions())
 
     # ---- names and literals -------------------------------------------------------------
 
-    def column(self, node: exp.Column) -> Node:
+    def _column(self, node: exp.Column) -> Node:
         name = node.name
         if node.table:
             raise self.error(
@@ -175,33 +177,33 @@ class Checker:
         self.references.add(name)
         return Reference(node, self.names[name], name=name)
 
-    def literal(self, node: exp.Literal) -> Node:
+    def _literal(self, node: exp.Literal) -> Node:
         return Node(node, "text" if node.is_string else "number")
 
-    def boolean(self, node: exp.Boolean) -> Node:
+    def _boolean(self, node: exp.Boolean) -> Node:
         return Node(node, "boolean")
 
-    def null(self, node: exp.Null) -> Node:
+    def _null(self, node: exp.Null) -> Node:
         return Node(node, "any")
 
-    def paren(self, node: exp.Paren) -> Node:
+    def _paren(self, node: exp.Paren) -> Node:
         return self.node(node.this)
 
     # ---- arithmetic, comparison, logic --------------------------------------------------
 
-    def arithmetic(self, node: exp.Binary) -> Node:
+    def _arithmetic(self, node: exp.Binary) -> Node:
         left, right = self.node(node.left), self.node(node.right)
         symbol = ARITHMETIC[type(node)]
         self.need(node.left, left, ("number",), f"'{symbol}'")
         self.need(node.right, right, ("number",), f"'{symbol}'")
         return Node(node, "number", (left, right), left.is_aggregate or right.is_aggregate)
 
-    def neg(self, node: exp.Neg) -> Node:
+    def _neg(self, node: exp.Neg) -> Node:
         inner = self.node(node.this)
         self.need(node.this, inner, ("number",), "'-'")
         return Node(node, "number", (inner,), inner.is_aggregate)
 
-    def comparable(self, node: exp.Expression, typed: Node, other: Node) -> Node:
+    def comparable(self, node: exp.Expr, typed: Node, other: Node) -> Node:
         """A text literal compared with a timestamp is read as a UTC timestamp, as in SQL."""
         if other.kind == "datetime" and isinstance(node, exp.Literal) and node.is_string:
             try:
@@ -211,7 +213,7 @@ class Checker:
             return Timestamp(node, "datetime", text=node.this)
         return typed
 
-    def compare(self, node: exp.Binary) -> Node:
+    def _compare(self, node: exp.Binary) -> Node:
         left, right = self.node(node.left), self.node(node.right)
         left = self.comparable(node.left, left, right)
         right = self.comparable(node.right, right, left)
@@ -221,39 +223,39 @@ class Checker:
             )
         return Node(node, "boolean", (left, right), left.is_aggregate or right.is_aggregate)
 
-    def logic(self, node: exp.Connector) -> Node:
+    def _logic(self, node: exp.Connector) -> Node:
         left, right = self.node(node.left), self.node(node.right)
         for side, typed in ((node.left, left), (node.right, right)):
             self.need(side, typed, ("boolean",), node.key.upper())
         return Node(node, "boolean", (left, right), left.is_aggregate or right.is_aggregate)
 
-    def not_(self, node: exp.Not) -> Node:
+    def _not_(self, node: exp.Not) -> Node:
         inner = self.node(node.this)
         self.need(node.this, inner, ("boolean",), "NOT")
         return Node(node, "boolean", (inner,), inner.is_aggregate)
 
-    def is_(self, node: exp.Is) -> Node:
+    def _is_(self, node: exp.Is) -> Node:
         if not isinstance(node.expression, exp.Null):
             raise self.error(node, "only IS NULL and IS NOT NULL are supported")
         inner = self.node(node.this)
         return Node(node, "boolean", (inner,), inner.is_aggregate)
 
-    def in_(self, node: exp.In) -> Node:
+    def _in_(self, node: exp.In) -> Node:
         inner = self.node(node.this)
         values = []
         for item in node.expressions:
             if not isinstance(item, exp.Literal):
                 raise self.error(item, "IN (...) takes literal values only")
-            values.append(self.literal(item))
+            values.append(self._literal(item))
         return Node(node, "boolean", (inner, *values), inner.is_aggregate)
 
-    def between(self, node: exp.Between) -> Node:
+    def _between(self, node: exp.Between) -> Node:
         inner = self.node(node.this)
         low = self.comparable(node.args["low"], self.node(node.args["low"]), inner)
         high = self.comparable(node.args["high"], self.node(node.args["high"]), inner)
         return Node(node, "boolean", (inner, low, high), inner.is_aggregate)
 
-    def case(self, node: exp.Case) -> Node:
+    def _case(self, node: exp.Case) -> Node:
         """Arguments: condition, value, condition, value, ... and the default if any."""
         subject = self.node(node.this) if node.this else None
         args: list[Node] = []
@@ -273,7 +275,7 @@ class Checker:
             args.append(default)
         return Node(node, common_kind(kinds), tuple(args), any(a.is_aggregate for a in args))
 
-    def if_(self, node: exp.If) -> Node:
+    def _if_(self, node: exp.If) -> Node:
         condition = self.node(node.this)
         value = self.node(node.args["true"])
         args = [condition, value]
@@ -283,26 +285,26 @@ class Checker:
 
     # ---- scalar functions ---------------------------------------------------------------
 
-    def coalesce(self, node: exp.Coalesce) -> Node:
+    def _coalesce(self, node: exp.Coalesce) -> Node:
         args = self.all(node)
         return Node(node, common_kind([a.kind for a in args]), args, any(a.is_aggregate for a in args))
 
-    def nullif(self, node: exp.Nullif) -> Node:
+    def _nullif(self, node: exp.Nullif) -> Node:
         value, other = self.node(node.this), self.node(node.expression)
         return Node(node, value.kind, (value, other), value.is_aggregate or other.is_aggregate)
 
-    def horizontal(self, node: exp.Expression) -> Node:
+    def _horizontal(self, node: exp.Func) -> Node:
         args = self.all(node)
         for arg, typed in zip(node.iter_expressions(), args, strict=True):
             self.need(arg, typed, ("number",), node.sql_name())
         return Node(node, "number", args, any(a.is_aggregate for a in args))
 
-    def abs_(self, node: exp.Abs) -> Node:
+    def _abs_(self, node: exp.Abs) -> Node:
         inner = self.node(node.this)
         self.need(node.this, inner, ("number",), "ABS")
         return Node(node, "number", (inner,), inner.is_aggregate)
 
-    def round_(self, node: exp.Round) -> Node:
+    def _round_(self, node: exp.Round) -> Node:
         inner = self.node(node.this)
         self.need(node.this, inner, ("number",), "ROUND")
         digits = node.args.get("decimals")
@@ -310,14 +312,14 @@ class Checker:
             raise self.error(digits, "ROUND takes a whole number of decimal places, e.g. round(x, 2)")
         return Node(node, "number", (inner,), inner.is_aggregate)
 
-    def cast(self, node: exp.Cast) -> Node:
+    def _cast(self, node: exp.Cast) -> Node:
         inner = self.node(node.this)
         target = cast_target(node)
         if target not in CASTS:
             raise self.error(node, f"cannot cast to {target}", "cast to FLOAT, INT, TEXT or BOOLEAN")
         return Node(node, CASTS[target], (inner,), inner.is_aggregate)
 
-    def anonymous(self, node: exp.Anonymous) -> Node:
+    def _anonymous(self, node: exp.Anonymous) -> Node:
         name = node.name.lower()
         if name == PRIOR:
             return self.prior(node)
@@ -342,6 +344,7 @@ class Checker:
         return Call(node, spec.returns, args, any(a.is_aggregate for a in args), name=name)
 
     def prior(self, node: exp.Anonymous) -> Node:
+        """``prior(metric)``: the metric's value one period earlier."""
         if self.scope != "derived":
             raise self.error(node, "prior() is only available in derived metrics")
         args = node.expressions
@@ -356,7 +359,8 @@ class Checker:
 
     # ---- aggregates ---------------------------------------------------------------------
 
-    def aggregate_input(self, node: exp.Expression, name: str) -> Node:
+    def aggregate_input(self, node: exp.Expr, name: str) -> Node:
+        """The operand of aggregate ``name``: rows may be read here, and no other aggregate."""
         if self.scope != "aggregate":
             raise self.error(
                 node,
@@ -371,7 +375,7 @@ class Checker:
         finally:
             self.in_aggregate = False
 
-    def count(self, node: exp.Count) -> Node:
+    def _count(self, node: exp.Count) -> Node:
         """``count(*)`` has no arguments; ``count(x)`` and ``count(distinct x)`` have ``x``."""
         target = node.this
         if isinstance(target, exp.Star) or target is None:
@@ -383,14 +387,14 @@ class Checker:
         inner = target.expressions[0] if isinstance(target, exp.Distinct) else target
         return Node(node, "number", (self.aggregate_input(inner, "count"),), True)
 
-    def aggregate(self, node: exp.AggFunc) -> Node:
+    def _aggregate(self, node: exp.AggFunc) -> Node:
         name = AGGREGATES[type(node)]
         inner = self.aggregate_input(node.this, name)
         kinds: tuple[Kind, ...] = ("number",) if name in ("sum", "avg", "median") else ("number", "datetime")
         self.need(node.this, inner, kinds, f"{name}()")
         return Node(node, inner.kind, (inner,), True)
 
-    def filter(self, node: exp.Filter) -> Node:
+    def _filter(self, node: exp.Filter) -> Node:
         """Arguments: the aggregate, then the condition that picks its rows."""
         condition_node = node.expression.this
         if self.scope != "aggregate":
@@ -435,35 +439,36 @@ def check_formula(
     return Checker(formula, scope, subject, functions, columns or {}, names or {}, params or {}).check()
 
 
-_HANDLERS: dict[type, Callable[[Checker, exp.Expression], Node]] = {
-    exp.Column: Checker.column,
-    exp.Literal: Checker.literal,
-    exp.Boolean: Checker.boolean,
-    exp.Null: Checker.null,
-    exp.Paren: Checker.paren,
-    **dict.fromkeys(ARITHMETIC, Checker.arithmetic),
-    exp.Neg: Checker.neg,
-    **dict.fromkeys(COMPARISONS, Checker.compare),
-    exp.And: Checker.logic,
-    exp.Or: Checker.logic,
-    exp.Not: Checker.not_,
-    exp.Is: Checker.is_,
-    exp.In: Checker.in_,
-    exp.Between: Checker.between,
-    exp.Case: Checker.case,
-    exp.If: Checker.if_,
-    exp.Coalesce: Checker.coalesce,
-    exp.Nullif: Checker.nullif,
-    exp.Least: Checker.horizontal,
-    exp.Greatest: Checker.horizontal,
-    exp.Abs: Checker.abs_,
-    exp.Round: Checker.round_,
-    exp.Cast: Checker.cast,
-    exp.Anonymous: Checker.anonymous,
-    exp.Count: Checker.count,
-    **dict.fromkeys(AGGREGATES, Checker.aggregate),
-    exp.Filter: Checker.filter,
-}  # type: ignore[dict-item]
+# Each handler takes its own node class: the table's key guarantees it.
+_HANDLERS: dict[type, Callable[[Checker, Any], Node]] = {
+    exp.Column: Checker._column,
+    exp.Literal: Checker._literal,
+    exp.Boolean: Checker._boolean,
+    exp.Null: Checker._null,
+    exp.Paren: Checker._paren,
+    **dict.fromkeys(ARITHMETIC, Checker._arithmetic),
+    exp.Neg: Checker._neg,
+    **dict.fromkeys(COMPARISONS, Checker._compare),
+    exp.And: Checker._logic,
+    exp.Or: Checker._logic,
+    exp.Not: Checker._not_,
+    exp.Is: Checker._is_,
+    exp.In: Checker._in_,
+    exp.Between: Checker._between,
+    exp.Case: Checker._case,
+    exp.If: Checker._if_,
+    exp.Coalesce: Checker._coalesce,
+    exp.Nullif: Checker._nullif,
+    exp.Least: Checker._horizontal,
+    exp.Greatest: Checker._horizontal,
+    exp.Abs: Checker._abs_,
+    exp.Round: Checker._round_,
+    exp.Cast: Checker._cast,
+    exp.Anonymous: Checker._anonymous,
+    exp.Count: Checker._count,
+    **dict.fromkeys(AGGREGATES, Checker._aggregate),
+    exp.Filter: Checker._filter,
+}
 
 
 __all__ = [

@@ -116,51 +116,51 @@ class _Folder:
     def values(self, node: Node) -> list[Any]:
         return [self.fold(arg) for arg in node.args]
 
-    def literal(self, node: Node) -> Any:
+    def _literal(self, node: Node) -> Any:
         source = node.source
         assert isinstance(source, exp.Literal)
         if source.is_string:
             return source.this
         return float(source.this) if any(c in source.this for c in ".eE") else int(source.this)
 
-    def constant(self, node: Node) -> Any:
+    def _constant(self, node: Node) -> Any:
         return node.source.this if isinstance(node.source, exp.Boolean) else None
 
-    def arithmetic(self, node: Node) -> Any:
+    def _arithmetic(self, node: Node) -> Any:
         a, b = self.values(node)
         return None if a is None or b is None else _ARITHMETIC[type(node.source)](a, b)
 
-    def neg(self, node: Node) -> Any:
+    def _neg(self, node: Node) -> Any:
         (a,) = self.values(node)
         return None if a is None else -a
 
-    def compare(self, node: Node) -> Any:
+    def _compare(self, node: Node) -> Any:
         a, b = self.values(node)
         return None if a is None or b is None else _COMPARE[type(node.source)](a, b)
 
-    def logic(self, node: Node) -> Any:
+    def _logic(self, node: Node) -> Any:
         a, b = self.values(node)
         if isinstance(node.source, exp.And):
             return False if a is False or b is False else (None if a is None or b is None else True)
         return True if a is True or b is True else (None if a is None or b is None else False)
 
-    def not_(self, node: Node) -> Any:
+    def _not_(self, node: Node) -> Any:
         (a,) = self.values(node)
         return None if a is None else not a
 
-    def is_null(self, node: Node) -> Any:
+    def _is_null(self, node: Node) -> Any:
         (a,) = self.values(node)
         return a is None
 
-    def in_(self, node: Node) -> Any:
+    def _in_(self, node: Node) -> Any:
         a, *options = self.values(node)
         return None if a is None else a in options
 
-    def between(self, node: Node) -> Any:
+    def _between(self, node: Node) -> Any:
         a, low, high = self.values(node)
         return None if None in (a, low, high) else low <= a <= high
 
-    def case(self, node: Node) -> Any:
+    def _case(self, node: Node) -> Any:
         args = list(node.args)
         default = args.pop() if len(args) % 2 else None
         for condition, value in zip(args[::2], args[1::2], strict=True):
@@ -168,60 +168,57 @@ class _Folder:
                 return self.fold(value)
         return self.fold(default) if default is not None else None
 
-    def eq(self, node: Node) -> Any:
-        return self.compare(node)
-
-    def coalesce(self, node: Node) -> Any:
+    def _coalesce(self, node: Node) -> Any:
         return next((v for v in self.values(node) if v is not None), None)
 
-    def nullif(self, node: Node) -> Any:
+    def _nullif(self, node: Node) -> Any:
         a, b = self.values(node)
         return None if a is not None and a == b else a
 
-    def least(self, node: Node) -> Any:
+    def _least(self, node: Node) -> Any:
         present = [v for v in self.values(node) if v is not None]
         if not present:
             return None
         return min(present) if isinstance(node.source, exp.Least) else max(present)
 
-    def abs_(self, node: Node) -> Any:
+    def _abs_(self, node: Node) -> Any:
         (a,) = self.values(node)
         return None if a is None else abs(a)
 
-    def round_(self, node: Node) -> Any:
+    def _round_(self, node: Node) -> Any:
         (a,) = self.values(node)
         digits = node.source.args.get("decimals")
         places = int(digits.this) if digits is not None else 0
         return None if a is None else round(float(a), places)
 
-    def cast(self, node: Node) -> Any:
+    def _cast(self, node: Node) -> Any:
         (a,) = self.values(node)
         assert isinstance(node.source, exp.Cast)
         return None if a is None else _CASTS[cast_target(node.source)](a)
 
 
 _HANDLERS: dict[type, Callable[[_Folder, Node], Any]] = {
-    exp.Literal: _Folder.literal,
-    exp.Boolean: _Folder.constant,
-    exp.Null: _Folder.constant,
-    **dict.fromkeys(_ARITHMETIC, _Folder.arithmetic),
-    exp.Neg: _Folder.neg,
-    **dict.fromkeys(_COMPARE, _Folder.compare),
-    exp.And: _Folder.logic,
-    exp.Or: _Folder.logic,
-    exp.Not: _Folder.not_,
-    exp.Is: _Folder.is_null,
-    exp.In: _Folder.in_,
-    exp.Between: _Folder.between,
-    exp.Case: _Folder.case,
-    exp.If: _Folder.case,
-    exp.Coalesce: _Folder.coalesce,
-    exp.Nullif: _Folder.nullif,
-    exp.Least: _Folder.least,
-    exp.Greatest: _Folder.least,
-    exp.Abs: _Folder.abs_,
-    exp.Round: _Folder.round_,
-    exp.Cast: _Folder.cast,
+    exp.Literal: _Folder._literal,
+    exp.Boolean: _Folder._constant,
+    exp.Null: _Folder._constant,
+    **dict.fromkeys(_ARITHMETIC, _Folder._arithmetic),
+    exp.Neg: _Folder._neg,
+    **dict.fromkeys(_COMPARE, _Folder._compare),
+    exp.And: _Folder._logic,
+    exp.Or: _Folder._logic,
+    exp.Not: _Folder._not_,
+    exp.Is: _Folder._is_null,
+    exp.In: _Folder._in_,
+    exp.Between: _Folder._between,
+    exp.Case: _Folder._case,
+    exp.If: _Folder._case,
+    exp.Coalesce: _Folder._coalesce,
+    exp.Nullif: _Folder._nullif,
+    exp.Least: _Folder._least,
+    exp.Greatest: _Folder._least,
+    exp.Abs: _Folder._abs_,
+    exp.Round: _Folder._round_,
+    exp.Cast: _Folder._cast,
 }
 
 

@@ -34,7 +34,7 @@ class Node:
         is_aggregate: whether the node (or an operand) aggregates rows.
     """
 
-    source: exp.Expression
+    source: exp.Expr
     kind: Kind
     args: tuple[Node, ...] = ()
     is_aggregate: bool = False

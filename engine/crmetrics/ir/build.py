@@ -109,6 +109,7 @@ class Builder:
         return Query(result, tuple(self.bases), tuple(self._scans), self.by, self.grain, self.plan.params)
 
     def columns_of(self, table: str) -> list[str]:
+        """The columns the source's ``table`` holds."""
         return list(self.kinds_of(table))
 
     # ---- relations shared by metrics -------------------------------------------------------
@@ -122,6 +123,7 @@ class Builder:
         return relation
 
     def scan(self, table: str) -> Scan:
+        """The one scan of ``table``."""
         if table not in self._scans:
             self._scans[table] = Scan(table)
             self._kinds[id(self._scans[table])] = dict(self.kinds_of(table))
@@ -151,6 +153,7 @@ class Builder:
         return base
 
     def in_window(self, relation: Relation, time: str) -> Relation:
+        """The rows of ``relation`` whose ``time`` lies in the window (the range and its look-back)."""
         window = TimeRange(relation, time, self.plan.window_start, self.plan.request.end)
         return self._keep(window, self.kinds(relation))
 
@@ -192,6 +195,7 @@ class Builder:
         columns: Mapping[str, Kind] | None = None,
         names: Mapping[str, Kind] | None = None,
     ) -> Checked:
+        """``formula`` checked in ``scope`` for ``metric``, with the metric's parameters in effect."""
         params = self.plan.params.get(metric, {})
         return check_formula(
             formula, scope, metric, self.catalog.functions, columns=columns, names=names, params=params
@@ -200,6 +204,7 @@ class Builder:
     def aggregation(
         self, name: str, metric: str, expr: Formula, row_filter: Formula | None, kinds: Mapping[str, Kind]
     ) -> Aggregation:
+        """An aggregate of ``metric`` and its row filter, checked against ``kinds``."""
         value = self.check(expr, "aggregate", metric, columns=kinds)
         condition = self.check(row_filter, "row", metric, columns=kinds) if row_filter else None
         return Aggregation(name, value, expr, condition, row_filter, metric)
@@ -207,6 +212,7 @@ class Builder:
     # ---- metrics ----------------------------------------------------------------------------
 
     def aggregate(self, scan: AggregateScan) -> None:
+        """Aggregate metrics sharing a table: one group-by, completed on every group's periods."""
         table = self.filtered(scan.metrics[0], scan.table)
         frame = self.in_window(table, scan.time)
         aggregations = []
@@ -223,6 +229,7 @@ class Builder:
             self.empty[name] = value
 
     def snapshot(self, scan: SnapshotScan) -> None:
+        """Point-in-time counts sharing a table, columns and filter: one running count."""
         owner = self.catalog.metrics[scan.metrics[0]]
         frame = self.filtered(owner.name, scan.table, [scan.from_column, scan.until_column])
         if owner.filter is not None:
@@ -246,6 +253,7 @@ class Builder:
             self.empty[name] = 0
 
     def entity(self, metric: MetricDefinition) -> None:
+        """An entity metric: its population, measures and score, rolled up per group."""
         customers = self.filtered(metric.name, CUSTOMERS, ["acquired_at", "churned_at"])
         population = Population(customers, self._periods, self.grain, population_lag(metric), self.by)
         measures, empty = [], {}
@@ -283,6 +291,7 @@ class Builder:
         self.outputs[metric.name] = Output(metric.name, rolled, metric.name)
 
     def derived(self, metric: MetricDefinition) -> None:
+        """A derived metric: its inputs combined, looked back where ``prior`` asks, projected."""
         assert metric.expr is not None
         references = sorted(self.catalog.references.get(metric.name, ()))
         priors = sorted(self.catalog.priors.get(metric.name, ()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from crmetrics.catalog import Catalog
-from crmetrics.connector import Connector
+from crmetrics.connector import CollectEngine, Connector
 from crmetrics.errors import DataError, Issue
 from crmetrics.formula.typed import Kind
 from crmetrics.ir.build import build_query
@@ -77,7 +77,7 @@ def evaluate(
     batches instead of holding them in memory. ``trust`` skips the row checks of tables
     already in canonical types (see ``Connector.deferred_checks``).
     """
-    engine = "streaming" if streaming else "auto"
+    engine: CollectEngine = "streaming" if streaming else "auto"
     with connector.deferred_checks(trust=trust):
         tables = _Tables(connector.scan)
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import polars as pl
 from sqlglot import exp
@@ -97,40 +98,43 @@ class PolarsFormula:
         return self.node(self.checked.tree)
 
     def node(self, node: Node) -> pl.Expr:
+        """The expression of ``node``, by its class or its operator's."""
         handler = _NAMED.get(type(node)) or _HANDLERS[type(node.source)]
         return handler(self, node)
 
     def args(self, node: Node) -> list[pl.Expr]:
+        """The expressions of ``node``'s operands."""
         return [self.node(arg) for arg in node.args]
 
     # ---- names ----------------------------------------------------------------------------
 
-    def column(self, node: Node) -> pl.Expr:
+    def _column(self, node: Node) -> pl.Expr:
         assert isinstance(node, (Column, Reference))
         return pl.col(node.name)
 
-    def parameter(self, node: Node) -> pl.Expr:
+    def _parameter(self, node: Node) -> pl.Expr:
         assert isinstance(node, Parameter)
         return pl.lit(node.value, dtype=pl.Float64)
 
-    def prior(self, node: Node) -> pl.Expr:
+    def _prior(self, node: Node) -> pl.Expr:
         assert isinstance(node, Prior)
         return pl.col(prior_column(node.name, node.periods))
 
-    def period_days(self, node: Node) -> pl.Expr:
+    def _period_days(self, node: Node) -> pl.Expr:
         return pl.col(PERIOD_DAYS_COLUMN)
 
-    def timestamp(self, node: Node) -> pl.Expr:
+    def _timestamp(self, node: Node) -> pl.Expr:
         assert isinstance(node, Timestamp)
         value = datetime.fromisoformat(node.text.replace("Z", "+00:00"))
         if value.tzinfo is None:
             return pl.lit(value).dt.replace_time_zone("UTC")
         return pl.lit(value.astimezone(UTC)).dt.convert_time_zone("UTC")
 
-    def call(self, node: Node) -> pl.Expr:
+    def _call(self, node: Node) -> pl.Expr:
         assert isinstance(node, Call)
         provider = self.functions.providers.get(node.name)
         implementation = self.functions.implementation(node.name, "polars")
+        assert implementation is not None  # every function has a Polars implementation
         try:
             result = implementation(*self.args(node))
         except Exception as error:  # a plugin's implementation failed: name it
@@ -159,38 +163,38 @@ class PolarsFormula:
 
     # ---- literals and operators -----------------------------------------------------------
 
-    def literal(self, node: Node) -> pl.Expr:
+    def _literal(self, node: Node) -> pl.Expr:
         source = node.source
         assert isinstance(source, exp.Literal)
         if source.is_string:
             return pl.lit(source.this)
         return pl.lit(float(source.this) if any(c in source.this for c in ".eE") else int(source.this))
 
-    def constant(self, node: Node) -> pl.Expr:
+    def _constant(self, node: Node) -> pl.Expr:
         return pl.lit(node.source.this if isinstance(node.source, exp.Boolean) else None)
 
-    def arithmetic(self, node: Node) -> pl.Expr:
+    def _arithmetic(self, node: Node) -> pl.Expr:
         left, right = self.args(node)
         return _ARITHMETIC[type(node.source)](left, right)
 
-    def neg(self, node: Node) -> pl.Expr:
+    def _neg(self, node: Node) -> pl.Expr:
         return -self.node(node.args[0])
 
-    def compare(self, node: Node) -> pl.Expr:
+    def _compare(self, node: Node) -> pl.Expr:
         left, right = self.args(node)
         return _COMPARE[type(node.source)](left, right)
 
-    def logic(self, node: Node) -> pl.Expr:
+    def _logic(self, node: Node) -> pl.Expr:
         left, right = self.args(node)
         return left & right if isinstance(node.source, exp.And) else left | right
 
-    def not_(self, node: Node) -> pl.Expr:
+    def _not_(self, node: Node) -> pl.Expr:
         return ~self.node(node.args[0])
 
-    def is_null(self, node: Node) -> pl.Expr:
+    def _is_null(self, node: Node) -> pl.Expr:
         return self.node(node.args[0]).is_null()
 
-    def in_(self, node: Node) -> pl.Expr:
+    def _in_(self, node: Node) -> pl.Expr:
         subject, *options = node.args
         values = []
         for option in options:
@@ -199,14 +203,14 @@ class PolarsFormula:
             values.append(literal.this if literal.is_string else float(literal.this))
         return self.node(subject).is_in(values)
 
-    def between(self, node: Node) -> pl.Expr:
+    def _between(self, node: Node) -> pl.Expr:
         inner, low, high = self.args(node)
         return inner.is_between(low, high)
 
-    def case(self, node: Node) -> pl.Expr:
+    def _case(self, node: Node) -> pl.Expr:
         args = list(node.args)
         default = self.node(args.pop()) if len(args) % 2 else None
-        chain = None
+        chain: Any = None  # pl.when(...).then(...), then chained .when(...).then(...)
         for condition, value in zip(args[::2], args[1::2], strict=True):
             when = self.node(condition)
             chain = (pl.when(when) if chain is None else chain.when(when)).then(self.node(value))
@@ -216,25 +220,25 @@ class PolarsFormula:
 
     # ---- scalar functions -----------------------------------------------------------------
 
-    def coalesce(self, node: Node) -> pl.Expr:
+    def _coalesce(self, node: Node) -> pl.Expr:
         return pl.coalesce(self.args(node))
 
-    def nullif(self, node: Node) -> pl.Expr:
+    def _nullif(self, node: Node) -> pl.Expr:
         value, other = self.args(node)
         return pl.when(value == other).then(None).otherwise(value)
 
-    def horizontal(self, node: Node) -> pl.Expr:
+    def _horizontal(self, node: Node) -> pl.Expr:
         build = pl.min_horizontal if isinstance(node.source, exp.Least) else pl.max_horizontal
         return build(self.args(node))
 
-    def abs_(self, node: Node) -> pl.Expr:
+    def _abs_(self, node: Node) -> pl.Expr:
         return self.node(node.args[0]).abs()
 
-    def round_(self, node: Node) -> pl.Expr:
+    def _round_(self, node: Node) -> pl.Expr:
         digits = node.source.args.get("decimals")
         return self.node(node.args[0]).round(int(digits.this) if digits is not None else 0)
 
-    def cast(self, node: Node) -> pl.Expr:
+    def _cast(self, node: Node) -> pl.Expr:
         assert isinstance(node.source, exp.Cast)
         return self.node(node.args[0]).cast(_CASTS[cast_target(node.source)])
 
@@ -243,7 +247,7 @@ class PolarsFormula:
     def _kept(self, value: pl.Expr) -> pl.Expr:
         return value.filter(self.row_filter.fill_null(False)) if self.row_filter is not None else value
 
-    def count(self, node: Node) -> pl.Expr:
+    def _count(self, node: Node) -> pl.Expr:
         # Polars counts are unsigned; signed counts keep differences such as
         # promoters - detractors from wrapping around.
         source = node.source
@@ -256,10 +260,10 @@ class PolarsFormula:
             counted = self._kept(self.node(node.args[0])).count()
         return counted.cast(pl.Int64)
 
-    def aggregate(self, node: Node) -> pl.Expr:
+    def _aggregate(self, node: Node) -> pl.Expr:
         return _AGGREGATES[type(node.source)](self._kept(self.node(node.args[0])))
 
-    def filter(self, node: Node) -> pl.Expr:
+    def _filter(self, node: Node) -> pl.Expr:
         aggregate, condition = node.args
         outer = self.row_filter
         self.row_filter = self.node(condition) if outer is None else outer & self.node(condition)
@@ -270,39 +274,39 @@ class PolarsFormula:
 
 
 _NAMED: dict[type, Callable[[PolarsFormula, Node], pl.Expr]] = {
-    Column: PolarsFormula.column,
-    Reference: PolarsFormula.column,
-    Parameter: PolarsFormula.parameter,
-    Prior: PolarsFormula.prior,
-    PeriodDays: PolarsFormula.period_days,
-    Timestamp: PolarsFormula.timestamp,
-    Call: PolarsFormula.call,
+    Column: PolarsFormula._column,
+    Reference: PolarsFormula._column,
+    Parameter: PolarsFormula._parameter,
+    Prior: PolarsFormula._prior,
+    PeriodDays: PolarsFormula._period_days,
+    Timestamp: PolarsFormula._timestamp,
+    Call: PolarsFormula._call,
 }
 _HANDLERS: dict[type, Callable[[PolarsFormula, Node], pl.Expr]] = {
-    exp.Literal: PolarsFormula.literal,
-    exp.Boolean: PolarsFormula.constant,
-    exp.Null: PolarsFormula.constant,
-    **dict.fromkeys(_ARITHMETIC, PolarsFormula.arithmetic),
-    exp.Neg: PolarsFormula.neg,
-    **dict.fromkeys(_COMPARE, PolarsFormula.compare),
-    exp.And: PolarsFormula.logic,
-    exp.Or: PolarsFormula.logic,
-    exp.Not: PolarsFormula.not_,
-    exp.Is: PolarsFormula.is_null,
-    exp.In: PolarsFormula.in_,
-    exp.Between: PolarsFormula.between,
-    exp.Case: PolarsFormula.case,
-    exp.If: PolarsFormula.case,
-    exp.Coalesce: PolarsFormula.coalesce,
-    exp.Nullif: PolarsFormula.nullif,
-    exp.Least: PolarsFormula.horizontal,
-    exp.Greatest: PolarsFormula.horizontal,
-    exp.Abs: PolarsFormula.abs_,
-    exp.Round: PolarsFormula.round_,
-    exp.Cast: PolarsFormula.cast,
-    exp.Count: PolarsFormula.count,
-    **dict.fromkeys(_AGGREGATES, PolarsFormula.aggregate),
-    exp.Filter: PolarsFormula.filter,
+    exp.Literal: PolarsFormula._literal,
+    exp.Boolean: PolarsFormula._constant,
+    exp.Null: PolarsFormula._constant,
+    **dict.fromkeys(_ARITHMETIC, PolarsFormula._arithmetic),
+    exp.Neg: PolarsFormula._neg,
+    **dict.fromkeys(_COMPARE, PolarsFormula._compare),
+    exp.And: PolarsFormula._logic,
+    exp.Or: PolarsFormula._logic,
+    exp.Not: PolarsFormula._not_,
+    exp.Is: PolarsFormula._is_null,
+    exp.In: PolarsFormula._in_,
+    exp.Between: PolarsFormula._between,
+    exp.Case: PolarsFormula._case,
+    exp.If: PolarsFormula._case,
+    exp.Coalesce: PolarsFormula._coalesce,
+    exp.Nullif: PolarsFormula._nullif,
+    exp.Least: PolarsFormula._horizontal,
+    exp.Greatest: PolarsFormula._horizontal,
+    exp.Abs: PolarsFormula._abs_,
+    exp.Round: PolarsFormula._round_,
+    exp.Cast: PolarsFormula._cast,
+    exp.Count: PolarsFormula._count,
+    **dict.fromkeys(_AGGREGATES, PolarsFormula._aggregate),
+    exp.Filter: PolarsFormula._filter,
 }
 
 

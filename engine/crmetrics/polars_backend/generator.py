@@ -2,7 +2,7 @@
 
 A node used by several relations is generated once and the same LazyFrame object is
 reused. The handlers translate; the one place this backend chooses its own algorithm is
-:meth:`PolarsGenerator.entity_rollup`, which for avg, sum, min and max counts an entity
+:meth:`PolarsGenerator._entity_rollup`, which for avg, sum, min and max counts an entity
 metric's population from running sums instead of listing it (the same numbers, measured
 in ``tests/test_fast_paths.py``).
 """
@@ -84,6 +84,7 @@ class PolarsGenerator:
         self.frames[id(node)] = frame
 
     def formula(self, aggregation: Aggregation) -> pl.Expr:
+        """The expression of an aggregation, reading only the rows its filter keeps."""
         row_filter = None
         if aggregation.filter is not None:
             assert aggregation.filter_formula is not None
@@ -96,32 +97,32 @@ class PolarsGenerator:
 
     # ---- rows -----------------------------------------------------------------------------
 
-    def table(self, node: Relation) -> pl.LazyFrame:
+    def _table(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Scan)
         return self.scan(node.table)
 
-    def reach(self, node: Relation) -> pl.LazyFrame:
+    def _reach(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Reach)
         attributes = self.frame(node.customers).select(ENTITY_KEY, *node.columns)
         return self.frame(node.input).join(attributes, on=ENTITY_KEY, how="left", validate="m:1")
 
-    def filter(self, node: Relation) -> pl.LazyFrame:
+    def _filter(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Filter)
         condition = PolarsFormula(node.condition, node.formula, node.subject, self.functions).expr()
         return self.frame(node.input).filter(condition.fill_null(False))
 
-    def time_range(self, node: Relation) -> pl.LazyFrame:
+    def _time_range(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, TimeRange)
         column = pl.col(node.column)
         return self.frame(node.input).filter((column >= node.start) & (column < node.end))
 
-    def distinct(self, node: Relation) -> pl.LazyFrame:
+    def _distinct(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Distinct)
         return self.frame(node.input).select(node.columns).unique()
 
     # ---- periods and groups -----------------------------------------------------------------
 
-    def periods(self, node: Relation) -> pl.LazyFrame:
+    def _periods(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Periods)
         step = node.grain.every
         return period_grid(node.start, node.end, node.grain).with_columns(
@@ -129,12 +130,12 @@ class PolarsGenerator:
             days_in_period(PERIOD_START, node.grain).alias(PERIOD_DAYS_COLUMN),
         )
 
-    def grid(self, node: Relation) -> pl.LazyFrame:
+    def _grid(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Grid)
         periods = self.frame(node.periods).select(PERIOD_START)
         return periods if node.groups is None else periods.join(self.frame(node.groups), how="cross")
 
-    def complete(self, node: Relation) -> pl.LazyFrame:
+    def _complete(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Complete)
         keys = [PERIOD_START, *node.keys]
         joined = self.frame(node.grid).join(self.frame(node.values), on=keys, how="left", nulls_equal=True)
@@ -148,7 +149,7 @@ class PolarsGenerator:
 
     # ---- metrics read from tables -----------------------------------------------------------
 
-    def aggregate(self, node: Relation) -> pl.LazyFrame:
+    def _aggregate(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Aggregate)
         expressions = [self.formula(a).alias(a.name) for a in node.aggregations]
         return (
@@ -157,7 +158,7 @@ class PolarsGenerator:
             .agg(*expressions, pl.len().alias(ROWS))
         )
 
-    def point_in_time(self, node: Relation) -> pl.LazyFrame:
+    def _point_in_time(self, node: Relation) -> pl.LazyFrame:
         # Active at t when from < t and (until is null or until >= t). Since every t is a
         # period start, from < t exactly when truncate(from) < t: counting starts and ends
         # per period and summing them up gives every period's count without a loop.
@@ -210,7 +211,7 @@ class PolarsGenerator:
             acquired, churned = acquired.dt.offset_by(step), churned.dt.offset_by(step)
         return acquired, churned
 
-    def population(self, node: Relation) -> pl.LazyFrame:
+    def _population(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Population) and isinstance(node.periods, Periods)
         acquired, churned = self._membership(node)
         low = pl.max_horizontal(acquired, pl.lit(node.periods.start))
@@ -226,7 +227,7 @@ class PolarsGenerator:
             .filter(pl.col(PERIOD_START).is_not_null())
         )
 
-    def entity_measure(self, node: Relation) -> pl.LazyFrame:
+    def _entity_measure(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, EntityMeasure)
         return (
             self.frame(node.input)
@@ -235,9 +236,10 @@ class PolarsGenerator:
         )
 
     def score(self, node: EntityRollup) -> pl.Expr:
+        """The per-entity score expression of an entity metric."""
         return PolarsFormula(node.score, node.formula, node.name, self.functions).expr()
 
-    def entity_rollup(self, node: Relation) -> pl.LazyFrame:
+    def _entity_rollup(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, EntityRollup)
         if ENTITY_KEY not in node.keys and node.rollup in ("avg", "sum", "min", "max"):
             return self._counted_rollup(node)
@@ -336,7 +338,7 @@ class PolarsGenerator:
 
     # ---- derived metrics and the result -----------------------------------------------------
 
-    def combine(self, node: Relation) -> pl.LazyFrame:
+    def _combine(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Combine) and isinstance(node.periods, Periods)
         keys = [PERIOD_START, *node.keys]
         frame: pl.LazyFrame | None = None
@@ -352,7 +354,7 @@ class PolarsGenerator:
             pl.col(n).fill_null(pl.lit(v)) for n, v in node.empty if v is not None
         ).with_columns(days_in_period(PERIOD_START, node.periods.grain).alias(PERIOD_DAYS_COLUMN))
 
-    def lag(self, node: Relation) -> pl.LazyFrame:
+    def _lag(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Lag)
         by = list(node.keys)
         return (
@@ -366,12 +368,12 @@ class PolarsGenerator:
             )
         )
 
-    def project(self, node: Relation) -> pl.LazyFrame:
+    def _project(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Project)
         value = PolarsFormula(node.value, node.formula, node.name, self.functions).expr()
         return self.frame(node.input).select(PERIOD_START, *node.keys, value.alias(node.name))
 
-    def result(self, node: Relation) -> pl.LazyFrame:
+    def _result(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Result)
         by = list(node.keys)
         parts = [
@@ -389,23 +391,23 @@ class PolarsGenerator:
 
 
 _HANDLERS: dict[type, Callable[[PolarsGenerator, Any], pl.LazyFrame]] = {
-    Scan: PolarsGenerator.table,
-    Reach: PolarsGenerator.reach,
-    Filter: PolarsGenerator.filter,
-    TimeRange: PolarsGenerator.time_range,
-    Distinct: PolarsGenerator.distinct,
-    Periods: PolarsGenerator.periods,
-    Grid: PolarsGenerator.grid,
-    Complete: PolarsGenerator.complete,
-    Aggregate: PolarsGenerator.aggregate,
-    PointInTime: PolarsGenerator.point_in_time,
-    Population: PolarsGenerator.population,
-    EntityMeasure: PolarsGenerator.entity_measure,
-    EntityRollup: PolarsGenerator.entity_rollup,
-    Combine: PolarsGenerator.combine,
-    Lag: PolarsGenerator.lag,
-    Project: PolarsGenerator.project,
-    Result: PolarsGenerator.result,
+    Scan: PolarsGenerator._table,
+    Reach: PolarsGenerator._reach,
+    Filter: PolarsGenerator._filter,
+    TimeRange: PolarsGenerator._time_range,
+    Distinct: PolarsGenerator._distinct,
+    Periods: PolarsGenerator._periods,
+    Grid: PolarsGenerator._grid,
+    Complete: PolarsGenerator._complete,
+    Aggregate: PolarsGenerator._aggregate,
+    PointInTime: PolarsGenerator._point_in_time,
+    Population: PolarsGenerator._population,
+    EntityMeasure: PolarsGenerator._entity_measure,
+    EntityRollup: PolarsGenerator._entity_rollup,
+    Combine: PolarsGenerator._combine,
+    Lag: PolarsGenerator._lag,
+    Project: PolarsGenerator._project,
+    Result: PolarsGenerator._result,
 }
 
 

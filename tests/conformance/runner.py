@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -206,7 +207,7 @@ def issue_differences(error: crmetrics.CrmetricsError, case: Case, folder: Path)
             problems.append(f"no issue matches {expected}")
         else:
             unmatched.remove(match)
-    problems.extend(f"unexpected issue: {issue.render()}" for issue in unmatched)
+    problems.extend(f"unexpected issue: {_relative(issue.render(), folder)}" for issue in unmatched)
     return problems
 
 
@@ -223,10 +224,6 @@ def _matches(issue: crmetrics.Issue, expected: Any, folder: Path) -> bool:
     return all(word in said for word in expected.mentions)
 
 
-def _relative(location: str, folder: Path) -> str:
+def _relative(text: str, folder: Path) -> str:
     # Definitions are written to FOLDER/N/definitions.yaml; cases name them definitions.yaml.
-    text = location
-    for prefix in (str(folder.resolve()), str(folder)):
-        if text.startswith(prefix):
-            text = text[len(prefix) :].lstrip("/").split("/", 1)[-1]
-    return text
+    return re.sub(rf"(?:{re.escape(str(folder.resolve()))}|{re.escape(str(folder))})/\d+/", "", text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -62,8 +63,17 @@ class OutputFormat:
     description: str = ""
 
 
+def _through_python(write: Callable[[io.BytesIO], None], stream: BinaryIO) -> None:
+    # Polars writes to a stream from Rust, where a reader that went away (`| head -1`)
+    # surfaces as an opaque OSError or ComputeError; writing the (small, aggregated) result
+    # to memory first lets Python's own write raise BrokenPipeError, which the CLI expects.
+    buffer = io.BytesIO()
+    write(buffer)
+    stream.write(buffer.getvalue())
+
+
 def _csv(result: pl.DataFrame, stream: BinaryIO, info: RenderInfo) -> None:
-    result.write_csv(stream)
+    _through_python(result.write_csv, stream)
 
 
 def _json(result: pl.DataFrame, stream: BinaryIO, info: RenderInfo) -> None:
@@ -75,7 +85,7 @@ def _json(result: pl.DataFrame, stream: BinaryIO, info: RenderInfo) -> None:
 
 
 def _parquet(result: pl.DataFrame, stream: BinaryIO, info: RenderInfo) -> None:
-    result.write_parquet(stream)
+    _through_python(result.write_parquet, stream)
 
 
 def _table(result: pl.DataFrame, stream: BinaryIO, info: RenderInfo) -> None:

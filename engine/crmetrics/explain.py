@@ -41,4 +41,40 @@ def describe_metric(catalog: Catalog, name: str) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["describe_metric"]
+def describe_metric_data(catalog: Catalog, name: str) -> dict[str, object]:
+    """The definition of metric ``name`` and its dependency tree, as data."""
+    metric = catalog.get(name)
+    data: dict[str, object] = {
+        "name": metric.name,
+        "label": metric.title,
+        "type": metric.type,
+        "category": metric.category,
+        "unit": metric.unit,
+        "defined": str(metric.location),
+        "origin": metric.origin.provider,
+        "description": metric.description,
+        "table": metric.table or None,
+        "time": metric.time or None,
+        "expr": metric.expr.text.strip() if metric.expr else None,
+        "filter": metric.filter.text.strip() if metric.filter else None,
+        "measures": {
+            m.name: {"table": m.table, "time": m.time, "expr": m.expr.text.strip()}
+            for m in metric.measures.values()
+        },
+        "params": dict(metric.params),
+        "n": metric.n or None,
+        "min_n": metric.min_n,
+        "dependencies": _tree(catalog, name),
+    }
+    return data
+
+
+def _tree(catalog: Catalog, name: str) -> dict[str, object]:
+    return {
+        "name": name,
+        "type": catalog.metrics[name].type,
+        "depends_on": [_tree(catalog, d) for d in sorted(catalog.references.get(name, ()))],
+    }
+
+
+__all__ = ["describe_metric", "describe_metric_data"]

@@ -126,7 +126,7 @@ def test_parquet_is_never_written_to_a_terminal(monkeypatch: pytest.MonkeyPatch)
 
 def test_help_lists_grains_and_formats() -> None:
     text = invoke("run", "--help").output
-    assert "[day|week|month|quarter|year]" in text
+    assert "[day|week|month|quarter|year|fiscal_quarter|fiscal_year]" in text
     assert "[table|csv|json|parquet|...]" in text
 
 

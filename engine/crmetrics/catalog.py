@@ -14,7 +14,7 @@ from pathlib import Path
 from crmetrics.errors import DefinitionError, Issue, UsageError, did_you_mean
 from crmetrics.formula.check import check_formula
 from crmetrics.formula.functions import FunctionTable
-from crmetrics.formula.typed import Checked, Kind, Scope
+from crmetrics.formula.typed import Checked, Kind, Node, Scope, Windowed
 from crmetrics.metric import Formula, MetricDefinition, load_definitions_file
 from crmetrics.model import TABLES
 
@@ -39,6 +39,8 @@ class Catalog:
     functions: FunctionTable
     references: dict[str, set[str]] = field(default_factory=dict)
     priors: dict[str, set[str]] = field(default_factory=dict)
+    #: The time constructs each derived metric uses (``Prior`` and ``Windowed`` nodes).
+    windows: dict[str, tuple[Node, ...]] = field(default_factory=dict)
 
     def get(self, name: str) -> MetricDefinition:
         """The metric called ``name``; an unknown name is a usage error with a suggestion."""
@@ -218,6 +220,8 @@ def formulas_check(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue
         for formula in checked:
             catalog.references[metric.name] = set(formula.references)
             catalog.priors[metric.name] = set(formula.priors)
+            catalog.windows[metric.name] = formula.windows
+            yield from _window_targets(catalog, metric, formula)
     elif metric.type == "entity" and metric.expr:
         for measure in metric.measures.values():
             if measure.table not in TABLES:
@@ -228,6 +232,25 @@ def formulas_check(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue
             yield from _check(catalog, metric, measure.expr, "aggregate", "number", columns=columns)
         measures = dict.fromkeys(metric.measures, "number")
         yield from _check(catalog, metric, metric.expr, "entity", "number", names=measures)  # type: ignore[arg-type]
+
+
+def _window_targets(catalog: Catalog, metric: MetricDefinition, formula: Checked) -> Iterator[Issue]:
+    """``rolling``, ``to_date`` and ``share`` recompute a metric from its rows: it must aggregate rows."""
+    assert metric.expr is not None
+    for node in formula.windows:
+        if not isinstance(node, Windowed):
+            continue
+        target = catalog.metrics.get(node.name)
+        if target is not None and target.type != "aggregate":
+            yield Issue(
+                "window-of-non-aggregate",
+                f"{node.construct}({node.name}) recomputes {node.name!r} from its rows, "
+                f"but {node.name!r} is a {target.type} metric",
+                metric.expr.location,
+                subject=metric.name,
+                hint=f"apply {node.construct}() to the aggregate metrics it is made of, "
+                "e.g. rolling(revenue, 3) / rolling(paying_customers, 3)",
+            )
 
 
 def _check(

@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from crmetrics.catalog import Catalog
 from crmetrics.errors import Issue, UsageError, did_you_mean
+from crmetrics.formula.typed import Prior
 from crmetrics.periods import Grain, aligned, parse_instant
 
 
@@ -152,12 +153,43 @@ def resolve_params(
     return effective
 
 
-def _lookback(catalog: Catalog, order: list[str], requested: Sequence[str]) -> int:
+#: Periods of each grain in one calendar year, for ``year_ago``.
+PERIODS_PER_YEAR: dict[str, int] = {
+    "month": 12,
+    "quarter": 4,
+    "year": 1,
+    "fiscal_quarter": 4,
+    "fiscal_year": 1,
+}
+
+
+def lag_periods(node: Prior, grain: Grain, metric: str) -> int:
+    """How many periods of ``grain`` back ``node`` reads; ``year_ago`` at day or week grain is an error."""
+    if not node.year_ago:
+        return node.periods
+    if grain.name not in PERIODS_PER_YEAR:
+        raise UsageError(
+            Issue(
+                "year-ago-grain",
+                f"metric {metric!r} reads year_ago({node.name}), which is not defined at {grain.name} grain: "
+                f"a {grain.name} a year earlier does not start on the same date",
+                subject=metric,
+                hint="run it at month, quarter or year grain (or a fiscal one), or use "
+                f"prior({node.name}, n) for a fixed number of {grain.name}s",
+            )
+        )
+    return PERIODS_PER_YEAR[grain.name]
+
+
+def _lookback(catalog: Catalog, order: list[str], grain: Grain) -> int:
     need = dict.fromkeys(order, 0)
     for name in reversed(order):  # dependants come after their dependencies
+        for node in catalog.windows.get(name, ()):
+            if isinstance(node, Prior):
+                periods = lag_periods(node, grain, name)
+                need[node.name] = max(need[node.name], need[name] + periods)
         for dependency in catalog.references.get(name, ()):
-            extra = 1 if dependency in catalog.priors.get(name, ()) else 0
-            need[dependency] = max(need[dependency], need[name] + extra)
+            need[dependency] = max(need[dependency], need[name])
     return max(need.values(), default=0)
 
 
@@ -165,7 +197,7 @@ def build_plan(catalog: Catalog, request: Request) -> LogicalPlan:
     """The logical plan for ``request``; unknown metrics raise :class:`UsageError`."""
     names = list(catalog.metrics) if request.metrics == ("all",) else list(dict.fromkeys(request.metrics))
     order = catalog.closure(names)
-    lookback = _lookback(catalog, order, names)
+    lookback = _lookback(catalog, order, request.grain)
     aggregates: dict[tuple[str, str], list[str]] = {}
     snapshots: dict[tuple[str, str, str, str | None], list[str]] = {}
     entities, derived = [], []

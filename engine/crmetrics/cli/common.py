@@ -23,7 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: The grains of ``crmetrics.periods.GRAINS`` and the built-in output formats, spelled out
 #: for ``--help`` so that it need not import Polars or load plugins (a test keeps them
 #: equal). Values are checked by the engine, whose messages suggest the closest name.
-GRAIN_CHOICES = ("day", "week", "month", "quarter", "year")
+GRAIN_CHOICES = ("day", "week", "month", "quarter", "year", "fiscal_quarter", "fiscal_year")
 FORMAT_CHOICES = ("table", "csv", "json", "parquet")
 
 

@@ -15,13 +15,17 @@ metrics read them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
+from sqlglot import exp
+
 from crmetrics.catalog import Catalog
-from crmetrics.errors import DefinitionError, Location, UsageError
+from crmetrics.errors import DefinitionError, Issue, Location, UsageError
 from crmetrics.formula.check import check_formula
 from crmetrics.formula.empty import empty_value
-from crmetrics.formula.typed import Checked, Kind, Scope
+from crmetrics.formula.typed import Checked, Kind, Prior, Scope, Windowed
 from crmetrics.ir.nodes import (
     AT_END,
     AT_START,
@@ -38,6 +42,7 @@ from crmetrics.ir.nodes import (
     Grid,
     Lag,
     Output,
+    PeriodMap,
     Periods,
     PointInTime,
     Population,
@@ -47,14 +52,65 @@ from crmetrics.ir.nodes import (
     Relation,
     Result,
     Scan,
+    Share,
     TimeRange,
+    WindowAggregate,
 )
 from crmetrics.ir.reach import check_reach, from_customers, where_columns
 from crmetrics.metric import Formula, MetricDefinition
-from crmetrics.plan import AggregateScan, LogicalPlan, SnapshotScan
+from crmetrics.periods import Grain
+from crmetrics.plan import AggregateScan, LogicalPlan, SnapshotScan, lag_periods
 
 #: The columns of a table as the source holds them, with their kinds.
 KindsOf = Callable[[str], Mapping[str, Kind]]
+
+
+#: How fine each grain and to-date unit is, to refuse a unit finer than the grain.
+_FINENESS: dict[str, int] = {
+    "day": 0,
+    "week": 1,
+    "month": 2,
+    "quarter": 3,
+    "fiscal_quarter": 3,
+    "year": 4,
+    "fiscal_year": 4,
+}
+
+
+@dataclass(frozen=True)
+class AggregateSource:
+    """What an aggregate metric is computed from: its table (grouped and filtered), time
+    column, aggregation and groups; rolling, to-date and share values recompute from it."""
+
+    table: Relation
+    time: str
+    aggregation: Aggregation
+    groups: Relation | None
+    values: Relation
+
+
+def window_map(node: Windowed, grain: Grain, starts: Sequence[datetime], metric: str) -> PeriodMap:
+    """The buckets of rows each period of ``starts`` reads for a rolling or to-date value."""
+    if node.construct == "rolling":
+        pairs = [(grain.shift(p, -k), p) for p in starts for k in range(node.periods)]
+        return PeriodMap(grain, tuple(sorted(pairs)))
+    unit = Grain(node.unit, grain.calendar)
+    if _FINENESS[unit.name] < _FINENESS[grain.name]:
+        raise UsageError(
+            Issue(
+                "to-date-unit",
+                f"metric {metric!r} reads to_date({node.name}, '{node.unit}') at {grain.name} grain: "
+                f"a {node.unit.replace('_', ' ')} is shorter than a period",
+                subject=metric,
+                hint=f"use a unit at least as long as a {grain.name}, or a finer grain",
+            )
+        )
+    firsts = {p: unit.truncate(p) for p in starts}
+    # Rows are bucketed by period when every unit starts a period (a year of months);
+    # otherwise (a month of weeks, a fiscal year of calendar quarters) by day.
+    bucket = grain if all(grain.truncate(f) == f for f in firsts.values()) else Grain("day", grain.calendar)
+    pairs = [(b, p) for p, first in firsts.items() for b in bucket.starts(first, grain.shift(p, 1))]
+    return PeriodMap(bucket, tuple(sorted(pairs)))
 
 
 def rollup_empty(rollup: str) -> float | None:
@@ -89,6 +145,8 @@ class Builder:
         self._grids: dict[int, Grid] = {}
         self._groups: dict[int, Distinct] = {}
         self._periods = Periods(plan.window_start, plan.request.end, self.grain)
+        self.sources: dict[str, AggregateSource] = {}
+        self._windowed: dict[str, Output] = {}
 
     # ---- the whole query --------------------------------------------------------------------
 
@@ -105,7 +163,12 @@ class Builder:
             self.entity(self.catalog.metrics[name])
         for name in self.plan.derived:
             self.derived(self.catalog.metrics[name])
-        result = Result(tuple(self.outputs[m] for m in request.metrics), request.start, self.by)
+        labels: tuple[tuple[datetime, str], ...] = ()
+        if self.grain.is_fiscal:
+            labels = tuple((p, self.grain.label(p)) for p in self.grain.starts(request.start, request.end))
+        result = Result(
+            tuple(self.outputs[m] for m in request.metrics), request.start, self.by, self.grain, labels
+        )
         return Query(result, tuple(self.bases), tuple(self._scans), self.by, self.grain, self.plan.params)
 
     def columns_of(self, table: str) -> list[str]:
@@ -222,11 +285,13 @@ class Builder:
             aggregations.append(self.aggregation(name, name, metric.expr, metric.filter, self.kinds(frame)))
         empty = tuple((a.name, empty_value(a.value)) for a in aggregations)
         values = Aggregate(frame, scan.time, self.grain, self.by, tuple(aggregations))
-        result = Complete(self.grid(self.table_groups(scan.table, table)), values, self.by, empty)
+        groups = self.table_groups(scan.table, table)
+        result = Complete(self.grid(groups), values, self.by, empty)
         self.bases.append(result)
-        for name, value in empty:
+        for (name, value), aggregation in zip(empty, aggregations, strict=True):
             self.outputs[name] = Output(name, result, name)
             self.empty[name] = value
+            self.sources[name] = AggregateSource(table, scan.time, aggregation, groups, result)
 
     def snapshot(self, scan: SnapshotScan) -> None:
         """Point-in-time counts sharing a table, columns and filter: one running count."""
@@ -236,6 +301,7 @@ class Builder:
             condition = self.check(owner.filter, "row", owner.name, columns=self.kinds(frame))
             frame = self._keep(Filter(frame, condition, owner.filter, owner.name), self.kinds(frame))
         before = self.grain.shift(self.plan.window_start, -1)
+        value = self.snapshot_value(owner, frame)
         counts = PointInTime(
             frame,
             scan.from_column,
@@ -245,12 +311,40 @@ class Builder:
             self._periods,
             self.groups(frame),
             self.by,
+            value,
+            owner.expr if value is not None else None,
+            owner.name,
         )
         self.bases.append(counts)
         for name in scan.metrics:
             at = self.catalog.metrics[name].active_at
             self.outputs[name] = Output(name, counts, AT_START if at == "period_start" else AT_END)
             self.empty[name] = 0
+
+    def snapshot_value(self, metric: MetricDefinition, frame: Relation) -> Checked | None:
+        """The row formula a snapshot sums over the active rows, or None when it counts them.
+
+        A snapshot's ``expr`` is ``count(*)`` or ``sum(<row formula>)``: both change by a
+        row's value when it starts or ends, which is what a running total can follow.
+        """
+        if metric.expr is None:
+            return None
+        checked = self.check(metric.expr, "aggregate", metric.name, columns=self.kinds(frame))
+        tree = checked.tree
+        if isinstance(tree.source, exp.Count) and not tree.args:
+            return None
+        if isinstance(tree.source, exp.Sum):
+            return Checked(tree.args[0], checked.references, scope="row")
+        raise DefinitionError(
+            Issue(
+                "snapshot-expr",
+                "a snapshot's expr is count(*) or sum(...) of a column over the active rows, "
+                f"not {checked.text!r}",
+                metric.expr.location,
+                subject=metric.name,
+                hint="e.g. expr: sum(coalesce(amount, 0))",
+            )
+        )
 
     def entity(self, metric: MetricDefinition) -> None:
         """An entity metric: its population, measures and score, rolled up per group."""
@@ -294,12 +388,21 @@ class Builder:
         """A derived metric: its inputs combined, looked back where ``prior`` asks, projected."""
         assert metric.expr is not None
         references = sorted(self.catalog.references.get(metric.name, ()))
-        priors = sorted(self.catalog.priors.get(metric.name, ()))
-        inputs = tuple(Output(n, self.outputs[n].relation, self.outputs[n].column) for n in references)
-        empty = tuple((n, self.empty.get(n)) for n in references)
-        relation: Relation = Combine(inputs, empty, self._periods, self.by)
-        if priors:
-            relation = Lag(relation, tuple(priors), 1, self.by)
+        windows = self.catalog.windows.get(metric.name, ())
+        inputs = [Output(n, self.outputs[n].relation, self.outputs[n].column) for n in references]
+        empty = [(n, self.empty.get(n)) for n in references]
+        for node in windows:
+            if isinstance(node, Windowed) and node.column not in dict(empty):
+                inputs.append(self.windowed(node, metric.name))
+                empty.append((node.column, None if node.construct == "share" else self.empty.get(node.name)))
+        relation: Relation = Combine(tuple(inputs), tuple(empty), self._periods, self.by)
+        lags = {
+            node.column: (node.name, node.column, lag_periods(node, self.grain, metric.name))
+            for node in windows
+            if isinstance(node, Prior)
+        }
+        if lags:
+            relation = Lag(relation, tuple(lags.values()), self.by)
         names = dict.fromkeys(self.catalog.metrics, "number")
         value = self.check(metric.expr, "derived", metric.name, names=names)  # type: ignore[arg-type]
         self.outputs[metric.name] = Output(
@@ -307,10 +410,54 @@ class Builder:
         )
         self.empty[metric.name] = empty_value(value, dict(empty))
 
+    def windowed(self, node: Windowed, metric: str) -> Output:
+        """A rolling, to-date or share value of an aggregate metric, built once per request."""
+        if node.column in self._windowed:
+            return self._windowed[node.column]
+        source = self.sources.get(node.name)
+        if source is None:  # the catalog refuses it; a metric given from Python may not be checked
+            raise UsageError(
+                Issue(
+                    "window-of-non-aggregate",
+                    f"{node.construct}({node.name}) in {metric!r} needs an aggregate metric",
+                    subject=metric,
+                )
+            )
+        empty = self.empty[node.name]
+        relation: Relation
+        if node.construct == "share":
+            totals = Aggregate(
+                self.in_window(source.table, source.time), source.time, self.grain, (), (source.aggregation,)
+            )
+            complete = Complete(self._periods, totals, (), ((node.name, empty),))
+            relation = Share(source.values, complete, node.name, node.column, self.by)
+        else:
+            starts = self.grain.starts(self.plan.window_start, self.plan.request.end)
+            periods = window_map(node, self.grain, starts, metric)
+            first = periods.pairs[0][0]
+            rows = self._keep(
+                TimeRange(source.table, source.time, first, self.plan.request.end), self.kinds(source.table)
+            )
+            aggregation = replace(source.aggregation, name=node.column)
+            values = WindowAggregate(rows, source.time, periods, self.by, (aggregation,))
+            relation = Complete(self.grid(source.groups), values, self.by, ((node.column, empty),))
+        self.bases.append(relation)
+        output = Output(node.column, relation, node.column)
+        self._windowed[node.column] = output
+        return output
+
 
 def build_query(plan: LogicalPlan, catalog: Catalog, kinds_of: KindsOf) -> Query:
     """The relational IR of ``plan`` on a source whose tables have the columns ``kinds_of`` gives."""
     return Builder(plan, catalog, kinds_of).build()
 
 
-__all__ = ["Builder", "KindsOf", "build_query", "population_lag", "rollup_empty"]
+__all__ = [
+    "AggregateSource",
+    "Builder",
+    "KindsOf",
+    "build_query",
+    "population_lag",
+    "rollup_empty",
+    "window_map",
+]

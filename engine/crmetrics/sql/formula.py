@@ -30,8 +30,9 @@ from crmetrics.formula.typed import (
     Prior,
     Reference,
     Timestamp,
+    Windowed,
 )
-from crmetrics.ir.nodes import PERIOD_DAYS_COLUMN, prior_column
+from crmetrics.ir.nodes import PERIOD_DAYS_COLUMN
 from crmetrics.metric import Formula
 from crmetrics.sql.dialects import data_type, double, half_even, number, timestamp
 
@@ -122,8 +123,8 @@ class SqlFormula:
         return number(float(node.value))
 
     def _prior(self, node: Node) -> exp.Expr:
-        assert isinstance(node, Prior)
-        return self.reference(prior_column(node.name, node.periods))
+        assert isinstance(node, (Prior, Windowed))
+        return self.reference(node.column)
 
     def _period_days(self, node: Node) -> exp.Expr:
         return self.reference(PERIOD_DAYS_COLUMN)
@@ -289,6 +290,7 @@ _NAMED: dict[type, Callable[[SqlFormula, Node], exp.Expr]] = {
     Column: SqlFormula._column,
     Reference: SqlFormula._column,
     Parameter: SqlFormula._parameter,
+    Windowed: SqlFormula._prior,
     Prior: SqlFormula._prior,
     PeriodDays: SqlFormula._period_days,
     Timestamp: SqlFormula._timestamp,

@@ -49,7 +49,8 @@ def customers(data: Objects, stages: StageBook) -> RawTable:
     companies = companies.with_columns(acquired.alias("__acquired"))
     if not settings["include_prospects"]:
         reason = (
-            f"not a customer (no {settings['acquired_at_field']})" if method == "field"
+            f"not a customer (no {settings['acquired_at_field']})"
+            if method == "field"
             else "not a customer (no customer date or won deal)"
         )
         companies = builder.reject(companies, pl.col("__acquired").is_null(), reason)
@@ -61,8 +62,9 @@ def customers(data: Objects, stages: StageBook) -> RawTable:
         segment(companies, settings["segment"], "numberofemployees").alias("segment"),
         column(companies, settings["region_field"]).alias("region"),
         column(companies, "industry").alias("industry"),
-        channel(column(companies, "hs_analytics_source"), data.settings["channel_map"])
-        .alias("acquisition_channel"),
+        channel(column(companies, "hs_analytics_source"), data.settings["channel_map"]).alias(
+            "acquisition_channel"
+        ),
     )
     return builder.result(frame)
 

@@ -35,10 +35,19 @@ from crmetrics.plugins.crm_common.files import (
 from crmetrics.plugins.crm_common.http import ApiClient
 from crmetrics.plugins.hubspot.labels import rename_labels
 
-_ENVELOPE = {"createdAt": "createdat", "updatedAt": "updatedat", "archived": "archived",
-             "archivedAt": "archivedat"}
-_SINGULAR = {"company": "companies", "contact": "contacts", "deal": "deals", "ticket": "tickets",
-             "line_item": "line_items"}
+_ENVELOPE = {
+    "createdAt": "createdat",
+    "updatedAt": "updatedat",
+    "archived": "archived",
+    "archivedAt": "archivedat",
+}
+_SINGULAR = {
+    "company": "companies",
+    "contact": "contacts",
+    "deal": "deals",
+    "ticket": "tickets",
+    "line_item": "line_items",
+}
 
 
 class ObjectSource(Protocol):
@@ -83,6 +92,7 @@ def flatten(record: Mapping[str, Any]) -> dict[str, str | None]:
 
 def _ids(results: Sequence[Any]) -> str | None:
     """Association ids, the primary (labelled, not ``*_unlabeled``) first, each once."""
+
     def is_unlabeled(item: Any) -> bool:
         return isinstance(item, Mapping) and str(item.get("type", "")).endswith("unlabeled")
 
@@ -117,10 +127,14 @@ def records_of(document: Any, path: Path) -> Iterator[Mapping[str, Any]]:
         elif isinstance(page, Mapping):
             yield page
         else:
-            raise DataError(Issue(
-                "unreadable-file", f"{path} holds neither list pages nor records",
-                Location(str(path)), hint="expected {\"results\": [...]} or a list of records",
-            ))
+            raise DataError(
+                Issue(
+                    "unreadable-file",
+                    f"{path} holds neither list pages nor records",
+                    Location(str(path)),
+                    hint='expected {"results": [...]} or a list of records',
+                )
+            )
 
 
 class FileSource:
@@ -211,10 +225,13 @@ class ApiSource:
             if not after:
                 break
             if str(after) in seen:  # a cursor that repeats would page forever
-                raise DataError(Issue(
-                    "api-error", f"HubSpot repeated the paging cursor {after!r} for {name}",
-                    Location(self.where(name)),
-                ))
+                raise DataError(
+                    Issue(
+                        "api-error",
+                        f"HubSpot repeated the paging cursor {after!r} for {name}",
+                        Location(self.where(name)),
+                    )
+                )
             seen.add(str(after))
             params["after"] = str(after)
         return frame_of_text(rows)

@@ -112,10 +112,14 @@ class Objects:
         if name not in self._raw:
             frame = self.source.read(name, self.fields(name)) if self.has(name) else pl.DataFrame()
             if frame.width and "id" not in frame.columns:
-                raise DataError(Issue(
-                    "missing-column", f"{name} has no Id column", Location(self.where(name)),
-                    hint=f"export {name} with its Id field; columns found: {', '.join(frame.columns)}",
-                ))
+                raise DataError(
+                    Issue(
+                        "missing-column",
+                        f"{name} has no Id column",
+                        Location(self.where(name)),
+                        hint=f"export {name} with its Id field; columns found: {', '.join(frame.columns)}",
+                    )
+                )
             self._raw[name] = frame
         return self._raw[name]
 

@@ -124,9 +124,7 @@ def values(column: str, source: str | None, table: str | None, fmt: str, project
 
 @click.command()
 @click.argument("metric")
-@click.option(
-    "--plan", "show_plan", is_flag=True, help="Also show the relational plan every engine runs."
-)
+@click.option("--plan", "show_plan", is_flag=True, help="Also show the relational plan every engine runs.")
 @request_options
 @format_option("text", "json")
 @engine_options

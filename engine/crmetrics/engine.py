@@ -289,7 +289,7 @@ class Engine:
     def evaluate(
         self,
         request: Request,
-        source: Source,
+        source: Source | ResolvedSource,
         *,
         streaming: bool = False,
         engine: str = "polars",
@@ -302,10 +302,11 @@ class Engine:
         cross-column rules) of tables that already have the canonical column types, such as
         typed Parquet: faster, for sources that guarantee those rules themselves.
         ``engine="duckdb"`` or ``"spark"`` computes the same numbers from the SQL rendering
-        of the same plan (docs/scaling.md).
+        of the same plan (docs/scaling.md). ``source`` may be one :meth:`resolve_source`
+        already read, so that a caller reads it once however many steps use it.
         """
         chosen = backend(engine)
-        resolved = self.resolve_source(source)
+        resolved = source if isinstance(source, ResolvedSource) else self.resolve_source(source)
         if resolved.native is not None and native_backend(resolved.native) != chosen.name:
             scheme = resolved.native.scheme
             raise UsageError(
@@ -365,8 +366,9 @@ class Engine:
             comparison.distance(compare, request.grain.name)
         if min_n is not None and min_n < 1:
             raise UsageError(Issue("bad-min-n", f"--min-n must be 1 or more, not {min_n}"))
-        native = self.native_source(source)
-        connector = None if native is not None else self.open_source(source)
+        # The source is read once: the connector (or the engine tables) serves every step.
+        resolved = self.resolve_source(source)
+        connector = resolved.connector
         notes: list[Issue] = []
         if request.metrics == ("all",):
             request, notes = self.applicable(request, connector or source)
@@ -376,7 +378,7 @@ class Engine:
             diagnostics.check_bare_words(request.where, connector)
         widened = comparison.widened(request, compare) if compare else request
         widened = sample_size.with_counts(widened, self.catalog, names)
-        frame = self.evaluate(widened, connector or source, engine=engine, streaming=streaming, trust=trust)
+        frame = self.evaluate(widened, resolved, engine=engine, streaming=streaming, trust=trust)
         limits = sample_size.thresholds(self.catalog, names, min_n)
         frame, suppressed = sample_size.attach(frame, self.catalog, names, request.by, min_n=limits)
         if suppressed.total:

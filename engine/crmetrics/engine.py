@@ -618,6 +618,7 @@ def evaluate(
         by=by,
         where=where,
         params=params,
+        calendar=chosen.calendar,
     )
     outcome = facade.run(
         request,

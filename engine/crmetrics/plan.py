@@ -16,7 +16,7 @@ from datetime import date, datetime
 from crmetrics.catalog import Catalog
 from crmetrics.errors import Issue, UsageError, did_you_mean
 from crmetrics.formula.typed import Prior
-from crmetrics.periods import Grain, aligned, parse_instant
+from crmetrics.periods import Calendar, Grain, aligned, parse_instant
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class Request:
 
     Attributes:
         metrics: metric names (results are sorted by metric name, period and groups).
-        grain: ``day``, ``week``, ``month``, ``quarter`` or ``year``.
+        grain: ``day``, ``week``, ``month``, ``quarter``, ``year``, ``fiscal_quarter`` or
+            ``fiscal_year``, on the project's calendar.
         start: first period start (inclusive), aligned to the grain.
         end: end of the range (exclusive), aligned to the grain.
         by: grouping columns, of the metric's table or of ``customers``.
@@ -52,11 +53,16 @@ class Request:
         by: Sequence[str] = (),
         where: str | None = None,
         params: Mapping[str, float] | None = None,
+        calendar: Calendar | None = None,
     ) -> Request:
-        """A request from user-level values; bad values raise :class:`UsageError`."""
-        grain_ = Grain.parse(grain)
-        start_ = aligned(parse_instant(start, "start"), grain_, "start")
-        end_ = aligned(parse_instant(end, "end"), grain_, "end")
+        """A request from user-level values; bad values raise :class:`UsageError`.
+
+        ``start`` and ``end`` are local dates of ``calendar`` (the project file's
+        ``calendar:``; UTC, Monday weeks and January years by default).
+        """
+        grain_ = Grain.parse(grain, calendar)
+        start_ = aligned(parse_instant(start, "start", calendar), grain_, "start")
+        end_ = aligned(parse_instant(end, "end", calendar), grain_, "end")
         if end_ <= start_:
             raise UsageError(
                 Issue(

@@ -151,12 +151,18 @@ def evaluate(engines: Engines, case: Case, backend: str) -> pl.DataFrame:
         by=request.get("by", ()),
         where=request.get("where"),
         params=request.get("params"),
+        calendar=crmetrics.Calendar.parse(**request.get("calendar", {})),
     )
     return engines.get(case).evaluate(built, source(case), engine=backend)
 
 
 def _key(row: Mapping[str, Any], by: Sequence[str]) -> tuple[Any, ...]:
-    return (row["metric"], str(row["period_start"]), *(row[column] for column in by))
+    return (row["metric"], str(row["period_start"]), *(row.get(column) for column in by))
+
+
+def _labels(case: Case) -> list[str]:
+    """The columns naming a period besides ``period_start``: ``fiscal_period`` at a fiscal grain."""
+    return ["fiscal_period"] if str(case.request.get("grain", "")).startswith("fiscal_") else []
 
 
 def _same(actual: float | None, expected: float | None) -> bool:
@@ -170,7 +176,8 @@ def _same(actual: float | None, expected: float | None) -> bool:
 def differences(result: pl.DataFrame, case: Case) -> list[str]:
     """What differs between ``result`` and the case's expected rows; empty when they agree."""
     assert case.rows is not None
-    by = list(case.request.get("by", ()))
+    labels = _labels(case)
+    by = [*labels, *case.request.get("by", ())]
     columns = ["metric", "period_start", *by, "value"]
     if result.columns != columns:
         return [f"columns {result.columns}, expected {columns}"]

@@ -16,6 +16,7 @@ from crmetrics.errors import CrmetricsError, Issue, UsageError
 
 if TYPE_CHECKING:
     from crmetrics.engine import Engine
+    from crmetrics.periods import Calendar
     from crmetrics.plan import Request
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -153,6 +154,8 @@ def build_request(
     by: Sequence[str],
     where: str | None,
     params: Sequence[str],
+    *,
+    calendar: Calendar | None = None,
 ) -> Request:
     """The request the options describe; a missing range or a bad --param is a usage error."""
     from crmetrics.plan import Request
@@ -180,7 +183,14 @@ def build_request(
         overrides[key.strip()] = value.strip()
     assert start is not None and end is not None  # refused above when missing
     return Request.build(
-        metrics, grain=grain, start=start, end=end, by=split(by), where=where, params=overrides
+        metrics,
+        grain=grain,
+        start=start,
+        end=end,
+        by=split(by),
+        where=where,
+        params=overrides,
+        calendar=calendar,
     )
 
 

@@ -154,7 +154,14 @@ def explain(
         chosen: Any = None
         if show_plan:
             request = build_request(
-                [metric], grain, start or "2025-01-01", end or "2025-04-01", by, where, params
+                [metric],
+                grain,
+                start or "2025-01-01",
+                end or "2025-04-01",
+                by,
+                where,
+                params,
+                calendar=engine.project.calendar,
             )
             chosen = source or engine.project.source or engine.empty_source()
         if fmt == "json":

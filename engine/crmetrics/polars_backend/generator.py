@@ -366,6 +366,8 @@ class PolarsGenerator:
     def _combine(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Combine) and isinstance(node.periods, Periods)
         keys = [PERIOD_START, *node.keys]
+        if not node.inputs:  # a formula of the period alone, e.g. period_days()
+            return self.frame(node.periods).select(PERIOD_START, PERIOD_DAYS_COLUMN)
         frame: pl.LazyFrame | None = None
         for output in node.inputs:
             part = self.frame(output.relation).select(*keys, pl.col(output.column).alias(output.name))

@@ -95,11 +95,13 @@ def to_local(value: exp.Expr, zone: str, dialect: str) -> exp.Expr:
     if dialect == "trino":
         utc = exp.Anonymous(this="WITH_TIMEZONE", expressions=[value, _string("UTC")])
         return exp.Cast(this=exp.AtTimeZone(this=utc, zone=_string(zone)), to=data_type("TIMESTAMP"))
-    return exp.AtTimeZone(this=exp.AtTimeZone(this=value, zone=_string("UTC")), zone=_string(zone))
+    # Parenthesised: AT TIME ZONE binds looser than + and - in some dialects.
+    return exp.paren(exp.AtTimeZone(this=exp.AtTimeZone(this=value, zone=_string("UTC")), zone=_string(zone)))
 
 
 def to_utc(local: exp.Expr, zone: str, dialect: str) -> exp.Expr:
     """The local date and time ``local`` of ``zone`` as a UTC timestamp (see :func:`to_local`)."""
+    local = local if isinstance(local, (exp.Column, exp.Paren, exp.Func)) else exp.paren(local)
     if dialect in ("spark", "databricks"):
         return exp.Anonymous(this="TO_UTC_TIMESTAMP", expressions=[local, _string(zone)])
     if dialect == "snowflake":
@@ -109,12 +111,13 @@ def to_utc(local: exp.Expr, zone: str, dialect: str) -> exp.Expr:
     if dialect == "trino":
         zoned = exp.Anonymous(this="WITH_TIMEZONE", expressions=[local, _string(zone)])
         return exp.Cast(this=exp.AtTimeZone(this=zoned, zone=_string("UTC")), to=data_type("TIMESTAMP"))
-    return exp.AtTimeZone(this=exp.AtTimeZone(this=local, zone=_string(zone)), zone=_string("UTC"))
+    return exp.paren(exp.AtTimeZone(this=exp.AtTimeZone(this=local, zone=_string(zone)), zone=_string("UTC")))
 
 
 def plus(value: exp.Expr, amount: int, unit: str) -> exp.Expr:
     """``value`` moved by ``amount`` ``unit`` (DAY or MONTH), back when negative."""
     interval = exp.Interval(this=exp.Literal.string(str(abs(amount))), unit=exp.var(unit))
+    value = value if isinstance(value, (exp.Column, exp.Paren, exp.Func)) else exp.paren(value)
     if amount < 0:
         return exp.Sub(this=value, expression=interval)
     return exp.Add(this=value, expression=interval)

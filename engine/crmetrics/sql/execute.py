@@ -16,7 +16,7 @@ from crmetrics.catalog import Catalog
 from crmetrics.connector import Connector
 from crmetrics.ir.nodes import CUSTOMERS
 from crmetrics.model import kind_of_dtype
-from crmetrics.periods import PERIOD_START
+from crmetrics.periods import FISCAL_PERIOD, PERIOD_START
 from crmetrics.plan import LogicalPlan
 from crmetrics.sql.tables import TableMapping, Tables
 
@@ -72,7 +72,8 @@ def conform_result(result: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
         pl.col(PERIOD_START).cast(pl.Date),
         pl.col("value").cast(pl.Float64).fill_nan(None),
     )
-    return result.select("metric", PERIOD_START, *by, "value").sort(
+    labels = [FISCAL_PERIOD] if FISCAL_PERIOD in result.columns else []
+    return result.select("metric", PERIOD_START, *labels, *by, "value").sort(
         ["metric", PERIOD_START, *by], nulls_last=False, maintain_order=True
     )
 

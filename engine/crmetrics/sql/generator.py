@@ -454,6 +454,9 @@ class SqlGenerator:
 
     def _combine(self, node: Combine) -> tuple[str, exp.Query]:
         keys = [PERIOD_START, *node.keys]
+        if not node.inputs:  # a formula of the period alone, e.g. period_days()
+            periods = table_ref(self.cte(node.periods), "p")
+            return "derived_inputs", exp.select(col(PERIOD_START), col(PERIOD_DAYS_COLUMN)).from_(periods)
         # A full outer join of the inputs on the keys, written as a stack and a group-by so
         # that each input is read once: nested joins would copy every input's subquery.
         slots = [f"__input_{i}" for i in range(len(node.inputs))]

@@ -14,8 +14,8 @@ from pathlib import Path
 from crmetrics.errors import DefinitionError, Issue, UsageError, did_you_mean
 from crmetrics.formula.check import check_formula
 from crmetrics.formula.functions import FunctionTable
-from crmetrics.formula.typed import Checked, Kind, Node, Scope, Windowed
-from crmetrics.metric import Formula, MetricDefinition, load_definitions_file
+from crmetrics.formula.typed import Checked, Kind, Node, Prior, Scope, Windowed
+from crmetrics.metric import DimensionDefinition, Formula, MetricDefinition, load_definitions_file
 from crmetrics.model import TABLES
 
 KIND_OF_COLUMN: dict[str, Kind] = {
@@ -41,6 +41,8 @@ class Catalog:
     priors: dict[str, set[str]] = field(default_factory=dict)
     #: The time constructs each derived metric uses (``Prior`` and ``Windowed`` nodes).
     windows: dict[str, tuple[Node, ...]] = field(default_factory=dict)
+    #: Derived grouping columns (``acquisition_cohort``), by name.
+    dimensions: dict[str, DimensionDefinition] = field(default_factory=dict)
 
     def get(self, name: str) -> MetricDefinition:
         """The metric called ``name``; an unknown name is a usage error with a suggestion."""
@@ -79,6 +81,7 @@ def load_catalog(
     """Load every ``*.yaml`` in ``folders`` (and the given ``files``); raise on any issue."""
     issues: list[Issue] = []
     metrics: dict[str, MetricDefinition] = {}
+    dimensions: dict[str, DimensionDefinition] = {}
     paths = [
         (path, provider)
         for folder, provider in folders
@@ -86,17 +89,51 @@ def load_catalog(
     ]
     paths += list(files)
     for path, provider in paths:
-        loaded, found = load_definitions_file(path, provider)
+        loaded, declared, found = load_definitions_file(path, provider)
         issues.extend(found)
         for metric in loaded:
             issues.extend(_merge(metrics, metric))
-    catalog = Catalog(metrics, functions)
+        for dimension in declared:
+            issues.extend(_add_dimension(dimensions, dimension))
+    catalog = Catalog(metrics, functions, dimensions=dimensions)
     if not issues:
         issues.extend(check_catalog(catalog))
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise DefinitionError(sorted(errors, key=lambda i: (i.location or ("",), i.message)))
     return catalog
+
+
+def _add_dimension(
+    dimensions: dict[str, DimensionDefinition], dimension: DimensionDefinition
+) -> Iterator[Issue]:
+    existing = dimensions.get(dimension.name)
+    if existing is not None:
+        yield Issue(
+            "duplicate-dimension",
+            f"dimension {dimension.name!r} is defined twice: here and at {existing.location}",
+            dimension.location,
+            hint="rename one of them",
+        )
+        return
+    columns = canonical_columns(dimension.table)
+    if dimension.name in columns:
+        yield Issue(
+            "dimension-shadows-column",
+            f"dimension {dimension.name!r} has the name of a column of {dimension.table}",
+            dimension.location,
+            hint="give the dimension its own name, e.g. acquisition_cohort",
+        )
+    elif columns.get(dimension.period_of) != "datetime":
+        yield Issue(
+            "unknown-column",
+            f"dimension {dimension.name!r}: {dimension.table} has no timestamp column "
+            f"{dimension.period_of!r}",
+            dimension.location,
+            hint=did_you_mean(dimension.period_of, [c for c, k in columns.items() if k == "datetime"]),
+        )
+    else:
+        dimensions[dimension.name] = dimension
 
 
 def _merge(metrics: dict[str, MetricDefinition], metric: MetricDefinition) -> Iterator[Issue]:
@@ -186,8 +223,9 @@ def tables_and_columns_exist(catalog: Catalog, metric: MetricDefinition) -> Iter
         yield from _table_issue(metric, metric.table, ("table",))
         if metric.table in TABLES:
             yield from _column_issue(metric, metric.table, metric.from_column, "datetime", ("from",))
-            yield from _column_issue(metric, metric.table, metric.until_column, "datetime", ("until",))
-    elif metric.type == "entity":
+            if metric.until_column:
+                yield from _column_issue(metric, metric.table, metric.until_column, "datetime", ("until",))
+    elif metric.type in ("entity", "cohort"):
         for name, measure in metric.measures.items():
             where = ("measures", name)
             yield from _table_issue(metric, measure.table, (*where, "table"))
@@ -223,15 +261,23 @@ def formulas_check(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue
             catalog.windows[metric.name] = formula.windows
             yield from _window_targets(catalog, metric, formula)
     elif metric.type == "entity" and metric.expr:
-        for measure in metric.measures.values():
-            if measure.table not in TABLES:
-                continue
-            columns = canonical_columns(measure.table)
-            if measure.filter:
-                yield from _check(catalog, metric, measure.filter, "row", "boolean", columns=columns)
-            yield from _check(catalog, metric, measure.expr, "aggregate", "number", columns=columns)
+        yield from _measures_check(catalog, metric)
         measures = dict.fromkeys(metric.measures, "number")
         yield from _check(catalog, metric, metric.expr, "entity", "number", names=measures)  # type: ignore[arg-type]
+    elif metric.type == "cohort" and metric.expr and metric.base:
+        yield from _measures_check(catalog, metric)
+        numbers: dict[str, Kind] = {name: "number" for name in metric.measures}
+        found: list[Checked] = []
+        yield from _check(catalog, metric, metric.base, "row", "boolean", columns=numbers, found=found)
+        yield from _check(catalog, metric, metric.expr, "aggregate", "number", columns=numbers, found=found)
+        if len(found) == 2 and not any(isinstance(n, Prior) for c in found for n in c.windows):
+            yield Issue(
+                "cohort-without-base-period",
+                "a cohort's base reads its measures in an earlier period, with year_ago(m) or prior(m, n)",
+                metric.base.location,
+                subject=metric.name,
+                hint="e.g. base: year_ago(revenue) > 0",
+            )
 
 
 def _window_targets(catalog: Catalog, metric: MetricDefinition, formula: Checked) -> Iterator[Issue]:
@@ -253,6 +299,16 @@ def _window_targets(catalog: Catalog, metric: MetricDefinition, formula: Checked
             )
 
 
+def _measures_check(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    for measure in metric.measures.values():
+        if measure.table not in TABLES:
+            continue
+        columns = canonical_columns(measure.table)
+        if measure.filter:
+            yield from _check(catalog, metric, measure.filter, "row", "boolean", columns=columns)
+        yield from _check(catalog, metric, measure.expr, "aggregate", "number", columns=columns)
+
+
 def _check(
     catalog: Catalog,
     metric: MetricDefinition,
@@ -266,7 +322,14 @@ def _check(
 ) -> Iterator[Issue]:
     try:
         checked = check_formula(
-            formula, scope, metric.name, catalog.functions, columns=columns, names=names, params=metric.params
+            formula,
+            scope,
+            metric.name,
+            catalog.functions,
+            columns=columns,
+            names=names,
+            params=metric.params,
+            lookback=metric.type == "cohort",
         )
     except DefinitionError as error:
         yield from error.issues

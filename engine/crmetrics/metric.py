@@ -11,7 +11,7 @@ from crmetrics.errors import DefinitionError, Issue, Location
 from crmetrics.schema_check import check_document, load_schema
 from crmetrics.yamlio import Document, load_file
 
-MetricType = Literal["aggregate", "snapshot", "derived", "entity"]
+MetricType = Literal["aggregate", "snapshot", "derived", "entity", "cohort"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,21 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class DimensionDefinition:
+    """A derived grouping column: the period of ``grain`` holding ``table.period_of``.
+
+    ``grain`` is empty to follow the run's grain. Its values are the ISO dates of the
+    periods' first local days.
+    """
+
+    name: str
+    period_of: str
+    location: Location
+    table: str = "customers"
+    grain: str = ""
+
+
+@dataclass(frozen=True)
 class MetricDefinition:
     """One metric, as declared."""
 
@@ -77,6 +92,8 @@ class MetricDefinition:
     population: str = "active_at_end"
     measures: Mapping[str, Measure] = field(default_factory=dict)
     rollup: str = "avg"
+    base: Formula | None = None
+    requires_by: tuple[str, ...] = ()
     params: Mapping[str, float] = field(default_factory=dict)
     override: bool = False
     #: The count metric giving each value's sample size, and the least one to show.
@@ -116,12 +133,30 @@ def parse_document(document: Document, provider: str) -> tuple[list[MetricDefini
     return metrics, []
 
 
-def load_definitions_file(path: Path, provider: str) -> tuple[list[MetricDefinition], list[Issue]]:
-    """The metrics of one YAML file, and every issue found reading and checking it."""
+def parse_dimensions(document: Document) -> list[DimensionDefinition]:
+    """The derived dimensions of a schema-checked document."""
+    return [
+        DimensionDefinition(
+            raw["name"],
+            raw["period_of"],
+            document.location(["dimensions", index, "name"]),
+            raw.get("table", "customers"),
+            raw.get("grain", ""),
+        )
+        for index, raw in enumerate((document.data or {}).get("dimensions", []))
+    ]
+
+
+def load_definitions_file(
+    path: Path, provider: str
+) -> tuple[list[MetricDefinition], list[DimensionDefinition], list[Issue]]:
+    """The metrics and dimensions of one YAML file, and every issue found reading and checking it."""
     try:
-        return parse_document(load_file(path), provider)
+        document = load_file(path)
+        metrics, issues = parse_document(document, provider)
     except DefinitionError as error:
-        return [], error.issues
+        return [], [], error.issues
+    return metrics, [] if issues else parse_dimensions(document), issues
 
 
 def _formula(document: Document, path: list[str | int], text: str) -> Formula:
@@ -172,11 +207,13 @@ def _metric(document: Document, origin: Origin, index: int, raw: dict[str, Any])
         filter=formula("filter"),
         active_at=raw.get("active_at", ""),
         from_column=raw.get("from", "acquired_at"),
-        until_column=raw.get("until", "churned_at"),
+        until_column=raw.get("until", "churned_at") or "",
         entity=raw.get("entity", ""),
         population=raw.get("population", "active_at_end"),
         measures=measures,
         rollup=raw.get("rollup", "avg"),
+        base=formula("base"),
+        requires_by=tuple(raw.get("requires_by", ())),
         params={k: float(v) for k, v in raw.get("params", {}).items()},
         override=bool(raw.get("override", False)),
         n=raw.get("n", ""),

@@ -91,12 +91,14 @@ class AggregateScan:
 
 @dataclass(frozen=True)
 class SnapshotScan:
-    """Point-in-time counts sharing a table, its from/until columns and a row filter."""
+    """Point-in-time counts (or sums) sharing a table, its from/until columns, a row filter
+    and what is totalled over the active rows."""
 
     table: str
     from_column: str
     until_column: str
     filter: str | None
+    expr: str | None
     metrics: tuple[str, ...]
 
 
@@ -112,6 +114,7 @@ class LogicalPlan:
         aggregates: aggregate metrics sharing a table and time column.
         snapshots: point-in-time counts sharing a table, columns and filter.
         entities: entity metrics.
+        cohorts: cohort metrics.
         derived: derived metrics, each after its inputs.
         params: each metric's parameters, overrides applied.
     """
@@ -123,6 +126,7 @@ class LogicalPlan:
     aggregates: list[AggregateScan]
     snapshots: list[SnapshotScan]
     entities: list[str]
+    cohorts: list[str]
     derived: list[str]
     params: dict[str, dict[str, float]]
 
@@ -205,8 +209,8 @@ def build_plan(catalog: Catalog, request: Request) -> LogicalPlan:
     order = catalog.closure(names)
     lookback = _lookback(catalog, order, request.grain)
     aggregates: dict[tuple[str, str], list[str]] = {}
-    snapshots: dict[tuple[str, str, str, str | None], list[str]] = {}
-    entities, derived = [], []
+    snapshots: dict[tuple[str, str, str, str | None, str | None], list[str]] = {}
+    entities, cohorts, derived = [], [], []
     for name in order:
         metric = catalog.metrics[name]
         if metric.type == "aggregate":
@@ -217,10 +221,13 @@ def build_plan(catalog: Catalog, request: Request) -> LogicalPlan:
                 metric.from_column,
                 metric.until_column,
                 metric.filter.text if metric.filter else None,
+                metric.expr.text if metric.expr else None,
             )
             snapshots.setdefault(key, []).append(name)
         elif metric.type == "entity":
             entities.append(name)
+        elif metric.type == "cohort":
+            cohorts.append(name)
         else:
             derived.append(name)
     return LogicalPlan(
@@ -233,6 +240,7 @@ def build_plan(catalog: Catalog, request: Request) -> LogicalPlan:
         aggregates=[AggregateScan(t, c, tuple(m)) for (t, c), m in aggregates.items()],
         snapshots=[SnapshotScan(*key, metrics=tuple(m)) for key, m in snapshots.items()],
         entities=entities,
+        cohorts=cohorts,
         derived=derived,
         params=resolve_params(catalog, order, request.params),
     )

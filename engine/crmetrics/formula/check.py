@@ -113,6 +113,8 @@ class Checker:
     references: set[str] = field(default_factory=set)
     priors: set[str] = field(default_factory=set)
     windows: list[Node] = field(default_factory=list)
+    #: Whether ``prior`` and ``year_ago`` may read a column (a cohort's measure) in an earlier period.
+    lookback: bool = False
     in_aggregate: bool = False
 
     def check(self) -> Checked:
@@ -359,14 +361,17 @@ class Checker:
     def time_construct(self, node: exp.Anonymous, name: str) -> Node:
         """``prior``, ``year_ago``, ``rolling``, ``to_date`` or ``share`` of a metric."""
         example = TIME_CONSTRUCTS[name]
-        if self.scope != "derived":
+        measure = self.lookback and name in ("prior", "year_ago")
+        if self.scope != "derived" and not measure:
             raise self.error(node, f"{name}() is only available in derived metrics", f"e.g. {example}")
         args = node.expressions
         if not args or not isinstance(args[0], exp.Column) or args[0].table:
             raise self.error(node, f"{name}() takes a metric name first, e.g. {example}")
         target = args[0].name
-        if target not in self.names:
-            raise self.error(args[0], f"unknown metric {target!r}", did_you_mean(target, self.names))
+        known = self.columns if measure else self.names
+        if target not in known:
+            what = "measure" if measure else "metric"
+            raise self.error(args[0], f"unknown {what} {target!r}", did_you_mean(target, known))
         extra = args[1:]
         typed: Prior | Windowed
         if name == "prior":
@@ -483,6 +488,7 @@ def check_formula(
     columns: Mapping[str, Kind] | None = None,
     names: Mapping[str, Kind] | None = None,
     params: Mapping[str, float] | None = None,
+    lookback: bool = False,
 ) -> Checked:
     """The typed tree of ``formula`` in ``scope``; raises :class:`DefinitionError` on any problem.
 
@@ -494,8 +500,12 @@ def check_formula(
         columns: the columns it may read (row and aggregate scopes).
         names: the metrics or measures it may read (derived and entity scopes).
         params: the metric's parameters and their values.
+        lookback: whether ``prior(column, n)`` and ``year_ago(column)`` may read a column in
+            an earlier period (a cohort's measures).
     """
-    return Checker(formula, scope, subject, functions, columns or {}, names or {}, params or {}).check()
+    checker = Checker(formula, scope, subject, functions, columns or {}, names or {}, params or {})
+    checker.lookback = lookback
+    return checker.check()
 
 
 # Each handler takes its own node class: the table's key guarantees it.

@@ -33,6 +33,7 @@ from crmetrics.ir.nodes import (
     ENTITY_KEY,
     Aggregate,
     Aggregation,
+    CohortRows,
     Combine,
     Complete,
     Distinct,
@@ -42,6 +43,7 @@ from crmetrics.ir.nodes import (
     Grid,
     Lag,
     Output,
+    PeriodColumn,
     PeriodMap,
     Periods,
     PointInTime,
@@ -58,7 +60,7 @@ from crmetrics.ir.nodes import (
 )
 from crmetrics.ir.reach import check_reach, from_customers, where_columns
 from crmetrics.metric import Formula, MetricDefinition
-from crmetrics.periods import Grain
+from crmetrics.periods import PERIOD_START, Grain
 from crmetrics.plan import AggregateScan, LogicalPlan, SnapshotScan, lag_periods
 
 #: The columns of a table as the source holds them, with their kinds.
@@ -141,6 +143,7 @@ class Builder:
         self.bases: list[Relation] = []
         self._kinds: dict[int, dict[str, Kind]] = {}
         self._scans: dict[str, Scan] = {}
+        self._read: dict[str, Relation] = {}
         self._filtered: dict[tuple[str, tuple[str, ...]], Relation] = {}
         self._grids: dict[int, Grid] = {}
         self._groups: dict[int, Distinct] = {}
@@ -154,6 +157,7 @@ class Builder:
         """The IR of the plan; a request that cannot run raises :class:`UsageError`."""
         request = self.plan.request
         columns = [*self.by, *where_columns(request.where)]
+        self.check_required_groups()
         check_reach(request.metrics, self.catalog, columns, self.columns_of)
         for scan in self.plan.aggregates:
             self.aggregate(scan)
@@ -161,6 +165,8 @@ class Builder:
             self.snapshot(snapshot)
         for name in self.plan.entities:
             self.entity(self.catalog.metrics[name])
+        for name in self.plan.cohorts:
+            self.cohort(self.catalog.metrics[name])
         for name in self.plan.derived:
             self.derived(self.catalog.metrics[name])
         labels: tuple[tuple[datetime, str], ...] = ()
@@ -172,8 +178,30 @@ class Builder:
         return Query(result, tuple(self.bases), tuple(self._scans), self.by, self.grain, self.plan.params)
 
     def columns_of(self, table: str) -> list[str]:
-        """The columns the source's ``table`` holds."""
-        return list(self.kinds_of(table))
+        """The columns the source's ``table`` holds, and the derived dimensions of ``customers``."""
+        columns = list(self.kinds_of(table))
+        if table == CUSTOMERS:
+            columns += [d for d in self.dimensions() if d not in columns]
+        return columns
+
+    def dimensions(self) -> list[str]:
+        """The derived dimensions the request groups or filters by."""
+        wanted = [*self.by, *where_columns(self.plan.request.where)]
+        return [c for c in dict.fromkeys(wanted) if c in self.catalog.dimensions]
+
+    def check_required_groups(self) -> None:
+        """A metric that means nothing without some grouping (``requires_by``) is refused without it."""
+        for name in self.plan.order:
+            missing = [c for c in self.catalog.metrics[name].requires_by if c not in self.by]
+            if missing:
+                raise UsageError(
+                    Issue(
+                        "missing-grouping",
+                        f"metric {name!r} is only defined grouped by {', '.join(missing)}",
+                        subject=name,
+                        hint=f"add --by {','.join([*self.by, *missing])}",
+                    )
+                )
 
     # ---- relations shared by metrics -------------------------------------------------------
 
@@ -185,12 +213,24 @@ class Builder:
         self._kinds[id(relation)] = kinds
         return relation
 
-    def scan(self, table: str) -> Scan:
-        """The one scan of ``table``."""
-        if table not in self._scans:
-            self._scans[table] = Scan(table)
-            self._kinds[id(self._scans[table])] = dict(self.kinds_of(table))
-        return self._scans[table]
+    def scan(self, table: str) -> Relation:
+        """The one scan of ``table``, with the derived dimensions the request uses."""
+        if table not in self._read:
+            node = self._scans[table] = Scan(table)
+            kinds = dict(self.kinds_of(table))
+            relation: Relation = self._keep(node, dict(kinds))
+            if table == CUSTOMERS:
+                for name in self.dimensions():
+                    if name in kinds:
+                        continue  # the source's own column wins
+                    dimension = self.catalog.dimensions[name]
+                    grain = Grain(dimension.grain or self.grain.name, self.grain.calendar)
+                    kinds[name] = "text"
+                    relation = self._keep(
+                        PeriodColumn(relation, name, dimension.period_of, grain), dict(kinds)
+                    )
+            self._read[table] = relation
+        return self._read[table]
 
     def filtered(self, metric: str, table: str, extra: Sequence[str] = ()) -> Relation:
         """``table`` reaching the grouping and ``--where`` columns, with ``--where`` applied."""
@@ -257,11 +297,19 @@ class Builder:
         *,
         columns: Mapping[str, Kind] | None = None,
         names: Mapping[str, Kind] | None = None,
+        lookback: bool = False,
     ) -> Checked:
         """``formula`` checked in ``scope`` for ``metric``, with the metric's parameters in effect."""
         params = self.plan.params.get(metric, {})
         return check_formula(
-            formula, scope, metric, self.catalog.functions, columns=columns, names=names, params=params
+            formula,
+            scope,
+            metric,
+            self.catalog.functions,
+            columns=columns,
+            names=names,
+            params=params,
+            lookback=lookback,
         )
 
     def aggregation(
@@ -296,7 +344,7 @@ class Builder:
     def snapshot(self, scan: SnapshotScan) -> None:
         """Point-in-time counts sharing a table, columns and filter: one running count."""
         owner = self.catalog.metrics[scan.metrics[0]]
-        frame = self.filtered(owner.name, scan.table, [scan.from_column, scan.until_column])
+        frame = self.filtered(owner.name, scan.table, [c for c in (scan.from_column, scan.until_column) if c])
         if owner.filter is not None:
             condition = self.check(owner.filter, "row", owner.name, columns=self.kinds(frame))
             frame = self._keep(Filter(frame, condition, owner.filter, owner.name), self.kinds(frame))
@@ -383,6 +431,72 @@ class Builder:
             rolled = Complete(grid, rolled, self.by, ((metric.name, self.empty[metric.name]),))
         self.bases.append(rolled)
         self.outputs[metric.name] = Output(metric.name, rolled, metric.name)
+
+    def cohort(self, metric: MetricDefinition) -> None:
+        """A cohort metric: entities in the base (decided in the base period), followed.
+
+        Each measure is computed per (entity, period) from the base period before the
+        window on; every (entity, period) pairs the measure with its value in the base
+        period; the base condition keeps the entities of the base; the expr aggregates
+        them per period and per group the entity has in ``customers``.
+        """
+        assert metric.expr is not None and metric.base is not None
+        names: dict[str, Kind] = {name: "number" for name in metric.measures}
+        base = self.check(metric.base, "row", metric.name, columns=names, lookback=True)
+        value = self.check(metric.expr, "aggregate", metric.name, columns=names, lookback=True)
+        priors = [n for n in (*base.windows, *value.windows) if isinstance(n, Prior)]
+        lags = {lag_periods(n, self.grain, metric.name) for n in priors}
+        if len(lags) != 1:
+            raise UsageError(
+                Issue(
+                    "cohort-base-period",
+                    f"cohort metric {metric.name!r} must read its measures in one base period, "
+                    f"not {len(lags)}",
+                    subject=metric.name,
+                    hint="use the same year_ago(m) or prior(m, n) throughout the base and the expr",
+                )
+            )
+        lag = lags.pop()
+        starts = self.grain.starts(self.plan.window_start, self.plan.request.end)
+        periods = PeriodMap(self.grain, tuple((self.grain.shift(p, -lag), p) for p in starts))
+        first = self.grain.shift(self.plan.window_start, -lag)
+        measures, empty, lagged = [], {}, []
+        for measure in metric.measures.values():
+            table = self.filtered(metric.name, measure.table)
+            frame = self._keep(
+                TimeRange(table, measure.time, first, self.plan.request.end), self.kinds(table)
+            )
+            aggregation = self.aggregation(
+                measure.name, metric.name, measure.expr, measure.filter, self.kinds(frame)
+            )
+            measures.append(EntityMeasure(frame, measure.time, self.grain, aggregation))
+            empty[measure.name] = empty_value(aggregation.value)
+            column = next((n.column for n in priors if n.name == measure.name), f"__base__{measure.name}")
+            lagged.append(column)
+            empty[column] = empty[measure.name]
+        kinds: dict[str, Kind] = {
+            ENTITY_KEY: "text",
+            PERIOD_START: "datetime",
+            **dict.fromkeys(empty, "number"),
+        }
+        rows: Relation = self._keep(
+            CohortRows(tuple(measures), tuple(lagged), periods, self.plan.window_start, tuple(empty.items())),
+            kinds,
+        )
+        joined = [c for c in self.by if c != ENTITY_KEY]
+        customers = self.filtered(metric.name, CUSTOMERS)
+        if joined:
+            kinds = {**kinds, **{c: self.kinds(customers).get(c, "any") for c in joined}}
+            rows = self._keep(Reach(rows, customers, tuple(joined)), kinds)
+        rows = self._keep(Filter(rows, base, metric.base, metric.name), kinds)
+        aggregation = Aggregation(metric.name, value, metric.expr, None, None, metric.name)
+        values = Aggregate(rows, PERIOD_START, self.grain, self.by, (aggregation,))
+        self.empty[metric.name] = empty_value(value, empty)
+        result = Complete(
+            self.grid(self.groups(customers)), values, self.by, ((metric.name, self.empty[metric.name]),)
+        )
+        self.bases.append(result)
+        self.outputs[metric.name] = Output(metric.name, result, metric.name)
 
     def derived(self, metric: MetricDefinition) -> None:
         """A derived metric: its inputs combined, looked back where ``prior`` asks, projected."""

@@ -52,6 +52,17 @@ class Scan(Relation):
 
 
 @dataclass(frozen=True, eq=False)
+class PeriodColumn(Relation):
+    """``input`` with a text column ``name``: the local ISO date (``2025-03-01``) of the
+    start of the period of ``grain`` holding ``column`` (null where ``column`` is null)."""
+
+    input: Relation
+    name: str
+    column: str
+    grain: Grain
+
+
+@dataclass(frozen=True, eq=False)
 class Reach(Relation):
     """``input`` with ``columns`` of ``customers`` joined on ``customer_id`` (left, many to one)."""
 
@@ -267,6 +278,23 @@ class EntityMeasure(Relation):
 
 
 @dataclass(frozen=True, eq=False)
+class CohortRows(Relation):
+    """Per (entity, period from ``start`` on): each measure in the period, and in the base
+    period ``map`` pairs it with, as the column of ``lagged`` at the same position.
+
+    Rows are the (entity, period) pairs with rows in either; a measure without rows takes
+    its empty value from ``empty`` (the lagged columns that of their measure). Columns:
+    ``customer_id``, ``period_start``, the measures and the lagged columns.
+    """
+
+    measures: tuple[EntityMeasure, ...]
+    lagged: tuple[str, ...]
+    map: PeriodMap
+    start: datetime
+    empty: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True, eq=False)
 class EntityRollup(Relation):
     """An entity metric: a score per entity in the population, rolled up per (period, group).
 
@@ -390,6 +418,7 @@ __all__ = [
     "SOURCE",
     "Aggregate",
     "Aggregation",
+    "CohortRows",
     "Combine",
     "Complete",
     "Distinct",
@@ -399,6 +428,7 @@ __all__ = [
     "Grid",
     "Lag",
     "Output",
+    "PeriodColumn",
     "PeriodMap",
     "Periods",
     "PointInTime",

@@ -16,6 +16,7 @@ from typing import Any
 from crmetrics.ir.nodes import (
     Aggregate,
     Aggregation,
+    CohortRows,
     Combine,
     Complete,
     Distinct,
@@ -25,6 +26,7 @@ from crmetrics.ir.nodes import (
     Grid,
     Lag,
     Output,
+    PeriodColumn,
     PeriodMap,
     Periods,
     PointInTime,
@@ -147,6 +149,11 @@ _DESCRIBE: dict[type, Callable[[_Text, Any], str]] = {
         + ", ".join(
             f"{target} = {source} {periods} period(s) earlier" for source, target, periods in n.columns
         )
+    ),
+    PeriodColumn: lambda t, n: f"period_column {t.ref(n.input)}: {n.name} = {n.grain.name}({n.column})",
+    CohortRows: lambda t, n: (
+        f"cohort_rows {', '.join(t.ref(m) for m in n.measures)} from {_instant(n.start)}, base through "
+        f"{t.ref(n.map)}: " + ", ".join(n.lagged) + f", empty: {_empty(n.empty)}"
     ),
     PeriodMap: lambda t, n: (
         f"period_map {n.grain.name}: {len(n.pairs)} (bucket, period) pairs from {_instant(n.pairs[0][0])}"

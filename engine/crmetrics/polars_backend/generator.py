@@ -25,6 +25,7 @@ from crmetrics.ir.nodes import (
     SOURCE,
     Aggregate,
     Aggregation,
+    CohortRows,
     Combine,
     Complete,
     Distinct,
@@ -33,6 +34,7 @@ from crmetrics.ir.nodes import (
     Filter,
     Grid,
     Lag,
+    PeriodColumn,
     PeriodMap,
     Periods,
     PointInTime,
@@ -115,6 +117,13 @@ class PolarsGenerator:
     def _table(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Scan)
         return self.scan(node.table)
+
+    def _period_column(self, node: Relation) -> pl.LazyFrame:
+        assert isinstance(node, PeriodColumn)
+        start = period_of(pl.col(node.column), node.grain)
+        return self.frame(node.input).with_columns(
+            local_date(start, node.grain).cast(pl.String).alias(node.name)
+        )
 
     def _reach(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Reach)
@@ -258,6 +267,29 @@ class PolarsGenerator:
             self.frame(node.input)
             .group_by(ENTITY_KEY, _truncate(node.time, node.grain).alias(PERIOD_START))
             .agg(self.formula(node.aggregation).alias(node.aggregation.name))
+        )
+
+    def _cohort_rows(self, node: Relation) -> pl.LazyFrame:
+        # Each measure twice, as itself and moved to the period whose base it is: stacked,
+        # then one row per (entity, period) with at most one value in each column.
+        assert isinstance(node, CohortRows)
+        periods = self.frame(node.map)
+        parts = []
+        for measure, lagged in zip(node.measures, node.lagged, strict=True):
+            name = measure.aggregation.name
+            values = self.frame(measure)
+            parts.append(values.filter(pl.col(PERIOD_START) >= node.start))
+            parts.append(
+                values.rename({PERIOD_START: SOURCE, name: lagged})
+                .join(periods, on=SOURCE, how="inner")
+                .select(ENTITY_KEY, PERIOD_START, lagged)
+            )
+        columns = [n for n, _ in node.empty]
+        return (
+            pl.concat(parts, how="diagonal")
+            .group_by(ENTITY_KEY, PERIOD_START)
+            .agg(pl.col(c).max() for c in columns)
+            .with_columns(pl.col(n).fill_null(pl.lit(v)) for n, v in node.empty if v is not None)
         )
 
     def score(self, node: EntityRollup) -> pl.Expr:
@@ -483,6 +515,8 @@ _HANDLERS: dict[type, Callable[[PolarsGenerator, Any], pl.LazyFrame]] = {
     EntityRollup: PolarsGenerator._entity_rollup,
     Combine: PolarsGenerator._combine,
     Lag: PolarsGenerator._lag,
+    PeriodColumn: PolarsGenerator._period_column,
+    CohortRows: PolarsGenerator._cohort_rows,
     PeriodMap: PolarsGenerator._period_map,
     WindowAggregate: PolarsGenerator._window_aggregate,
     Share: PolarsGenerator._share,

@@ -26,6 +26,7 @@ from crmetrics.ir.nodes import (
     SOURCE,
     Aggregate,
     Aggregation,
+    CohortRows,
     Combine,
     Complete,
     Distinct,
@@ -34,6 +35,7 @@ from crmetrics.ir.nodes import (
     Filter,
     Grid,
     Lag,
+    PeriodColumn,
     PeriodMap,
     Periods,
     PointInTime,
@@ -192,6 +194,14 @@ class SqlGenerator:
         relation = self.tables.relation(node.table)
         relation.set("alias", exp.TableAlias(this=identifier("t")))
         return node.table, exp.select(exp.Star()).from_(relation, copy=False)
+
+    def _period_column(self, node: PeriodColumn) -> tuple[str, exp.Query]:
+        start = truncate(col(node.column), node.grain, self.dialect)
+        text = exp.Cast(this=local_date(start, node.grain, self.dialect), to=exp.DataType.build("VARCHAR"))
+        query = exp.select(exp.Star(), alias(text, node.name)).from_(
+            table_ref(self.cte(node.input), "t"), copy=False
+        )
+        return "dimension", query
 
     def _reach(self, node: Reach) -> tuple[str, exp.Query]:
         attributes = exp.select(col(ENTITY_KEY), *(col(c) for c in node.columns)).from_(
@@ -416,6 +426,51 @@ class SqlGenerator:
         ).from_(table_ref(self.cte(node.input), "t"), copy=False)
         return "measure", grouped(query, [col(ENTITY_KEY), period])
 
+    def _cohort_rows(self, node: CohortRows) -> tuple[str, exp.Query]:
+        # Each measure twice, as itself and moved to the period whose base it is: stacked,
+        # then one row per (entity, period) with at most one value in each column.
+        columns = [n for n, _ in node.empty]
+        mapped = self.cte(node.map)
+        parts: list[exp.Query] = []
+        for measure, lagged in zip(node.measures, node.lagged, strict=True):
+            name = measure.aggregation.name
+            source = self.cte(measure)
+
+            def slots(value: exp.Expr, into: str) -> list[exp.Expr]:
+                return [alias(double(value.copy()) if c == into else double(exp.Null()), c) for c in columns]
+
+            parts.append(
+                exp.select(col(ENTITY_KEY), col(PERIOD_START), *slots(col(name), name))
+                .from_(table_ref(source, "m"), copy=False)
+                .where(exp.GTE(this=col(PERIOD_START), expression=self.timestamp(node.start)), copy=False)
+            )
+            parts.append(
+                exp.select(col(ENTITY_KEY, "m"), col(PERIOD_START, "p"), *slots(col(name, "m"), lagged))
+                .from_(table_ref(source, "m"), copy=False)
+                .join(
+                    exp.Join(
+                        this=table_ref(mapped, "p"),
+                        on=exp.EQ(this=col(PERIOD_START, "m"), expression=col(SOURCE, "p")),
+                        kind="INNER",
+                    ),
+                    copy=False,
+                )
+            )
+        stacked: exp.Query = parts[0]
+        for part in parts[1:]:
+            stacked = exp.union(stacked, part, distinct=False, copy=False)
+        stack = self.add("cohort_stack", stacked)
+        filled = []
+        for name, value in node.empty:
+            merged: exp.Expr = exp.Max(this=col(name))
+            if value is not None:
+                merged = exp.Coalesce(this=merged, expressions=[literal(value)])
+            filled.append(alias(merged, name))
+        query = exp.select(col(ENTITY_KEY), col(PERIOD_START), *filled).from_(
+            table_ref(stack, "s"), copy=False
+        )
+        return "cohort_rows", grouped(query, [col(ENTITY_KEY), col(PERIOD_START)])
+
     def _entity_rollup(self, node: EntityRollup) -> tuple[str, exp.Query]:
         keys = [PERIOD_START, *node.keys]
         columns = list(dict.fromkeys([ENTITY_KEY, *node.keys, PERIOD_START]))
@@ -627,6 +682,8 @@ _HANDLERS: dict[type, Callable[[SqlGenerator, Any], tuple[str, exp.Query]]] = {
     EntityRollup: SqlGenerator._entity_rollup,
     Combine: SqlGenerator._combine,
     Lag: SqlGenerator._lag,
+    PeriodColumn: SqlGenerator._period_column,
+    CohortRows: SqlGenerator._cohort_rows,
     PeriodMap: SqlGenerator._period_map,
     WindowAggregate: SqlGenerator._window_aggregate,
     Share: SqlGenerator._share,

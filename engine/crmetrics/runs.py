@@ -17,11 +17,11 @@ import polars as pl
 
 from crmetrics import comparison, diagnostics, sample_size
 from crmetrics.applicable import applicable
+from crmetrics.backends import check_engine
 from crmetrics.discovery import Schemas, canonical_schemas, source_schemas
 from crmetrics.errors import Issue, UsageError
 from crmetrics.model import TABLES
 from crmetrics.plan import Request
-from crmetrics.sql.run import check_engine, native_source
 
 if TYPE_CHECKING:
     from crmetrics.engine import Engine, Source
@@ -65,7 +65,9 @@ def run(
         comparison.distance(compare, request.grain.name)
     if min_n is not None and min_n < 1:
         raise UsageError(Issue("bad-min-n", f"--min-n must be 1 or more, not {min_n}"))
-    connector = None if native_source(engine, source) is not None else engine.open_source(source)
+    # The source is read once: the connector (or the engine tables) serves every step.
+    resolved = engine.resolve_source(source)
+    connector = resolved.connector
     notes: list[Issue] = []
     if request.metrics == ("all",):
         request, notes = applicable_metrics(engine, request, connector or source)
@@ -75,9 +77,7 @@ def run(
         diagnostics.check_bare_words(request.where, connector)
     widened = comparison.widened(request, compare) if compare else request
     widened = sample_size.with_counts(widened, engine.catalog, names)
-    frame = engine.evaluate(
-        widened, connector or source, engine=engine_name, streaming=streaming, trust=trust
-    )
+    frame = engine.evaluate(widened, resolved, engine=engine_name, streaming=streaming, trust=trust)
     limits = sample_size.thresholds(engine.catalog, names, min_n)
     frame, suppressed = sample_size.attach(frame, engine.catalog, names, request.by, min_n=limits)
     if suppressed.total:
@@ -98,7 +98,7 @@ def applicable_metrics(engine: Engine, request: Request, source: Source) -> tupl
     for each other one (see :meth:`Engine.applicable`)."""
     names = [m.name for m in engine.list_metrics()] if request.metrics == ("all",) else request.metrics
     schemas: Schemas
-    if native_source(engine, source) is not None:
+    if isinstance(source, str) and engine.native_source(source) is not None:
         present, schemas = list(TABLES), canonical_schemas
     else:
         connector = engine.open_source(source)

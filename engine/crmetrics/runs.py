@@ -10,21 +10,55 @@ collected as data for the caller to show.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import polars as pl
 
 from crmetrics import comparison, diagnostics, sample_size
 from crmetrics.applicable import applicable
 from crmetrics.backends import check_engine
+from crmetrics.catalog import Catalog
+from crmetrics.connector import Connector, SourceURI
 from crmetrics.discovery import Schemas, canonical_schemas, source_schemas
 from crmetrics.errors import Issue, UsageError
+from crmetrics.job import ResolvedSource
+from crmetrics.metric import MetricDefinition
 from crmetrics.model import TABLES
-from crmetrics.plan import Request
+from crmetrics.plan import LogicalPlan, Request
 
-if TYPE_CHECKING:
-    from crmetrics.engine import Engine, Source
+Source = str | Connector | Mapping[str, pl.DataFrame | pl.LazyFrame]
+
+
+class Engine(Protocol):
+    """What a run needs of :class:`crmetrics.Engine` (named here, so that this module does
+    not import the facade that calls it)."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    def list_metrics(self) -> list[MetricDefinition]: ...
+
+    def check_names(self, names: Sequence[str]) -> None: ...
+
+    def plan(self, request: Request) -> LogicalPlan: ...
+
+    def open_source(self, source: Source) -> Connector: ...
+
+    def native_source(self, source: Source) -> SourceURI | None: ...
+
+    def resolve_source(self, source: Source) -> ResolvedSource: ...
+
+    def evaluate(
+        self,
+        request: Request,
+        source: Source | ResolvedSource,
+        *,
+        streaming: bool = False,
+        engine: str = "polars",
+        trust: bool = False,
+    ) -> pl.DataFrame: ...
 
 
 @dataclass(frozen=True)

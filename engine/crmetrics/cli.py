@@ -441,5 +441,15 @@ def plugins(fmt: str) -> None:
             click.echo(f"  error:    {error}")
 
 
+def _add_report_commands() -> None:
+    # Imported here, after the helpers they share are defined, so the module stays small.
+    from crmetrics.cli_reports import test
+
+    main.add_command(test)
+
+
+_add_report_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

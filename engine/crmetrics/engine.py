@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -24,6 +25,9 @@ from crmetrics.polars_backend import evaluate as collect_plan
 from crmetrics.polars_backend import render
 from crmetrics.project import Project
 from crmetrics.registry import Registry, build_registry
+
+if TYPE_CHECKING:
+    from crmetrics.testing import CaseResult, TestCase
 
 Source = str | Connector | Mapping[str, pl.DataFrame | pl.LazyFrame]
 
@@ -84,6 +88,7 @@ class Engine:
         self._definitions = [*self.project.definitions, *(Path(p) for p in definitions)]
         self._plugins = list(plugins)
         self._load_installed = load_installed_plugins
+        self._case_engines: dict[bool, Engine] = {}
 
     @cached_property
     def registry(self) -> Registry:
@@ -220,6 +225,53 @@ class Engine:
         from crmetrics.explain import explain
 
         return explain(self, metric, request, source)
+
+    @property
+    def definition_paths(self) -> list[Path]:
+        """The user's definition folders and files: the project file's, then the given ones."""
+        return list(self._definitions)
+
+    def test_cases(self, paths: Sequence[str | Path] = (), *, builtin: bool = False) -> list[TestCase]:
+        """The metric test cases to run (docs/tests.md).
+
+        Args:
+            paths: more files or folders of cases, besides the ``tests:`` of the user's
+                definitions files and the project file's ``tests:`` folders.
+            builtin: the cases the installed plugins ship (the built-in catalog's among
+                them) instead of the user's.
+
+        Raises:
+            DefinitionError: a case file is not valid YAML or breaks the schema, with every
+                mistake at its file:line:column.
+        """
+        from crmetrics.testing.suite import plugin_cases, user_cases
+
+        return plugin_cases(self) if builtin else user_cases(self, [Path(p) for p in paths])
+
+    def run_test(self, case: TestCase, *, engine: str = "polars") -> CaseResult:
+        """Run one test case on ``engine`` (polars, duckdb or spark) and compare its result.
+
+        A case runs on its own input alone: the project file's sources and parameters do
+        not apply. A user's case sees the user's definitions; a plugin's case sees only
+        the installed plugins, so that a user's override cannot break a built-in case.
+
+        Raises:
+            DefinitionError: the definitions the case runs against are wrong.
+        """
+        from crmetrics.testing.runner import run_case
+
+        isolated = self._case_engine(case.provider == "user")
+        isolated.validate()
+        return run_case(isolated, case, backend=engine)
+
+    def _case_engine(self, with_definitions: bool) -> Engine:
+        if with_definitions not in self._case_engines:
+            self._case_engines[with_definitions] = Engine(
+                definitions=self._definitions if with_definitions else (),
+                plugins=self._plugins,
+                load_installed_plugins=self._load_installed,
+            )
+        return self._case_engines[with_definitions]
 
 
 def evaluate(

@@ -1,0 +1,84 @@
+"""The ``test``, ``report`` and ``plot`` commands: parse options, call the Engine, print.
+
+They are registered on the ``crmetrics`` group by :mod:`crmetrics.cli`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crmetrics.cli import _engine, _engine_options, _reported
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--builtin",
+    is_flag=True,
+    help="Run the cases the installed plugins ship (the built-in catalog's among them).",
+)
+@click.option(
+    "--engine",
+    "backend",
+    default="polars",
+    show_default=True,
+    help="polars, duckdb (pip install crmetrics[duckdb]) or spark (pip install crmetrics[spark]).",
+)
+@click.option("-k", "keyword", default=None, help="Run only the cases whose name contains this text.")
+@_engine_options
+def test(
+    paths: tuple[Path, ...],
+    builtin: bool,
+    backend: str,
+    keyword: str | None,
+    project: Path | None,
+    definitions: tuple[Path, ...],
+) -> None:
+    """Run metric test cases written in YAML (docs/tests.md).
+
+    Cases come from the 'tests:' of your definitions files, the project file's 'tests:'
+    folders and PATHS. Exit code 1 when a case fails.
+
+    \b
+    Example:
+      crmetrics test tests/metrics/ --engine duckdb
+      crmetrics test --builtin
+    """
+    from crmetrics.errors import Issue, UsageError
+    from crmetrics.sql.run import check_engine
+    from crmetrics.testing.summary import progress_line, render_failures, summary_line
+
+    with _reported():
+        check_engine(backend)
+        engine = _engine(project, definitions)
+        cases = engine.test_cases(paths, builtin=builtin)
+        if keyword:
+            cases = [case for case in cases if keyword in case.name]
+        if not cases:
+            raise UsageError(
+                Issue(
+                    "no-tests",
+                    "no test cases found" + (f" matching {keyword!r}" if keyword else ""),
+                    hint="write 'tests:' (docs/tests.md), or name a folder of them, or add --builtin",
+                )
+            )
+        began = time.perf_counter()
+        by_file: dict[str, list[Any]] = defaultdict(list)
+        for case in cases:
+            by_file[case.file].append(case)
+        results = []
+        for file, file_cases in by_file.items():
+            done = [engine.run_test(case, engine=backend) for case in file_cases]
+            click.echo(progress_line(file, done))
+            results += done
+        for line in render_failures(results):
+            click.echo(line)
+        click.echo(summary_line(results, time.perf_counter() - began))
+        if not all(result.passed for result in results):
+            sys.exit(1)

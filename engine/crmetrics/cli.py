@@ -443,9 +443,10 @@ def plugins(fmt: str) -> None:
 
 def _add_report_commands() -> None:
     # Imported here, after the helpers they share are defined, so the module stays small.
-    from crmetrics.cli_reports import test
+    from crmetrics.cli_reports import plot, report, test
 
-    main.add_command(test)
+    for command in (test, report, plot):
+        main.add_command(command)
 
 
 _add_report_commands()

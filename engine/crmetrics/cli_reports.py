@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from crmetrics.cli import _engine, _engine_options, _reported
+from crmetrics.cli import _engine, _engine_options, _reported, _request, _request_options, _source, _split
 
 
 @click.command()
@@ -82,3 +82,96 @@ def test(
         click.echo(summary_line(results, time.perf_counter() - began))
         if not all(result.passed for result in results):
             sys.exit(1)
+
+
+@click.command()
+@click.option(
+    "--metrics",
+    "-m",
+    default="all",
+    show_default=True,
+    help="Comma-separated metric names, or 'all' (the catalog, by category).",
+)
+@_request_options
+@click.option("--title", default="Metrics report", show_default=True, help="The page's title.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="The HTML file to write.",
+)
+@_engine_options
+def report(
+    metrics: str,
+    source: str | None,
+    grain: str,
+    start: str | None,
+    end: str | None,
+    by: tuple[str, ...],
+    where: str | None,
+    params: tuple[str, ...],
+    title: str,
+    output: Path,
+    project: Path | None,
+    definitions: tuple[Path, ...],
+) -> None:
+    """Write a static HTML report: a KPI card and a trend chart per metric (docs/reports.md).
+
+    The page is one self-contained file: it needs no network and no script to view.
+    Needs the report extra: pip install 'crmetrics[report]'.
+
+    \b
+    Example:
+      crmetrics report -s sample --start 2025-01-01 --end 2025-07-01 -o report.html
+    """
+    with _reported():
+        engine = _engine(project, definitions)
+        request = _request(engine, _split([metrics]), grain, start, end, by, where, params)
+        page = engine.report(request, _source(engine, source), title=title)
+        output.write_text(page, encoding="utf-8")
+        click.echo(f"wrote {output} ({len(page.encode()) / 1024:,.0f} KB)", err=True)
+
+
+@click.command()
+@click.argument("metrics", nargs=-1, required=True)
+@_request_options
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The image to write: its extension (.png or .svg) chooses the format.",
+)
+@_engine_options
+def plot(
+    metrics: tuple[str, ...],
+    source: str | None,
+    grain: str,
+    start: str | None,
+    end: str | None,
+    by: tuple[str, ...],
+    where: str | None,
+    params: tuple[str, ...],
+    output: Path,
+    project: Path | None,
+    definitions: tuple[Path, ...],
+) -> None:
+    """Write a PNG or SVG chart of METRICS: a line per group over the periods.
+
+    Needs the report extra: pip install 'crmetrics[report]'.
+
+    \b
+    Example:
+      crmetrics plot churn_rate -s sample --start 2025-01-01 --end 2025-07-01 \\
+        --by segment -o churn.png
+    """
+    from crmetrics.report import check_image_format
+
+    with _reported():
+        image_format = check_image_format(output.suffix or "(no extension)")
+        engine = _engine(project, definitions)
+        request = _request(engine, _split(metrics), grain, start, end, by, where, params)
+        output.write_bytes(engine.plot(request, _source(engine, source), image_format=image_format))
+        click.echo(f"wrote {output}", err=True)

@@ -27,6 +27,7 @@ from crmetrics.project import Project
 from crmetrics.registry import Registry, build_registry
 
 if TYPE_CHECKING:
+    from crmetrics.report import ReportData
     from crmetrics.testing import CaseResult, TestCase
 
 Source = str | Connector | Mapping[str, pl.DataFrame | pl.LazyFrame]
@@ -272,6 +273,30 @@ class Engine:
                 load_installed_plugins=self._load_installed,
             )
         return self._case_engines[with_definitions]
+
+    def report_data(self, request: Request, source: Source) -> ReportData:
+        """What a report shows: per metric, the last period's value, its changes and its series.
+
+        ``request.metrics`` may be ``("all",)``: every metric, grouped by category.
+        """
+        from crmetrics.report import report_data
+
+        return report_data(self, request, source, source_name=source if isinstance(source, str) else "")
+
+    def report(self, request: Request, source: Source, *, title: str = "Metrics report") -> str:
+        """A self-contained static HTML report (docs/reports.md): a card and a chart per metric.
+
+        Needs the ``report`` extra (altair and vl-convert-python).
+        """
+        from crmetrics.report import render_html
+
+        return render_html(self.report_data(request, source), title=title)
+
+    def plot(self, request: Request, source: Source, *, image_format: str = "svg") -> bytes:
+        """A chart of the requested metrics, a line per group, as ``svg`` or ``png`` bytes."""
+        from crmetrics.report import plot_image
+
+        return plot_image(self, request, source, image_format)
 
 
 def evaluate(

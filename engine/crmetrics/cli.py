@@ -50,10 +50,11 @@ def _engine_options(command: F) -> F:
 
 
 def _engine(project: Path | None, definitions: Sequence[Path]) -> Any:
+    from crmetrics.cli_progress import terminal_progress
     from crmetrics.engine import Engine
     from crmetrics.project import find_project
 
-    return Engine(definitions=definitions, project=find_project(project))
+    return Engine(definitions=definitions, project=find_project(project), progress=terminal_progress())
 
 
 def _split(values: Sequence[str]) -> list[str]:

@@ -17,12 +17,21 @@ import polars as pl
 
 from crmetrics.catalog import Catalog, load_catalog
 from crmetrics.connector import Connector, RawTable, SourceURI
-from crmetrics.errors import DataError, DefinitionError, Issue, Location, UsageError, did_you_mean
+from crmetrics.errors import (
+    CrmetricsError,
+    DataError,
+    DefinitionError,
+    Issue,
+    Location,
+    UsageError,
+    did_you_mean,
+)
 from crmetrics.metric import MetricDefinition
 from crmetrics.model import TABLES
 from crmetrics.plan import LogicalPlan, Request, build_plan
 from crmetrics.polars_backend import evaluate as collect_plan
 from crmetrics.polars_backend import render
+from crmetrics.progress import Progress, reporting
 from crmetrics.project import Project
 from crmetrics.registry import Registry, build_registry
 
@@ -75,6 +84,8 @@ class Engine:
         load_installed_plugins: False for an isolated engine with only ``plugins``.
         project: a project file's settings: named sources with connector options, more
             definition folders and parameter overrides.
+        progress: receives what each evaluation reads (live pages, retries, tables); the
+            command line passes one that draws on a terminal. Silent by default.
     """
 
     def __init__(
@@ -84,8 +95,10 @@ class Engine:
         plugins: Sequence[object] = (),
         load_installed_plugins: bool = True,
         project: Project | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.project = project or Project()
+        self.progress = progress
         self._definitions = [*self.project.definitions, *(Path(p) for p in definitions)]
         self._plugins = list(plugins)
         self._load_installed = load_installed_plugins
@@ -196,6 +209,27 @@ class Engine:
         ``engine="duckdb"`` or ``"spark"`` computes the same numbers from the SQL rendering
         of the same plan (docs/scaling.md).
         """
+        with reporting(self.progress) as progress:
+            progress.reading(self._reading(request, source))
+            try:
+                return self._evaluate(request, source, streaming=streaming, engine=engine, trust=trust)
+            finally:
+                progress.finished()
+
+    def _reading(self, request: Request, source: Source) -> str:
+        """``customers, revenue from csv:data/``: what an evaluation reads, for progress."""
+        from crmetrics.sql.execute import plan_tables
+
+        where = source if isinstance(source, str) else getattr(source, "location", "") or "memory"
+        try:
+            tables = plan_tables(self.plan(request), self.catalog)
+        except CrmetricsError:  # the evaluation itself reports the mistake
+            return str(where)
+        return f"{', '.join(tables)} from {where}"
+
+    def _evaluate(
+        self, request: Request, source: Source, *, streaming: bool, engine: str, trust: bool
+    ) -> pl.DataFrame:
         from crmetrics.sql.run import check_engine, check_source, evaluate_sql
 
         if check_engine(engine) != "polars":

@@ -8,8 +8,10 @@ shows as a gap, never as a zero.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import polars as pl
@@ -36,6 +38,9 @@ PERIOD_TICKS = {
     "quarter": {"interval": "month", "step": 3},
     "year": {"interval": "year", "step": 1},
 }
+
+#: The name of the dataset a chart template plots.
+SERIES = "series"
 
 #: Each report chart's SVG ids get a distinct prefix, so that charts inlined in one page
 #: never point at each other's clip paths.
@@ -72,11 +77,11 @@ def chart_values(series: pl.DataFrame, by: Sequence[str]) -> list[dict[str, Any]
     ]
 
 
-def _y_axis(altair: Any, metric: MetricDefinition, *, title: str | None) -> Any:
+def _y_axis(altair: Any, unit: str) -> Any:
     return altair.Y(
         "value:Q",
-        title=title,
-        axis=altair.Axis(format=AXIS_FORMATS.get(metric.unit, ",.2~f"), tickCount=4),
+        title=None,
+        axis=altair.Axis(format=AXIS_FORMATS.get(unit, ",.2~f"), tickCount=4),
         scale=altair.Scale(zero=False),
     )
 
@@ -91,23 +96,25 @@ def trend_spec(
     height: int = 160,
 ) -> dict[str, Any]:
     """A line per group over the periods, a point per value, as a Vega-Lite dict."""
-    spec: dict[str, Any] = trend_chart(metric, series, by, grain, width=width, height=height).to_dict()
+    spec: dict[str, Any] = json.loads(_trend_template(metric.unit, " · ".join(by), grain, width, height))
+    spec["datasets"] = {SERIES: chart_values(series, by)}
     return spec
 
 
-def trend_chart(
-    metric: MetricDefinition,
-    series: pl.DataFrame,
-    by: Sequence[str],
-    grain: str,
-    *,
-    width: int,
-    height: int,
-) -> Any:
-    """The altair chart behind :func:`trend_spec`."""
+@cache
+def _trend_template(unit: str, group_title: str, grain: str, width: int, height: int) -> str:
+    # Building and validating a chart with altair costs tens of milliseconds; a report
+    # draws dozens of charts of a few shapes, so each shape is built once, data apart.
+    altair, _ = require_report_packages()
+    chart = trend_chart(altair.Data(name=SERIES), unit, group_title, grain, width=width, height=height)
+    return json.dumps(chart.to_dict())
+
+
+def trend_chart(data: Any, unit: str, group_title: str, grain: str, *, width: int, height: int) -> Any:
+    """The altair chart of :func:`trend_spec` over ``data``; ``group_title`` "" when ungrouped."""
     altair, _ = require_report_packages()
     chart = (
-        altair.Chart(altair.Data(values=chart_values(series, by)), width=width, height=height)
+        altair.Chart(data, width=width, height=height)
         .mark_line(point=True, strokeWidth=2)
         .encode(
             # Periods are UTC instants: a UTC scale keeps each point on its period's tick
@@ -123,20 +130,27 @@ def trend_chart(
                     labelOverlap="greedy",
                 ),
             ),
-            y=_y_axis(altair, metric, title=None),
-            tooltip=["period_start:T", "value:Q", *(["group:N"] if by else [])],
+            y=_y_axis(altair, unit),
+            tooltip=["period_start:T", "value:Q", *(["group:N"] if group_title else [])],
         )
     )
-    if by:
-        chart = chart.encode(color=altair.Color("group:N", title=" · ".join(by)))
+    if group_title:
+        chart = chart.encode(color=altair.Color("group:N", title=group_title))
     return chart
 
 
 def sparkline_spec(series: pl.DataFrame, by: Sequence[str]) -> dict[str, Any]:
     """A small line per group, no axes: the shape of the trend at a glance."""
+    spec: dict[str, Any] = json.loads(_sparkline_template(bool(by)))
+    spec["datasets"] = {SERIES: chart_values(series, by)}
+    return spec
+
+
+@cache
+def _sparkline_template(grouped: bool) -> str:
     altair, _ = require_report_packages()
     chart = (
-        altair.Chart(altair.Data(values=chart_values(series, by)), width=140, height=36)
+        altair.Chart(altair.Data(name=SERIES), width=140, height=36)
         .mark_line(strokeWidth=1.5)
         .encode(
             x=altair.X("period_start:T", axis=None, scale=altair.Scale(type="utc")),
@@ -144,9 +158,9 @@ def sparkline_spec(series: pl.DataFrame, by: Sequence[str]) -> dict[str, Any]:
         )
         .configure_view(stroke=None)
     )
-    if by:
+    if grouped:
         chart = chart.encode(color=altair.Color("group:N", legend=None))
-    return chart.to_dict()
+    return json.dumps(chart.to_dict())
 
 
 def plot_spec(
@@ -159,8 +173,10 @@ def plot_spec(
     altair, _ = require_report_packages()
     charts = []
     for metric in metrics:
-        series = result.filter(pl.col("metric") == metric.name)
-        chart = trend_chart(metric, series, by, grain, width=640, height=240)
+        values = chart_values(result.filter(pl.col("metric") == metric.name), by)
+        chart = trend_chart(
+            altair.Data(values=values), metric.unit, " · ".join(by), grain, width=640, height=240
+        )
         charts.append(chart.properties(title=f"{metric.title} ({metric.unit})"))
     spec: dict[str, Any] = (altair.vconcat(*charts) if len(charts) > 1 else charts[0]).to_dict()
     return spec

@@ -251,3 +251,13 @@ def test_no_cases_is_a_usage_error(tmp_path: Path) -> None:
     code, output = run("--project", str(project))
     assert code == 2
     assert "no test cases found" in output
+
+
+def test_the_guide_example_passes(tmp_path: Path) -> None:
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "tests.md").read_text(encoding="utf-8")
+    block = guide.split("```yaml\n# metrics/smb.yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "smb.yaml").write_text(block, encoding="utf-8")
+    code, output = run("-d", str(tmp_path / "metrics"))
+    assert code == 0, output
+    assert "1 passed" in output

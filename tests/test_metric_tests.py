@@ -261,3 +261,13 @@ def test_the_guide_example_passes(tmp_path: Path) -> None:
     code, output = run("-d", str(tmp_path / "metrics"))
     assert code == 0, output
     assert "1 passed" in output
+
+
+def test_a_group_the_request_does_not_ask_for_is_pointed_out(tmp_path: Path) -> None:
+    text = (CHURN_CASE % "0.5").replace(
+        "period_start: 2025-01-01,", "period_start: 2025-01-01, segment: SMB,"
+    )
+    path = write(tmp_path, text)
+    code, output = run(str(path))
+    assert code == 1
+    assert f"{path}:10:11" in output and "add it to the request's 'by'" in output

@@ -262,3 +262,15 @@ def test_plot_refuses_an_unknown_image_format(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "chart.gif")])
     assert result.exit_code == 2
     assert "png and svg" in result.output and "Traceback" not in result.output
+
+
+def test_week_cards_have_no_year_ago_change() -> None:
+    weekly = Request.build(["new_customers"], grain="week", start="2025-03-31", end="2025-04-14")
+    data = ENGINE.report_data(weekly, SOURCE)
+    assert data.year_ago_period is None
+    # weeks start on Monday: Mar 31 - Apr 6 holds C4, C5, C6 (Apr 2, 3, 4) = 3; the week of
+    # Apr 7 holds nobody = 0; (0 - 3) / 3 = -100 %, fewer new customers is bad
+    row = data.cards[0].rows[0]
+    assert (row.value, row.previous.text, row.previous.tone) == (0.0, "-100.0 %", "bad")
+    page = render_html(data)
+    assert "a year ago" not in page and "vs 2025-03-31" in page

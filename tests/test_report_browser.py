@@ -149,11 +149,17 @@ def test_a_grouped_report_draws_a_line_per_group(browser: Any, tmp_path: Path) -
     path = ARTIFACTS / "sample-report-by-segment.html"
     path.write_text(engine.report(request, "sample"), encoding="utf-8")
     page, problems = _open(browser, path, *WIDTHS["desktop"])
-    segments = engine.evaluate(request, "sample")["segment"].n_unique()
+    result = engine.evaluate(request, "sample")
+    segments = result["segment"].n_unique()
+    last = result.filter(pl.col("period_start") == result["period_start"].max())
     for name in ("churn_rate", "revenue"):
         card = page.locator(f'article.card[data-metric="{name}"]')
         assert card.locator("tr.kpi-row").count() == segments
         assert card.locator('figure.trend svg [aria-roledescription="line mark"]').count() == segments
+        for row in last.filter(pl.col("metric") == name).iter_rows(named=True):
+            shown = card.locator(f'tr.kpi-row[data-group="{row["segment"]}"]')
+            expected = format_value(row["value"], engine.catalog.metrics[name].unit)
+            assert shown.locator(".value").inner_text() == expected, (name, row["segment"])
     page.screenshot(path=str(ARTIFACTS / "sample-report-by-segment-desktop.png"))
     page.close()
     assert problems == []

@@ -33,6 +33,7 @@ class TerminalProgress(Progress):
         self.delay = delay
         self._bar: Any = None
         self._tasks: dict[tuple[str, str], Any] = {}
+        self._counts: dict[tuple[str, str], dict[str, int]] = {}
         self._current: tuple[str, str] | None = None
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
@@ -58,16 +59,21 @@ class TerminalProgress(Progress):
         with self._lock:
             self._cancel_timer()
             bar = self._display()
-            self._tasks[(service, name)] = bar.add_task(
-                f"{service} {name}", total=None, pages=0, records=0, retries=0
-            )
-            self._current = (service, name)
+            key = (service, name)
+            self._counts[key] = {"pages": 0, "records": 0, "retries": 0}
+            self._tasks[key] = bar.add_task(f"{service} {name}", total=None, **self._counts[key])
+            self._current = key
+
+    def _count(self, key: tuple[str, str] | None, **more: int) -> None:
+        if key is None or key not in self._tasks:
+            return
+        counts = self._counts[key]
+        for field, amount in more.items():
+            counts[field] += amount
+        self._bar.update(self._tasks[key], **counts)
 
     def page_read(self, service: str, name: str, records: int) -> None:
-        task = self._tasks.get((service, name))
-        if task is not None:
-            fields = self._bar.tasks[task].fields
-            self._bar.update(task, pages=fields["pages"] + 1, records=fields["records"] + records)
+        self._count((service, name), pages=1, records=records)
 
     def object_done(self, service: str, name: str) -> None:
         task = self._tasks.get((service, name))
@@ -75,9 +81,7 @@ class TerminalProgress(Progress):
             self._bar.update(task, total=1, completed=1)
 
     def retrying(self, service: str, reason: str, attempt: int, attempts: int, seconds: float) -> None:
-        task = self._tasks.get(self._current) if self._current else None
-        if task is not None:
-            self._bar.update(task, retries=self._bar.tasks[task].fields["retries"] + 1)
+        self._count(self._current, retries=1)
         self.console.print(f"{service}: {reason}, retry {attempt} of {attempts} in {seconds:.1f} s")
 
     def reading(self, description: str) -> None:
@@ -99,6 +103,7 @@ class TerminalProgress(Progress):
                 self._bar.stop()
                 self._bar = None
                 self._tasks.clear()
+                self._counts.clear()
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

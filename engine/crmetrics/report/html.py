@@ -90,36 +90,39 @@ def _change(change: Change, against: str, tag: str) -> str:
     return f'<{tag} class="change {change.tone}" title="{escape(title)}">{text}</{tag}>'
 
 
-def _kpi_row(row: CardRow, previous: str, year_ago: str) -> str:
+def _kpi_row(row: CardRow, previous: str, year_ago: str | None) -> str:
     value = "" if row.value is None else repr(row.value)
     return (
         f'<tr class="kpi-row" data-group="{escape(row.group)}" data-value="{value}">'
         f'<td>{escape(row.group)}</td><td class="value">{escape(row.text)}</td>'
-        f"{_change(row.previous, previous, 'td')}{_change(row.year_ago, year_ago, 'td')}</tr>"
+        f"{_change(row.previous, previous, 'td')}"
+        f"{_change(row.year_ago, year_ago, 'td') if year_ago else ''}</tr>"
     )
 
 
 def _kpi_table(card: MetricCard, report: ReportData) -> str:
     by = report.request.by
     previous = _period(report, "previous_period")
-    year_ago = _period(report, "year_ago_period") or "a year ago"
+    # Day and week periods have no year-ago twin: that column is left out.
+    year_ago = _period(report, "year_ago_period") or None
     if not by:
         return _kpi_single(card.rows[0], report, previous, year_ago) if card.rows else ""
     head = (
         f"<thead><tr><th>{escape(' · '.join(by))}</th><th>{escape(_period(report, 'last_period'))}</th>"
-        f"<th>vs {escape(previous)}</th><th>vs {escape(year_ago)}</th></tr></thead>"
+        f"<th>vs {escape(previous)}</th>{f'<th>vs {escape(year_ago)}</th>' if year_ago else ''}</tr></thead>"
     )
     body = "".join(_kpi_row(row, previous, year_ago) for row in card.rows)
     return f'<table class="kpi">{head}<tbody>{body}</tbody></table>'
 
 
-def _kpi_single(row: CardRow, report: ReportData, previous: str, year_ago: str) -> str:
+def _kpi_single(row: CardRow, report: ReportData, previous: str, year_ago: str | None) -> str:
     value = "" if row.value is None else repr(row.value)
     return (
         f'<div class="kpi-row single" data-group="" data-value="{value}">'
         f'<div class="period">{escape(_period(report, "last_period"))}</div>'
         f'<div class="value">{escape(row.text)}</div><div class="changes">'
-        f"{_change(row.previous, previous, 'span')} {_change(row.year_ago, year_ago, 'span')}</div></div>"
+        f"{_change(row.previous, previous, 'span')} "
+        f"{_change(row.year_ago, year_ago, 'span') if year_ago else ''}</div></div>"
     )
 
 

@@ -204,14 +204,11 @@ def compare(
         seen.add(key)
         extra = sorted(set(row.groups) - set(by))
         if extra:
+            # A key the request does not group by can match no row of the result.
+            got_text = f"(no column {extra[0]!r}: add it to the request's 'by')"
             diffs.append(
                 CellDiff(
-                    row.metric,
-                    row.period_start,
-                    row.groups,
-                    "a row",
-                    f"no grouping by {extra[0]!r}",
-                    row.location,
+                    row.metric, row.period_start, row.groups, _value_text(row.value), got_text, row.location
                 )
             )
             continue

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from crmetrics.cli import main
-from crmetrics.cli_progress import TerminalProgress, terminal_progress
+from crmetrics.cli.progress import TerminalProgress, terminal_progress
 from crmetrics.engine import Engine
 from crmetrics.errors import DataError
 from crmetrics.plan import Request

@@ -15,7 +15,7 @@ from crm_fake_api import FakeApi
 from rich.console import Console
 from test_crm_live import TOKEN, load, salesforce, serve_salesforce_opportunities
 
-from crmetrics.cli_progress import TerminalProgress
+from crmetrics.cli.progress import TerminalProgress
 from crmetrics.progress import Progress, reporting
 
 

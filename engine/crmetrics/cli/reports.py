@@ -1,6 +1,6 @@
 """The ``test``, ``report`` and ``plot`` commands: parse options, call the Engine, print.
 
-They are registered on the ``crmetrics`` group by :mod:`crmetrics.cli`.
+They are registered on the ``crmetrics`` group in :mod:`crmetrics.cli`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,15 @@ from typing import Any
 
 import click
 
-from crmetrics.cli import _engine, _engine_options, _reported, _request, _request_options, _source, _split
+from crmetrics.cli.common import (
+    build_engine,
+    build_request,
+    chosen_source,
+    engine_options,
+    reported,
+    request_options,
+    split,
+)
 
 
 @click.command()
@@ -31,7 +39,7 @@ from crmetrics.cli import _engine, _engine_options, _reported, _request, _reques
     help="polars, duckdb (pip install crmetrics[duckdb]) or spark (pip install crmetrics[spark]).",
 )
 @click.option("-k", "keyword", default=None, help="Run only the cases whose name contains this text.")
-@_engine_options
+@engine_options
 def test(
     paths: tuple[Path, ...],
     builtin: bool,
@@ -54,9 +62,9 @@ def test(
     from crmetrics.sql.run import check_engine
     from crmetrics.testing.summary import progress_line, render_failures, summary_line
 
-    with _reported():
+    with reported():
         check_engine(backend)
-        engine = _engine(project, definitions)
+        engine = build_engine(project, definitions)
         cases = engine.test_cases(paths, builtin=builtin)
         if keyword:
             cases = [case for case in cases if keyword in case.name]
@@ -92,7 +100,7 @@ def test(
     show_default=True,
     help="Comma-separated metric names, or 'all' (the catalog, by category).",
 )
-@_request_options
+@request_options
 @click.option("--title", default="Metrics report", show_default=True, help="The page's title.")
 @click.option(
     "--output",
@@ -102,7 +110,7 @@ def test(
     show_default=True,
     help="The HTML file to write.",
 )
-@_engine_options
+@engine_options
 def report(
     metrics: str,
     source: str | None,
@@ -126,17 +134,17 @@ def report(
     Example:
       crmetrics report -s sample --start 2025-01-01 --end 2025-07-01 -o report.html
     """
-    with _reported():
-        engine = _engine(project, definitions)
-        request = _request(engine, _split([metrics]), grain, start, end, by, where, params)
-        page = engine.report(request, _source(engine, source), title=title)
+    with reported():
+        engine = build_engine(project, definitions)
+        request = build_request(split([metrics]), grain, start, end, by, where, params)
+        page = engine.report(request, chosen_source(engine, source), title=title)
         output.write_text(page, encoding="utf-8")
         click.echo(f"wrote {output} ({len(page.encode()) / 1024:,.0f} KB)", err=True)
 
 
 @click.command()
 @click.argument("metrics", nargs=-1, required=True)
-@_request_options
+@request_options
 @click.option(
     "--output",
     "-o",
@@ -144,7 +152,7 @@ def report(
     required=True,
     help="The image to write: its extension (.png or .svg) chooses the format.",
 )
-@_engine_options
+@engine_options
 def plot(
     metrics: tuple[str, ...],
     source: str | None,
@@ -169,9 +177,9 @@ def plot(
     """
     from crmetrics.report import check_image_format
 
-    with _reported():
+    with reported():
         image_format = check_image_format(output.suffix or "(no extension)")
-        engine = _engine(project, definitions)
-        request = _request(engine, _split(metrics), grain, start, end, by, where, params)
-        output.write_bytes(engine.plot(request, _source(engine, source), image_format=image_format))
+        engine = build_engine(project, definitions)
+        request = build_request(split(metrics), grain, start, end, by, where, params)
+        output.write_bytes(engine.plot(request, chosen_source(engine, source), image_format=image_format))
         click.echo(f"wrote {output}", err=True)

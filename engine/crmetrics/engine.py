@@ -515,6 +515,12 @@ class Engine:
             )
         return formats[name]
 
+    def check_engine(self, name: str) -> str:
+        """``name`` as :meth:`evaluate` takes it; an unknown engine is a :class:`UsageError`."""
+        from crmetrics.sql.run import check_engine
+
+        return check_engine(name)
+
     @property
     def definition_paths(self) -> list[Path]:
         """The user's definition folders and files: the project file's, then the given ones."""

@@ -22,6 +22,7 @@ from crmetrics.cli.common import (
     request_options,
     split,
 )
+from crmetrics.cli.destination import check_output
 
 
 @click.command()
@@ -59,12 +60,11 @@ def test(
       crmetrics test --builtin
     """
     from crmetrics.errors import Issue, UsageError
-    from crmetrics.sql.run import check_engine
     from crmetrics.testing.summary import progress_line, render_failures, summary_line
 
     with reported():
-        check_engine(backend)
         engine = build_engine(project, definitions)
+        engine.check_engine(backend)
         cases = engine.test_cases(paths, builtin=builtin)
         if keyword:
             cases = [case for case in cases if keyword in case.name]
@@ -135,6 +135,7 @@ def report(
       crmetrics report -s sample --start 2025-01-01 --end 2025-07-01 -o report.html
     """
     with reported():
+        check_output(output, "html")
         engine = build_engine(project, definitions)
         request = build_request(split([metrics]), grain, start, end, by, where, params)
         page = engine.report(request, chosen_source(engine, source), title=title)
@@ -175,11 +176,10 @@ def plot(
       crmetrics plot churn_rate -s sample --start 2025-01-01 --end 2025-07-01 \\
         --by segment -o churn.png
     """
-    from crmetrics.report import check_image_format
-
     with reported():
-        image_format = check_image_format(output.suffix or "(no extension)")
+        check_output(output, "png")
         engine = build_engine(project, definitions)
         request = build_request(split(metrics), grain, start, end, by, where, params)
-        output.write_bytes(engine.plot(request, chosen_source(engine, source), image_format=image_format))
+        image = engine.plot(request, chosen_source(engine, source), image_format=output.suffix or "(none)")
+        output.write_bytes(image)
         click.echo(f"wrote {output}", err=True)

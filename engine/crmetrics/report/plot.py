@@ -29,7 +29,11 @@ def check_image_format(name: str) -> str:
 
 
 def plot_image(engine: Engine, request: Request, source: Source, image_format: str) -> bytes:
-    """The chart of ``request`` on ``source``: a stacked panel per metric, a line per group."""
+    """The chart of ``request`` on ``source``: a stacked panel per metric, a line per group.
+
+    ``image_format`` is ``svg`` or ``png`` (a file extension such as ``.png`` too); it is
+    checked before anything is computed.
+    """
     chosen = check_image_format(image_format)
     result = engine.evaluate(request, source)
     names = list(engine.plan(request).request.metrics)

@@ -274,3 +274,16 @@ def test_week_cards_have_no_year_ago_change() -> None:
     assert (row.value, row.previous.text, row.previous.tone) == (0.0, "-100.0 %", "bad")
     page = render_html(data)
     assert "a year ago" not in page and "vs 2025-03-31" in page
+
+
+def test_all_leaves_out_what_the_source_cannot_compute() -> None:
+    # SOURCE has customers and survey_responses only: revenue, spend, deals, leads,
+    # tickets and activity metrics cannot be computed and are listed as skipped
+    data = ENGINE.report_data(Request.build(["all"], start="2025-01-01", end="2025-05-01"), SOURCE)
+    shown = {card.metric.name for card in data.cards}
+    assert {"new_customers", "churn_rate", "net_promoter_score"} <= shown
+    assert "revenue" not in shown
+    assert any("revenue" in issue.message for issue in data.skipped)
+    assert [category for category, _ in data.categories] == ["operational", "cx"]
+    page = render_html(data)
+    assert f"{len(data.skipped)} metrics not shown" in page

@@ -582,9 +582,13 @@ class Engine:
 
         Needs the ``report`` extra (altair and vl-convert-python).
         """
+        return self.render_report(self.report_data(request, source), title=title)
+
+    def render_report(self, data: ReportData, *, title: str = "Metrics report") -> str:
+        """The HTML page of report ``data`` (from :meth:`report_data`)."""
         from crmetrics.report import render_html
 
-        return render_html(self.report_data(request, source), title=title)
+        return render_html(data, title=title)
 
     def plot(self, request: Request, source: Source, *, image_format: str = "svg") -> bytes:
         """A chart of the requested metrics, a line per group, as ``svg`` or ``png`` bytes."""

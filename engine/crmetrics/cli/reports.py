@@ -21,6 +21,7 @@ from crmetrics.cli.common import (
     reported,
     request_options,
     split,
+    warn,
 )
 from crmetrics.cli.destination import check_output
 
@@ -138,7 +139,9 @@ def report(
         check_output(output, "html")
         engine = build_engine(project, definitions)
         request = build_request(split([metrics]), grain, start, end, by, where, params)
-        page = engine.report(request, chosen_source(engine, source), title=title)
+        data = engine.report_data(request, chosen_source(engine, source))
+        warn(data.skipped)
+        page = engine.render_report(data, title=title)
         output.write_text(page, encoding="utf-8")
         click.echo(f"wrote {output} ({len(page.encode()) / 1024:,.0f} KB)", err=True)
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
+from crmetrics.errors import Issue
 from crmetrics.metric import MetricDefinition
 from crmetrics.output import format_value
 from crmetrics.plan import Request
@@ -25,6 +26,9 @@ Tone = Literal["good", "bad", "neutral", "none"]
 
 #: Periods of each grain in one year: the year-ago comparison exists at these grains only.
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
+
+#: The order of the catalog's categories on a report.
+CATEGORY_ORDER = ("operational", "financial", "cx")
 
 #: Units whose changes are read in percentage points rather than as a relative change.
 POINT_UNITS = {"ratio": 100.0, "percent": 1.0}
@@ -79,14 +83,17 @@ class ReportData:
     previous_period: date
     year_ago_period: date | None
     cards: tuple[MetricCard, ...]
+    #: Why metrics of ``all`` are not shown (a table the source lacks, a column out of reach).
+    skipped: tuple[Issue, ...] = ()
 
     @property
     def categories(self) -> list[tuple[str, list[MetricCard]]]:
-        """The cards by category, in the order they were requested."""
+        """The cards by category: operational, financial, cx, then any other, in card order."""
         sections: dict[str, list[MetricCard]] = {}
         for card in self.cards:
             sections.setdefault(card.metric.category or "other", []).append(card)
-        return list(sections.items())
+        order = {name: index for index, name in enumerate(CATEGORY_ORDER)}
+        return sorted(sections.items(), key=lambda item: order.get(item[0], len(order)))
 
 
 def change(current: float | None, base: float | None, unit: str, good: str) -> Change:
@@ -121,6 +128,10 @@ def _day(moment: datetime) -> date:
 
 def report_data(engine: Engine, request: Request, source: Source, *, source_name: str = "") -> ReportData:
     """Evaluate ``request`` (and the periods its cards compare with) and build every card."""
+    skipped: list[Issue] = []
+    if request.metrics == ("all",):
+        # "all" means the metrics this source can compute, as for `crmetrics run`.
+        request, skipped = engine.applicable(request, source)
     grain = request.grain
     last = grain.shift(request.end, -1)
     previous = grain.shift(last, -1)
@@ -149,6 +160,7 @@ def report_data(engine: Engine, request: Request, source: Source, *, source_name
         previous_period=_day(previous),
         year_ago_period=year_ago and _day(year_ago),
         cards=tuple(cards),
+        skipped=tuple(skipped),
     )
 
 

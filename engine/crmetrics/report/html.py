@@ -59,6 +59,7 @@ table.kpi thead th { color: var(--neutral); font-weight: normal; font-size: 12px
 figure { margin: 8px 0 0; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; }
 figcaption { font-size: 12px; }
+details.skipped { margin: 16px 0 0; color: var(--neutral); font-size: 13px; }
 figcaption a { color: #0969da; }
 @media (max-width: 600px) {
   header.page, main { padding-left: 12px; padding-right: 12px; }
@@ -153,6 +154,15 @@ def _card(card: MetricCard, report: ReportData) -> str:
     )
 
 
+def _skipped(report: ReportData) -> str:
+    items = "".join(f"<li>{escape(issue.message)}</li>" for issue in report.skipped)
+    count = len(report.skipped)
+    return (
+        f'<details class="skipped"><summary>{count} metric{"s" if count > 1 else ""} not shown: '
+        f"the source cannot compute them</summary><ul>{items}</ul></details>"
+    )
+
+
 def render_html(report: ReportData, *, title: str = "Metrics report") -> str:
     """The whole page for ``report``."""
     request = report.request
@@ -166,7 +176,7 @@ def render_html(report: ReportData, *, title: str = "Metrics report") -> str:
         f"{request.start:%Y-%m-%d} to {request.end:%Y-%m-%d} (exclusive){grouped}{where}. "
         f"Cards show {escape(_period(report, 'last_period'))}, {compared}."
     )
-    sections = []
+    sections = [_skipped(report)] if report.skipped else []
     for category, cards in report.categories:
         heading = CATEGORY_TITLES.get(category, category.capitalize())
         body = "".join(_card(card, report) for card in cards)

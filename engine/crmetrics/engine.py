@@ -390,9 +390,10 @@ class Engine:
         judged on the canonical tables.
         """
         from crmetrics.applicable import applicable
-        from crmetrics.discovery import canonical_schemas, source_schemas
+        from crmetrics.discovery import Schemas, canonical_schemas, source_schemas
 
         names = [m.name for m in self.list_metrics()] if request.metrics == ("all",) else request.metrics
+        schemas: Schemas
         if isinstance(source, str) and self._is_native(source):
             present, schemas = list(TABLES), canonical_schemas
         else:

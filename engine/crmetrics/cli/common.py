@@ -174,6 +174,7 @@ def build_request(
                 )
             )
         overrides[key.strip()] = value.strip()
+    assert start is not None and end is not None  # checked above
     return Request.build(
         metrics, grain=grain, start=start, end=end, by=split(by), where=where, params=overrides
     )

@@ -56,6 +56,7 @@ class TerminalProgress(Progress):
         return self._bar
 
     def object_started(self, service: str, name: str) -> None:
+        """Open a line for the object."""
         with self._lock:
             self._cancel_timer()
             bar = self._display()
@@ -73,18 +74,22 @@ class TerminalProgress(Progress):
         self._bar.update(self._tasks[key], **counts)
 
     def page_read(self, service: str, name: str, records: int) -> None:
+        """Count a page and its records on the object's line."""
         self._count((service, name), pages=1, records=records)
 
     def object_done(self, service: str, name: str) -> None:
+        """Mark the object's line done."""
         task = self._tasks.get((service, name))
         if task is not None:
             self._bar.update(task, total=1, completed=1)
 
     def retrying(self, service: str, reason: str, attempt: int, attempts: int, seconds: float) -> None:
+        """Count a retry and say why it happens."""
         self._count(self._current, retries=1)
         self.console.print(f"{service}: {reason}, retry {attempt} of {attempts} in {seconds:.1f} s")
 
     def reading(self, description: str) -> None:
+        """Announce what is read if the run still goes on after ``delay`` seconds."""
         with self._lock:
             self._cancel_timer()
             self._timer = threading.Timer(self.delay, self._announce, [description])
@@ -97,6 +102,7 @@ class TerminalProgress(Progress):
                 self.console.print(f"reading {description} …", highlight=False)
 
     def finished(self) -> None:
+        """Stop the display and any pending announcement."""
         with self._lock:
             self._cancel_timer()
             if self._bar is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -20,7 +20,7 @@ from crmetrics.output import format_value
 from crmetrics.plan import Request
 
 if TYPE_CHECKING:
-    from crmetrics.engine import Engine, Source
+    from crmetrics.report.engine_view import ReportEngine
 
 Tone = Literal["good", "bad", "neutral", "none"]
 
@@ -126,7 +126,7 @@ def _day(moment: datetime) -> date:
     return moment.date()
 
 
-def report_data(engine: Engine, request: Request, source: Source, *, source_name: str = "") -> ReportData:
+def report_data(engine: ReportEngine, request: Request, source: Any, *, source_name: str = "") -> ReportData:
     """Evaluate ``request`` (and the periods its cards compare with) and build every card."""
     skipped: list[Issue] = []
     if request.metrics == ("all",):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crmetrics.errors import Issue, UsageError
 from crmetrics.plan import Request
 from crmetrics.report.charts import plot_spec, to_png, to_svg
 
 if TYPE_CHECKING:
-    from crmetrics.engine import Engine, Source
+    from crmetrics.report.engine_view import ReportEngine
 
 IMAGE_FORMATS = ("svg", "png")
 
@@ -28,7 +28,7 @@ def check_image_format(name: str) -> str:
     return chosen
 
 
-def plot_image(engine: Engine, request: Request, source: Source, image_format: str) -> bytes:
+def plot_image(engine: ReportEngine, request: Request, source: Any, image_format: str) -> bytes:
     """The chart of ``request`` on ``source``: a stacked panel per metric, a line per group.
 
     ``image_format`` is ``svg`` or ``png`` (a file extension such as ``.png`` too); it is

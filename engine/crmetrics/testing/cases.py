@@ -64,6 +64,7 @@ class TestCase:
 
     @property
     def file(self) -> str:
+        """The file the case is written in."""
         return self.location.file
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import polars as pl
 
@@ -17,10 +17,24 @@ from crmetrics.model import TABLES
 from crmetrics.plan import Request
 from crmetrics.testing.cases import ExpectedRow, TestCase
 
-if TYPE_CHECKING:
-    from crmetrics.engine import Engine
-
 Outcome = Literal["passed", "failed", "error"]
+
+
+class Evaluator(Protocol):
+    """What running a case needs of an engine: :meth:`crmetrics.Engine.evaluate`."""
+
+    def evaluate(
+        self,
+        request: Request,
+        source: Any,
+        *,
+        streaming: bool = False,
+        engine: str = "polars",
+        trust: bool = False,
+    ) -> pl.DataFrame:
+        """The long-format result of ``request`` on ``source``."""
+        ...
+
 
 #: Shown in a diff where a row is missing on one side.
 NO_ROW = "(no row)"
@@ -60,10 +74,11 @@ class CaseResult:
 
     @property
     def passed(self) -> bool:
+        """True when the case passed."""
         return self.outcome == "passed"
 
 
-def run_case(engine: Engine, case: TestCase, *, backend: str = "polars") -> CaseResult:
+def run_case(engine: Evaluator, case: TestCase, *, backend: str = "polars") -> CaseResult:
     """Evaluate ``case`` with ``engine`` on ``backend`` (polars, duckdb or spark) and compare."""
     began = time.perf_counter()
     try:

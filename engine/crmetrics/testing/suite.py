@@ -8,14 +8,10 @@ registers; they run with ``--builtin``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from crmetrics.testing.cases import TestCase, collect
-
-if TYPE_CHECKING:
-    from crmetrics.engine import Engine
 
 #: The folder, inside a plugin's definitions folder, that holds the plugin's own cases.
 PLUGIN_TESTS = "tests"
@@ -31,18 +27,19 @@ def _definition_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def user_cases(engine: Engine, paths: Sequence[Path] = ()) -> list[TestCase]:
-    """The cases of the user's definitions, of the project's ``tests:`` and of ``paths``."""
-    return collect(
-        definition_files=_definition_files(engine.definition_paths),
-        test_paths=[*engine.project.tests, *paths],
-    )
+def user_cases(definitions: Sequence[Path], tests: Sequence[Path]) -> list[TestCase]:
+    """The cases of the user's definitions (files, or folders of them) and of ``tests``."""
+    return collect(definition_files=_definition_files(definitions), test_paths=tests)
 
 
-def plugin_cases(engine: Engine) -> list[TestCase]:
-    """The cases every installed plugin ships beside its definitions (``--builtin``)."""
+def plugin_cases(definition_dirs: Iterable[tuple[Path, str]]) -> list[TestCase]:
+    """The cases plugins ship in a ``tests/`` folder of each definitions folder (``--builtin``).
+
+    Args:
+        definition_dirs: each plugin's definitions folder and the plugin's name.
+    """
     cases = []
-    for folder, provider in engine.registry.definition_dirs:
+    for folder, provider in definition_dirs:
         tests = folder / PLUGIN_TESTS
         if tests.is_dir():
             cases += collect(test_paths=[tests], provider=provider)

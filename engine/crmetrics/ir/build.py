@@ -484,17 +484,18 @@ class Builder:
             kinds,
         )
         joined = [c for c in self.by if c != ENTITY_KEY]
-        customers = self.filtered(metric.name, CUSTOMERS)
-        if joined:
-            kinds = {**kinds, **{c: self.kinds(customers).get(c, "any") for c in joined}}
-            rows = self._keep(Reach(rows, customers, tuple(joined)), kinds)
+        groups = None
+        if self.by:
+            customers = self.filtered(metric.name, CUSTOMERS)
+            groups = self.groups(customers)
+            if joined:
+                kinds = {**kinds, **{c: self.kinds(customers).get(c, "any") for c in joined}}
+                rows = self._keep(Reach(rows, customers, tuple(joined)), kinds)
         rows = self._keep(Filter(rows, base, metric.base, metric.name), kinds)
         aggregation = Aggregation(metric.name, value, metric.expr, None, None, metric.name)
         values = Aggregate(rows, PERIOD_START, self.grain, self.by, (aggregation,))
         self.empty[metric.name] = empty_value(value, empty)
-        result = Complete(
-            self.grid(self.groups(customers)), values, self.by, ((metric.name, self.empty[metric.name]),)
-        )
+        result = Complete(self.grid(groups), values, self.by, ((metric.name, self.empty[metric.name]),))
         self.bases.append(result)
         self.outputs[metric.name] = Output(metric.name, result, metric.name)
 

@@ -26,6 +26,8 @@ def plan_tables(plan: LogicalPlan, catalog: Catalog) -> list[str]:
     tables = [scan.table for scan in plan.aggregates] + [scan.table for scan in plan.snapshots]
     for name in plan.entities:
         tables += [CUSTOMERS, *(m.table for m in catalog.metrics[name].measures.values())]
+    for name in plan.cohorts:  # customers only for grouping, added below when needed
+        tables += [m.table for m in catalog.metrics[name].measures.values()]
     return list(dict.fromkeys(tables))
 
 

@@ -142,8 +142,13 @@ def source(case: Case) -> dict[str, pl.DataFrame]:
 
 
 def evaluate(engines: Engines, case: Case, backend: str) -> pl.DataFrame:
+    return engines.get(case).evaluate(build_request(case), source(case), engine=backend)
+
+
+def build_request(case: Case) -> crmetrics.Request:
+    """The case's request, on its calendar."""
     request = case.request
-    built = crmetrics.Request.build(
+    return crmetrics.Request.build(
         request["metrics"],
         grain=request.get("grain", "month"),
         start=request["start"],
@@ -153,7 +158,6 @@ def evaluate(engines: Engines, case: Case, backend: str) -> pl.DataFrame:
         params=request.get("params"),
         calendar=crmetrics.Calendar.parse(**request.get("calendar", {})),
     )
-    return engines.get(case).evaluate(built, source(case), engine=backend)
 
 
 def _key(row: Mapping[str, Any], by: Sequence[str]) -> tuple[Any, ...]:

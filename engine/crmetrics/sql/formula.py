@@ -154,6 +154,13 @@ class SqlFormula:
         if isinstance(node.source, exp.Div):
             return exp.Div(this=double(left), expression=divisor)
         if isinstance(node.source, exp.Mod):
+            if self.dialect == "postgres":  # no % for doubles; MOD of numerics keeps the dividend's sign
+                numeric = data_type("DECIMAL")
+                remainder = exp.Anonymous(
+                    this="MOD",
+                    expressions=[exp.Cast(this=left, to=numeric), exp.Cast(this=divisor, to=numeric.copy())],
+                )
+                return double(remainder)
             return exp.Mod(this=left, expression=divisor)
         return type(node.source)(this=left, expression=right)
 
@@ -222,7 +229,10 @@ class SqlFormula:
     def _cast(self, node: Node) -> exp.Expr:
         assert isinstance(node.source, exp.Cast)
         target = _CASTS[cast_target(node.source)]
-        return exp.Cast(this=self.node(node.args[0]), to=data_type(target))
+        value = self.node(node.args[0])
+        if self.dialect == "postgres" and node.args[0].kind == "boolean" and target != "BOOLEAN":
+            value = exp.Cast(this=value, to=data_type("INT"))  # PostgreSQL casts booleans to INT only
+        return exp.Cast(this=value, to=data_type(target))
 
     def _call(self, node: Node) -> exp.Expr:
         assert isinstance(node, Call)

@@ -116,6 +116,13 @@ def key_match(left: str, right: str, columns: Sequence[str]) -> exp.Expr:
     )
 
 
+def _utc_timestamp(value: exp.Expr) -> exp.Expr:
+    """PostgreSQL: a TIMESTAMP or TIMESTAMPTZ column as the plain TIMESTAMP of its UTC instant."""
+    epoch = exp.Extract(this=exp.var("EPOCH"), expression=value)
+    instant = exp.Anonymous(this="TO_TIMESTAMP", expressions=[epoch])
+    return exp.paren(exp.AtTimeZone(this=instant, zone=exp.Literal.string("UTC")))
+
+
 def is_null(value: exp.Expr) -> exp.Expr:
     return exp.Is(this=value, expression=exp.Null())
 
@@ -193,7 +200,18 @@ class SqlGenerator:
     def _scan(self, node: Scan) -> tuple[str, exp.Query]:
         relation = self.tables.relation(node.table)
         relation.set("alias", exp.TableAlias(this=identifier("t")))
-        return node.table, exp.select(exp.Star()).from_(relation, copy=False)
+        kinds = self.tables.kinds.get(node.table, {})
+        if self.dialect != "postgres" or "datetime" not in kinds.values():
+            return node.table, exp.select(exp.Star()).from_(relation, copy=False)
+        # PostgreSQL compares and truncates a TIMESTAMPTZ in the session's time zone. The
+        # epoch of a TIMESTAMPTZ is its instant, and that of a TIMESTAMP its value read as
+        # UTC: either way this gives the UTC instant as a plain TIMESTAMP, so nothing after
+        # the scan depends on the session.
+        columns = [
+            alias(_utc_timestamp(col(name)), name) if kind == "datetime" else col(name)
+            for name, kind in kinds.items()
+        ]
+        return node.table, exp.select(*columns).from_(relation, copy=False)
 
     def _period_column(self, node: PeriodColumn) -> tuple[str, exp.Query]:
         start = truncate(col(node.column), node.grain, self.dialect)

@@ -131,6 +131,7 @@ def value_summary(counts: pl.DataFrame, limit: int = 8) -> str:
 
 __all__ = [
     "Dimension",
+    "Schemas",
     "canonical_schemas",
     "dimensions",
     "source_schemas",

@@ -143,9 +143,7 @@ def test_run_parquet_to_output_file(data: Path, tmp_path: Path) -> None:
     assert result.stdout == ""
     assert result.stderr == f"wrote 6 rows to {target}\n"
     frame = pl.read_parquet(target)
-    assert frame.schema == pl.Schema(
-        {"metric": pl.String, "period_start": pl.Date, "value": pl.Float64}
-    )
+    assert frame.schema == pl.Schema({"metric": pl.String, "period_start": pl.Date, "value": pl.Float64})
     assert frame.filter(pl.col("metric") == "new_customers")["value"].to_list() == [1.0, 1.0, 0.0]
     assert frame.filter(pl.col("metric") == "churn_rate")["value"].to_list() == pytest.approx(
         [0.0, 1 / 3, 1 / 3]
@@ -212,8 +210,18 @@ def test_param_changes_the_value() -> None:
     def health(*extra: str) -> float:
         result = ok(
             invoke(
-                "run", "-s", "sample", "-m", "customer_health_score", "--start", "2025-01-01",
-                "--end", "2025-02-01", "-f", "json", *extra,
+                "run",
+                "-s",
+                "sample",
+                "-m",
+                "customer_health_score",
+                "--start",
+                "2025-01-01",
+                "--end",
+                "2025-02-01",
+                "-f",
+                "json",
+                *extra,
             )
         )
         rows = json.loads(result.stdout)

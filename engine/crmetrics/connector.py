@@ -126,6 +126,7 @@ class Connector(ABC):
             if raw.rejected:
                 result.report.rejected.update(raw.rejected)
                 result.report.rows_read += sum(raw.rejected.values())
+                result.report.rejected_rows += sum(raw.rejected.values())
             self._reports[table] = result.report
             self._cache[table] = result.frame.lazy()
         return self._cache[table]
@@ -135,6 +136,7 @@ class Connector(ABC):
         report = TableReport(table, raw.origin, issues=list(raw.issues))
         if raw.rejected:
             report.rejected.update(raw.rejected)
+            report.rejected_rows = sum(raw.rejected.values())
         return report
 
     @staticmethod
@@ -194,7 +196,7 @@ class Connector(ABC):
             if LazyConformed.clean(row):
                 report = self._reports[table]
                 report.rows_kept = int(row[ROWS_CHECKED])
-                report.rows_read = report.rows_kept + sum(report.rejected.values())
+                report.rows_read = report.rows_kept + report.rejected_rows
                 continue
             self._eager.add(table)
             self._cache.pop(table, None)
@@ -204,6 +206,10 @@ class Connector(ABC):
             for table in again:
                 self.scan(table)
         return again
+
+    def provider(self, table: str) -> str:
+        """Which source provides ``table``, for ``inspect``: empty when there is only one."""
+        return ""
 
     def reports(self) -> list[TableReport]:
         """Reports of the tables read so far."""

@@ -19,7 +19,10 @@ class TableInspection:
 
     table: str
     report: TableReport | None = None
-    null_rates: dict[str, float] = field(default_factory=dict)
+    #: Column -> share of null values; None when the table has no rows.
+    null_rates: dict[str, float | None] = field(default_factory=dict)
+    #: Where the table came from when a run combines sources: ``name (scheme:location)``.
+    provider: str = ""
     span: tuple[datetime | None, datetime | None] = (None, None)
     errors: list[Issue] = field(default_factory=list)
 
@@ -32,7 +35,7 @@ def inspect_source(connector: Connector) -> list[TableInspection]:
     """Read every table the source has; a table refused for bad data is reported, not raised."""
     results = []
     for table in connector.available_tables():
-        inspection = TableInspection(table)
+        inspection = TableInspection(table, provider=connector.provider(table))
         try:
             frame = connector.scan(table)
         except DataError as error:
@@ -43,12 +46,14 @@ def inspect_source(connector: Connector) -> list[TableInspection]:
         columns = TABLES[table].column_names
         time = _time_column(table)
         stats = frame.select(
-            *(pl.col(c).null_count().truediv(pl.len()).alias(c) for c in columns),
+            *(pl.col(c).null_count().alias(c) for c in columns),
+            pl.len().alias("__rows"),
             pl.col(time).min().alias("__first"),
             pl.col(time).max().alias("__last"),
         ).collect()
         row = stats.row(0, named=True)
-        inspection.null_rates = {c: row[c] or 0.0 for c in columns}
+        rows = row["__rows"]
+        inspection.null_rates = {c: row[c] / rows if rows else None for c in columns}
         inspection.span = (row["__first"], row["__last"])
         results.append(inspection)
     return results
@@ -64,12 +69,13 @@ def render_inspection(results: list[TableInspection]) -> str:
             lines.append("")
             continue
         report = item.report
+        if item.provider:
+            lines.append(f"  source:      {item.provider}")
         if report is not None:
             lines.append(f"  origin:      {report.origin}")
             lines.append(f"  rows read:   {report.rows_read}")
             lines.append(f"  rows kept:   {report.rows_kept}")
-            rejected = sum(report.rejected.values())
-            lines.append(f"  rejected:    {rejected}")
+            lines.append(f"  rejected:    {report.rejected_rows}")
             for reason, count in sorted(report.rejected.items()):
                 lines.append(f"    {count:>8}  {reason}")
             lines.append(f"  duplicates:  {report.duplicates_dropped} dropped (kept the most recent copy)")
@@ -81,7 +87,10 @@ def render_inspection(results: list[TableInspection]) -> str:
                 f"  time span:   {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC "
                 f"({_time_column(item.table)})"
             )
-        nulls = ", ".join(f"{c} {rate:.0%}" for c, rate in item.null_rates.items() if rate > 0)
-        lines.append(f"  null rate:   {nulls or 'no nulls'}")
+        if any(rate is None for rate in item.null_rates.values()):
+            lines.append("  null rate:   n/a (no rows)")
+        else:
+            nulls = ", ".join(f"{c} {rate:.0%}" for c, rate in item.null_rates.items() if rate)
+            lines.append(f"  null rate:   {nulls or 'no nulls'}")
         lines.append("")
     return "\n".join(lines)

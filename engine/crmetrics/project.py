@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from crmetrics.errors import DefinitionError, Issue, Location
+from crmetrics.mapping import check_expressions
 from crmetrics.schema_check import check_document, load_schema
 from crmetrics.yamlio import Document, load_file
 
@@ -22,11 +23,15 @@ PROJECT_FILE = "crmetrics.yaml"
 
 @dataclass(frozen=True)
 class SourceConfig:
-    """A named source: its URI and connector options, with where they were written."""
+    """A named source: its URI, connector options and table mappings.
+
+    The mappings reach the connector as its ``mappings`` option.
+    """
 
     name: str
     uri: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    mappings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -38,6 +43,8 @@ class Project:
     params: dict[str, float] = field(default_factory=dict)
     #: Canonical table -> warehouse table (a name, or ``{table, columns}``), for SQL engines.
     warehouse: dict[str, Any] = field(default_factory=dict)
+    #: Canonical table -> the source (a name from ``sources`` or a URI) that provides it.
+    tables: dict[str, str] = field(default_factory=dict)
     document: Document | None = None
 
     def check_options(self, name: str, schema: Mapping[str, Any] | None) -> None:
@@ -45,6 +52,7 @@ class Project:
         if not schema or self.document is None or name not in self.sources:
             return
         wrapper = {
+            "definitions": schema.get("definitions", {}),
             "type": "object",
             "properties": {
                 "sources": {
@@ -81,6 +89,8 @@ def load_project(path: Path) -> Project:
     document = load_file(path)
     data = document.data or {}
     issues = check_document(document, load_schema("project"))
+    if not issues:
+        issues = _mapping_issues(document, data.get("sources", {}))
     if issues:
         raise DefinitionError(issues)
     base = path.parent
@@ -89,7 +99,9 @@ def load_project(path: Path) -> Project:
         if isinstance(value, str):
             sources[name] = SourceConfig(name, value)
         else:
-            sources[name] = SourceConfig(name, value["uri"], value.get("options", {}))
+            mappings = value.get("mappings") or {}
+            options = {**value.get("options", {}), **({"mappings": mappings} if mappings else {})}
+            sources[name] = SourceConfig(name, value["uri"], options, mappings)
     for config in sources.values():
         object.__setattr__(config, "uri", _relative_to(base, config.uri))
     source = data.get("source")
@@ -100,8 +112,24 @@ def load_project(path: Path) -> Project:
         sources=sources,
         params={k: float(v) for k, v in data.get("params", {}).items()},
         warehouse=dict(data.get("warehouse", {}).get("tables", {})),
+        tables={
+            table: name if name in sources else _relative_to(base, name)
+            for table, name in data.get("tables", {}).items()
+        },
         document=document,
     )
+
+
+def _mapping_issues(document: Document, sources: Mapping[str, Any]) -> list[Issue]:
+    """The mapping expressions that do not compile, each at its place in the file."""
+    issues: list[Issue] = []
+    for name, value in sources.items():
+        if isinstance(value, Mapping) and value.get("mappings"):
+            prefix = ["sources", name, "mappings"]
+            issues += check_expressions(
+                value["mappings"], lambda p, pre=prefix: document.location([*pre, *p])
+            )
+    return issues
 
 
 def _relative_to(base: Path, uri: str) -> str:

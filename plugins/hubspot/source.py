@@ -31,14 +31,24 @@ from crmetrics.plugins.crm_common.files import (
     read_csv_text,
     read_json,
     to_text,
+    with_record_origin,
 )
 from crmetrics.plugins.crm_common.http import ApiClient
 from crmetrics.plugins.hubspot.labels import rename_labels
 
-_ENVELOPE = {"createdAt": "createdat", "updatedAt": "updatedat", "archived": "archived",
-             "archivedAt": "archivedat"}
-_SINGULAR = {"company": "companies", "contact": "contacts", "deal": "deals", "ticket": "tickets",
-             "line_item": "line_items"}
+_ENVELOPE = {
+    "createdAt": "createdat",
+    "updatedAt": "updatedat",
+    "archived": "archived",
+    "archivedAt": "archivedat",
+}
+_SINGULAR = {
+    "company": "companies",
+    "contact": "contacts",
+    "deal": "deals",
+    "ticket": "tickets",
+    "line_item": "line_items",
+}
 
 
 class ObjectSource(Protocol):
@@ -77,6 +87,7 @@ def flatten(record: Mapping[str, Any]) -> dict[str, str | None]:
 
 def _ids(results: Sequence[Any]) -> str | None:
     """Association ids, the primary (labelled, not ``*_unlabeled``) first, each once."""
+
     def is_unlabeled(item: Any) -> bool:
         return isinstance(item, Mapping) and str(item.get("type", "")).endswith("unlabeled")
 
@@ -111,19 +122,26 @@ def records_of(document: Any, path: Path) -> Iterator[Mapping[str, Any]]:
         elif isinstance(page, Mapping):
             yield page
         else:
-            raise DataError(Issue(
-                "unreadable-file", f"{path} holds neither list pages nor records",
-                Location(str(path)), hint="expected {\"results\": [...]} or a list of records",
-            ))
+            raise DataError(
+                Issue(
+                    "unreadable-file",
+                    f"{path} holds neither list pages nor records",
+                    Location(str(path)),
+                    hint='expected {"results": [...]} or a list of records',
+                )
+            )
 
 
 class FileSource:
     """Objects read from a folder of API pages and UI exports."""
 
-    def __init__(self, folder: Path, csv_headers: Mapping[str, str | None]) -> None:
+    def __init__(
+        self, folder: Path, csv_headers: Mapping[str, str | None], date_format: str | None = None
+    ) -> None:
         self.folder = folder
         self.origin = str(folder)
         self.csv_headers = csv_headers
+        self.date_format = date_format
 
     def _entry(self, name: str) -> Path | None:
         found = find_entry(self.folder, name, (".json", ".csv"))
@@ -150,8 +168,11 @@ class FileSource:
 
     def _read_file(self, name: str, path: Path) -> pl.DataFrame:
         if path.suffix.lower() == ".csv":
-            return rename_labels(read_csv_text(path), name, self.csv_headers)
-        return frame_of_text([flatten(r) for r in records_of(read_json(path), path)])
+            frame = read_csv_text(path, date_format=self.date_format, origins=True)
+            return rename_labels(frame, name, self.csv_headers)
+        return with_record_origin(
+            frame_of_text([flatten(r) for r in records_of(read_json(path), path)]), str(path)
+        )
 
     def pipelines(self, object_type: str) -> list[Mapping[str, Any]]:
         entry = find_entry(self.folder, "pipelines", ())
@@ -187,24 +208,28 @@ class ApiSource:
             params["properties"] = ",".join(dict.fromkeys(properties))
         if associations:
             params["associations"] = ",".join(associations)
-        rows: list[dict[str, str | None]] = []
+        frames: list[pl.DataFrame] = []
         seen: set[str] = set()
         while True:
             body = self.client.get_json(f"/crm/v3/objects/{name}", params=params, absent=absent)
             if body is None:
                 return pl.DataFrame()
-            rows.extend(flatten(r) for r in body.get("results", []))
+            page = frame_of_text([flatten(r) for r in body.get("results") or []])
+            frames.append(with_record_origin(page, f"{self.where(name)} page {len(frames) + 1}"))
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 break
             if str(after) in seen:  # a cursor that repeats would page forever
-                raise DataError(Issue(
-                    "api-error", f"HubSpot repeated the paging cursor {after!r} for {name}",
-                    Location(self.where(name)),
-                ))
+                raise DataError(
+                    Issue(
+                        "api-error",
+                        f"HubSpot repeated the paging cursor {after!r} for {name}",
+                        Location(self.where(name)),
+                    )
+                )
             seen.add(str(after))
             params["after"] = str(after)
-        return frame_of_text(rows)
+        return concat_text(frames)
 
     def pipelines(self, object_type: str) -> list[Mapping[str, Any]]:
         return list(self.client.get_json(f"/crm/v3/pipelines/{object_type}").get("results", []))

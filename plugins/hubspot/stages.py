@@ -50,10 +50,14 @@ def stages_from_pipelines(pipelines: Sequence[Mapping[str, Any]]) -> list[Stage]
         for stage in pipeline.get("stages", []):
             metadata = stage.get("metadata") or {}
             closed = _text_flag(metadata.get("isClosed"))
-            found.append(Stage(
-                str(stage["id"]), str(stage.get("label") or stage["id"]), closed,
-                closed and _probability(metadata.get("probability")) == 1.0,
-            ))
+            found.append(
+                Stage(
+                    str(stage["id"]),
+                    str(stage.get("label") or stage["id"]),
+                    closed,
+                    closed and _probability(metadata.get("probability")) == 1.0,
+                )
+            )
     return found
 
 

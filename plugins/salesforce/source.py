@@ -31,6 +31,7 @@ from crmetrics.plugins.crm_common.files import (
     read_csv_text,
     read_json,
     to_text,
+    with_record_origin,
 )
 from crmetrics.plugins.crm_common.http import ApiClient
 
@@ -53,6 +54,10 @@ class ObjectSource(Protocol):
 
     def where(self, name: str) -> str:
         """The file or URL the object comes from, for messages."""
+        ...
+
+    def checkboxes(self, name: str) -> set[str]:
+        """The object's boolean fields the source knows of (lower-case), e.g. from describe."""
         ...
 
 
@@ -117,9 +122,13 @@ def records_of(document: Any, path: Path) -> Iterator[Mapping[str, Any]]:
 class FileSource:
     """Objects read from a folder of REST JSON results and CSV exports."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, date_format: str | None = None) -> None:
         self.folder = folder
         self.origin = str(folder)
+        self.date_format = date_format
+
+    def checkboxes(self, name: str) -> set[str]:
+        return set()
 
     def _entry(self, name: str) -> Path | None:
         return find_entry(self.folder, name, (".json", ".csv"))
@@ -139,11 +148,12 @@ class FileSource:
         frames = [self._read_file(path) for path in files]
         return normalise(concat_text(frames))
 
-    @staticmethod
-    def _read_file(path: Path) -> pl.DataFrame:
+    def _read_file(self, path: Path) -> pl.DataFrame:
         if path.suffix.lower() == ".csv":
-            return read_csv_text(path)
-        return frame_of_text([flatten(r) for r in records_of(read_json(path), path)])
+            return read_csv_text(path, date_format=self.date_format, origins=True)
+        return with_record_origin(
+            frame_of_text([flatten(r) for r in records_of(read_json(path), path)]), str(path)
+        )
 
 
 class ApiSource:
@@ -175,21 +185,31 @@ class ApiSource:
             return pl.DataFrame()
         api_name = self._names()[name.lower()]
         soql = f"SELECT {', '.join(self._selectable(api_name, fields))} FROM {api_name}"
-        rows: list[dict[str, str | None]] = []
+        frames: list[pl.DataFrame] = []
         body = self.client.get_json(f"{self.prefix}/query", params={"q": soql})
         while True:
-            rows.extend(flatten(r) for r in body.get("records", []))
+            page = frame_of_text([flatten(r) for r in body.get("records") or []])
+            frames.append(with_record_origin(page, f"{self.where(name)} page {len(frames) + 1}"))
             next_url = body.get("nextRecordsUrl")
             if body.get("done", True) or not next_url:
                 break
             body = self.client.get_json(next_url)
-        return normalise(frame_of_text(rows))
+        return normalise(concat_text(frames))
+
+    def checkboxes(self, name: str) -> set[str]:
+        if not self.has(name):
+            return set()
+        described = self._describe(self._names()[name.lower()]).get("fields", [])
+        return {f["name"].lower() for f in described if f.get("type") == "boolean"}
+
+    def _describe(self, api_name: str) -> dict[str, Any]:
+        if api_name not in self._described:
+            self._described[api_name] = self.client.get_json(f"{self.prefix}/sobjects/{api_name}/describe")
+        return self._described[api_name]
 
     def _selectable(self, api_name: str, fields: Sequence[str]) -> list[str]:
         """The wanted fields the org has: asking for a missing one fails the whole query."""
-        if api_name not in self._described:
-            self._described[api_name] = self.client.get_json(f"{self.prefix}/sobjects/{api_name}/describe")
-        described = self._described[api_name].get("fields", [])
+        described = self._describe(api_name).get("fields", [])
         names = {f["name"].lower(): f["name"] for f in described}
         relations = {str(f["relationshipName"]).lower() for f in described if f.get("relationshipName")}
         chosen: dict[str, str] = {"id": "Id"}

@@ -163,8 +163,8 @@ def conform(
 
     problems = list(_problems(table, raw, out))
     bad_rows = pl.Series(_ROW, [], dtype=pl.UInt32)
-    for reason, column, rows in problems:
-        report.rejected[f"{column}: {reason}"] += rows.height
+    for reason, name, rows in problems:
+        report.rejected[f"{name}: {reason}"] += rows.height
         bad_rows = pl.concat([bad_rows, rows[_ROW].cast(pl.UInt32)])
     issues = [_problem_issue(table, origin, reason, column, rows) for reason, column, rows in problems]
     if issues and on_error == "raise":

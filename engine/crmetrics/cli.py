@@ -125,8 +125,9 @@ def _request_options(command: F) -> F:
         click.option(
             "--source",
             "-s",
-            default=None,
-            help="Source URI (csv:DIR, parquet:DIR, sample, ...) or a name from the project file.",
+            multiple=True,
+            help="Source URI (csv:DIR, parquet:DIR, sample, ...) or a name from the project file; "
+            "repeat it to combine sources, TABLE=SOURCE to say which one provides a table.",
         ),
         click.option(
             "--grain",
@@ -192,8 +193,12 @@ def _request(
     )
 
 
-def _source(engine: Any, source: str | None) -> str:
-    chosen = source or engine.project.source
+def _source(engine: Any, sources: Sequence[str]) -> Any:
+    """The run's source: a name or URI, or one connector over several (``--source spend=finance``)."""
+    from crmetrics.combined import parse_source_options
+
+    plain, bindings = parse_source_options(sources)
+    chosen = plain or ([engine.project.source] if engine.project.source else [])
     if not chosen:
         raise UsageError(
             Issue(
@@ -202,7 +207,9 @@ def _source(engine: Any, source: str | None) -> str:
                 hint="pass --source csv:DIR (or 'sample'), or set 'source:' in crmetrics.yaml",
             )
         )
-    return chosen
+    if len(chosen) == 1 and not bindings:
+        return chosen[0]
+    return engine.open_sources(chosen, bindings)
 
 
 @main.command()
@@ -246,7 +253,7 @@ def _source(engine: Any, source: str | None) -> str:
 @_engine_options
 def run(
     metrics: str,
-    source: str | None,
+    source: tuple[str, ...],
     grain: str,
     start: str | None,
     end: str | None,
@@ -356,7 +363,7 @@ def sql(
 @_engine_options
 def explain(
     metric: str,
-    source: str | None,
+    source: tuple[str, ...],
     grain: str,
     start: str | None,
     end: str | None,
@@ -380,15 +387,20 @@ def explain(
             engine, [metric], grain, start or "2025-01-01", end or "2025-04-01", by, where, params
         )
         chosen: Any = (
-            source
-            or engine.project.source
-            or {name: pl.DataFrame(schema=table.schema) for name, table in TABLES.items()}
+            _source(engine, source)
+            if source or engine.project.source
+            else {name: pl.DataFrame(schema=table.schema) for name, table in TABLES.items()}
         )
         click.echo(engine.explain(metric, request, chosen))
 
 
 @main.command()
-@click.option("--source", "-s", default=None, help="Source URI or a name from the project file.")
+@click.option(
+    "--source",
+    "-s",
+    multiple=True,
+    help="Source URI or a name from the project file; repeat it, or TABLE=SOURCE, to combine sources.",
+)
 @click.option(
     "--project",
     "-p",
@@ -397,7 +409,7 @@ def explain(
     envvar="CRMETRICS_PROJECT",
     help="Project file (default: ./crmetrics.yaml when present).",
 )
-def inspect(source: str | None, project: Path | None) -> None:
+def inspect(source: tuple[str, ...], project: Path | None) -> None:
     """Show what a source holds: per table, rows read, kept and rejected, null rates, time span."""
     from crmetrics.inspect import inspect_source, render_inspection
 

@@ -122,7 +122,28 @@ class Engine:
         return self.catalog
 
     def open_source(self, source: Source) -> Connector:
-        """A connector for ``source``: a URI (``csv:DIR``, ``sample``), a connector, or frames."""
+        """A connector for ``source``: a URI (``csv:DIR``, ``sample``), a connector, or frames.
+
+        With ``tables:`` bindings in the project file, a named source or URI is the run's
+        default source and the bound tables come from their own sources.
+        """
+        if isinstance(source, str) and self.project.tables:
+            return self.open_sources([source])
+        return self._open_one(source)
+
+    def open_sources(self, sources: Sequence[str], tables: Mapping[str, str] | None = None) -> Connector:
+        """One connector over several sources: each canonical table from exactly one of them.
+
+        Args:
+            sources: the run's sources (names from the project file or URIs); a table that
+                no binding names comes from the one that has it (two having it is an error).
+            tables: table -> source bindings, over those of the project file.
+        """
+        from crmetrics.combined import open_combined
+
+        return open_combined(self._open_one, sources, {**self.project.tables, **(tables or {})})
+
+    def _open_one(self, source: Source) -> Connector:
         if isinstance(source, Connector):
             return source
         if isinstance(source, Mapping):
@@ -143,7 +164,20 @@ class Engine:
                 )
             )
         if named:
-            self.project.check_options(named.name, getattr(connector, "options_schema", None))
+            schema = getattr(connector, "options_schema", None)
+            if named.mappings and "mappings" not in (schema or {}).get("properties", {}):
+                raise UsageError(
+                    Issue(
+                        "mappings-unsupported",
+                        f"source {named.name!r} ({uri.scheme}:) has mappings, but {uri.scheme} files "
+                        "are read by their canonical column names",
+                        self.project.document.location(["sources", named.name, "mappings"], key=True)
+                        if self.project.document
+                        else None,
+                        hint="remove 'mappings', or rename the file's columns to the canonical ones",
+                    )
+                )
+            self.project.check_options(named.name, schema)
         return connector(uri.location, named.options if named else None)
 
     def plan(self, request: Request) -> LogicalPlan:

@@ -23,6 +23,8 @@ class TableInspection:
     null_rates: dict[str, float | None] = field(default_factory=dict)
     #: Where the table came from when a run combines sources: ``name (scheme:location)``.
     provider: str = ""
+    #: Of the rows with a customer_id, how many match no customer (sources combined only).
+    unmatched: tuple[int, int] | None = None
     span: tuple[datetime | None, datetime | None] = (None, None)
     errors: list[Issue] = field(default_factory=list)
 
@@ -55,8 +57,34 @@ def inspect_source(connector: Connector) -> list[TableInspection]:
         rows = row["__rows"]
         inspection.null_rates = {c: row[c] / rows if rows else None for c in columns}
         inspection.span = (row["__first"], row["__last"])
+        inspection.unmatched = _unmatched(connector, table, frame)
         results.append(inspection)
     return results
+
+
+def _unmatched(connector: Connector, table: str, frame: pl.LazyFrame) -> tuple[int, int] | None:
+    """(customer_ids matching no customer, customer_ids) when the customers come from another
+    source: ids written differently in two systems do not join, and nothing else says so."""
+    customers = "customers"
+    if (
+        table == customers
+        or "customer_id" not in TABLES[table].column_names
+        or customers not in connector.available_tables()
+        or connector.provider(table) == connector.provider(customers)
+    ):
+        return None
+    try:
+        known = connector.scan(customers).select("customer_id")
+    except DataError:
+        return None
+    ids = frame.select("customer_id").drop_nulls()
+    counts = pl.concat(
+        [
+            ids.select(pl.len().alias("n")),
+            ids.join(known, on="customer_id", how="anti").select(pl.len().alias("n")),
+        ]
+    ).collect()["n"]
+    return int(counts[1]), int(counts[0])
 
 
 def render_inspection(results: list[TableInspection]) -> str:
@@ -81,6 +109,12 @@ def render_inspection(results: list[TableInspection]) -> str:
             lines.append(f"  duplicates:  {report.duplicates_dropped} dropped (kept the most recent copy)")
             for issue in report.issues:
                 lines.append(f"  warning:     {issue.message}")
+        if item.unmatched and item.unmatched[0]:
+            bad, total = item.unmatched
+            lines.append(
+                f"  warning:     {bad} of {total} customer_id values match no customer of the "
+                "customers source; write that source's ids (see docs/connectors/your-own-org.md)"
+            )
         first, last = item.span
         if first is not None:
             lines.append(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 import sqlglot
@@ -144,7 +144,7 @@ def _parse(text: str) -> exp.Expression:
         raise MappingExpressionError(f"cannot parse {text!r}: {error}") from None
     if tree is None:
         raise MappingExpressionError(f"{text!r} is empty")
-    return tree
+    return cast(exp.Expression, tree)
 
 
 def expression_fields(text: str) -> list[str]:
@@ -230,7 +230,7 @@ class _Compiler:
         handler = getattr(self, f"_{type(node).__name__.lower()}", None)
         if type(node) in _ARITHMETIC:
             return _ARITHMETIC[type(node)](
-                _number(self.compile(node.left)), _number(self.compile(node.right))
+                _number(self.compile(node.this)), _number(self.compile(node.expression))
             ), ("number")
         if type(node) in _COMPARISON:
             return self._compare(node), "bool"
@@ -265,10 +265,10 @@ class _Compiler:
         return -_number(self.compile(node.this)), "number"
 
     def _and(self, node: exp.And) -> Typed:
-        return _bool(self.compile(node.left)) & _bool(self.compile(node.right)), "bool"
+        return _bool(self.compile(node.this)) & _bool(self.compile(node.expression)), "bool"
 
     def _or(self, node: exp.Or) -> Typed:
-        return _bool(self.compile(node.left)) | _bool(self.compile(node.right)), "bool"
+        return _bool(self.compile(node.this)) | _bool(self.compile(node.expression)), "bool"
 
     def _not(self, node: exp.Not) -> Typed:
         return ~_bool(self.compile(node.this)), "bool"
@@ -287,7 +287,7 @@ class _Compiler:
         return _text(value).is_in(texts), "bool"
 
     def _compare(self, node: exp.Expression) -> pl.Expr:
-        left, right = self.compile(node.left), self.compile(node.right)
+        left, right = self.compile(node.this), self.compile(node.expression)
         kinds = {left[1], right[1]}
         op = _COMPARISON[type(node)]
         if "number" in kinds:
@@ -335,7 +335,10 @@ class _Compiler:
         return pl.concat_str(parts), "text"
 
     def _dpipe(self, node: exp.DPipe) -> Typed:
-        parts = [_text(self.compile(node.left)).fill_null(""), _text(self.compile(node.right)).fill_null("")]
+        parts = [
+            _text(self.compile(node.this)).fill_null(""),
+            _text(self.compile(node.expression)).fill_null(""),
+        ]
         return pl.concat_str(parts), "text"
 
     def _round(self, node: exp.Round) -> Typed:

@@ -57,7 +57,7 @@ class Project:
             "properties": {
                 "sources": {
                     "type": "object",
-                    "properties": {name: {"type": "object", "properties": {"options": schema}}},
+                    "properties": {name: {"properties": {"options": schema}}},
                 }
             },
         }
@@ -125,16 +125,23 @@ def _mapping_issues(document: Document, sources: Mapping[str, Any]) -> list[Issu
     issues: list[Issue] = []
     for name, value in sources.items():
         if isinstance(value, Mapping) and value.get("mappings"):
-            prefix = ["sources", name, "mappings"]
-            issues += check_expressions(
-                value["mappings"], lambda p, pre=prefix: document.location([*pre, *p])
-            )
+            prefix: list[str | int] = ["sources", name, "mappings"]
+
+            def place(path: list[str | int], prefix: list[str | int] = prefix) -> Location:
+                return document.location([*prefix, *path])
+
+            issues += check_expressions(value["mappings"], place)
     return issues
 
 
 def _relative_to(base: Path, uri: str) -> str:
-    """A csv:/parquet: folder or duckdb: file relative to the project file, made relative to ``base``."""
+    """A folder or file source relative to the project file, made relative to ``base``.
+
+    That is a csv:, parquet:, salesforce: or hubspot: folder (not an API URL) or a duckdb: file.
+    """
     scheme, _, location = uri.partition(":")
-    if location and scheme in ("csv", "parquet", "duckdb") and not Path(location).is_absolute():
+    folders = ("csv", "parquet", "duckdb", "salesforce", "hubspot")
+    is_url = location.startswith(("http://", "https://"))
+    if location and scheme in folders and not is_url and not Path(location).is_absolute():
         return f"{scheme}:{base / location}"
     return uri

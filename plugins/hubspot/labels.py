@@ -15,6 +15,11 @@ import polars as pl
 
 _COMMON = {
     "record id": "id",
+    # Older exports name the record id after the object.
+    "company id": "id",
+    "contact id": "id",
+    "deal id": "id",
+    "ticket id": "id",
     "create date": "createdate",
     "created date": "createdate",
     "last modified date": "hs_lastmodifieddate",
@@ -83,7 +88,6 @@ LABELS: dict[str, dict[str, str]] = {
     "tickets": {
         "ticket name": "subject",
         "record id - ticket": "id",
-        "ticket id": "id",
         "ticket status": "hs_pipeline_stage",
         "priority": "hs_ticket_priority",
         "source": "source_type",

@@ -2,19 +2,15 @@
 
 A project names, per table, the source that provides it (``tables: {spend: finance}``);
 the tables it does not name come from the run's source (``--source`` or ``source:``). The
-rest of the engine sees one connector: :class:`CombinedConnector` routes each table to its
-source and gathers their reports and deferred checks.
+rest of the engine sees one connector: :class:`CombinedConnector` reads each table through
+its source and converts and checks it like any connector.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import polars as pl
-
-from crmetrics.canonical import TableReport
 from crmetrics.connector import Connector, RawTable
 from crmetrics.errors import DataError, Issue, Location, UsageError
 from crmetrics.model import TABLES
@@ -133,48 +129,9 @@ class CombinedConnector(Connector):
         return self.part(table).label
 
     def read_table(self, table: str) -> RawTable:
+        # The rows as the bound source reads them; this connector's own base class converts
+        # and checks them, exactly as the source's would.
         return self.part(table).connector.read_table(table)
-
-    def scan(self, table: str) -> pl.LazyFrame:
-        return self.part(table).connector.scan(table)
-
-    def _parts(self) -> list[Part]:
-        return list({id(p.connector): p for p in self._route().values()}.values())
-
-    @contextmanager
-    def deferred_checks(self, *, trust: bool = False) -> Iterator[None]:
-        with ExitStack() as stack:
-            for part in self._parts():
-                stack.enter_context(part.connector.deferred_checks(trust=trust))
-            yield
-
-    def pending_checks(self) -> dict[str, pl.LazyFrame]:
-        out: dict[str, pl.LazyFrame] = {}
-        for table, part in self._route().items():
-            pending = part.connector.pending_checks()
-            if table in pending:
-                out[table] = pending[table]
-        return out
-
-    def run_checks(self, engine: str = "auto") -> dict[str, pl.DataFrame]:
-        out: dict[str, pl.DataFrame] = {}
-        for part in self._parts():
-            out.update(part.connector.run_checks(engine))
-        return out
-
-    def settle(self, counts: Mapping[str, pl.DataFrame]) -> list[str]:
-        again: list[str] = []
-        for part in self._parts():
-            mine = {t: c for t, c in counts.items() if self._route().get(t) is part}
-            if mine:
-                again += part.connector.settle(mine)
-        return again
-
-    def reports(self) -> list[TableReport]:
-        out = []
-        for table, part in self._route().items():
-            out += [r for r in part.connector.reports() if r.table == table]
-        return out
 
 
 def open_combined(

@@ -331,9 +331,32 @@ def _row_rules(table: Table, out: pl.DataFrame) -> Iterator[tuple[str, str, pl.D
             yield reason, column, rows
 
 
-def _row_place(row: Mapping[str, object]) -> str:
-    """Where a row was read: its origin when the connector said, else its row number."""
-    return str(row[ROW_ORIGIN]) if row.get(ROW_ORIGIN) else f"row {row[_ROW]}"
+def with_line_origin(frame: pl.DataFrame, where: str, first_line: int = 2) -> pl.DataFrame:
+    """``frame`` (a CSV file's records) with the line each record starts on in ``where``.
+
+    A quoted newline makes a record span several lines, so a record's line is not its
+    position plus one; messages then still point at the line to open.
+    """
+    if not frame.height:
+        return frame.with_columns(pl.lit(None, dtype=pl.String).alias(ROW_ORIGIN))
+    strings = [c for c, t in frame.schema.items() if t == pl.String]
+    breaks = (
+        pl.sum_horizontal(pl.col(c).str.count_matches("\n").fill_null(0) for c in strings) if strings else 0
+    )
+    lines = 1 + breaks
+    start = (
+        first_line + lines.cum_sum() - lines if strings else pl.int_range(first_line, first_line + pl.len())
+    )
+    return frame.with_columns(pl.format("{}:{}", pl.lit(where), start).alias(ROW_ORIGIN))
+
+
+def _row_place(row: Mapping[str, object], origin: str) -> str:
+    """Where a row was read: ``row N`` (its line) in the table's own file, else its place."""
+    place = row.get(ROW_ORIGIN)
+    if not place:
+        return f"row {row[_ROW]}"
+    found = _LINE.match(str(place))
+    return f"row {found.group(2)}" if found and found.group(1) == origin else str(place)
 
 
 def _row_location(origin: str, row: Mapping[str, object]) -> Location:
@@ -347,7 +370,7 @@ def _row_location(origin: str, row: Mapping[str, object]) -> Location:
 def _problem_issue(table: Table, origin: str, reason: str, column: str, rows: pl.DataFrame) -> Issue:
     first = rows.row(0, named=True)
     examples = "; ".join(
-        f"{_row_place(r)}: {r['value']!r}" if r["value"] else _row_place(r)
+        f"{_row_place(r, origin)}: {r['value']!r}" if r["value"] else _row_place(r, origin)
         for r in rows.head(_EXAMPLES).iter_rows(named=True)
     )
     more = f" (and {rows.height - _EXAMPLES} more)" if rows.height > _EXAMPLES else ""

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from crmetrics.canonical import ROW_ORIGIN
+from crmetrics.canonical import ROW_ORIGIN, with_line_origin
 from crmetrics.errors import DataError, Issue, Location
 
 _DELIMITERS = (",", ";", "\t", "|", "^", "`")
@@ -115,17 +115,6 @@ def _unescaped_headers(frame: pl.DataFrame, text: str, separator: str) -> pl.Dat
     if len(header) != frame.width or header == frame.columns or len(set(header)) != len(header):
         return frame
     return frame.rename(dict(zip(frame.columns, header, strict=True)))
-
-
-def with_line_origin(frame: pl.DataFrame, where: str) -> pl.DataFrame:
-    """``frame`` with the line each record starts on (a quoted newline makes a record longer)."""
-    if not frame.height:
-        return frame.with_columns(pl.lit(None, dtype=pl.String).alias(ROW_ORIGIN))
-    breaks = pl.sum_horizontal(
-        pl.col(c).str.count_matches("\n").fill_null(0) for c, t in frame.schema.items() if t == pl.String
-    )
-    start = 2 + (1 + breaks).cum_sum() - (1 + breaks)
-    return frame.with_columns(pl.format("{}:{}", pl.lit(where), start).alias(ROW_ORIGIN))
 
 
 def with_record_origin(frame: pl.DataFrame, where: str) -> pl.DataFrame:

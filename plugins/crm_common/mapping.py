@@ -9,7 +9,7 @@ converted from the row's currency (or rejected without a rate), and rows left ou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import polars as pl
@@ -94,6 +94,7 @@ def apply_mapping(
     *,
     currency: Mapping[str, Any],
     hints: Mapping[str, str] | None = None,
+    ids: Callable[[pl.Expr], pl.Expr] | None = None,
 ) -> pl.DataFrame:
     """The canonical columns of ``builder.table`` computed from ``frame`` by ``mapping``.
 
@@ -104,6 +105,8 @@ def apply_mapping(
         currency: the connector's ``currency`` option (reporting currency and rates).
         hints: canonical column -> the option that holds its value map, for warnings
             (default: the column's ``values`` in the project file's mapping).
+        ids: the source's own normal form of an id, applied to the table's key and
+            ``customer_id`` (Salesforce widens 15-character ids to 18).
 
     Returns:
         The canonical columns as text (plus where each row was read), for the canonical
@@ -120,6 +123,8 @@ def apply_mapping(
         spec = mapping.columns.get(column.name)
         where = f"{builder.table}.columns.{column.name}"
         value = _value(builder, spec, columns, where) if spec else pl.lit(None, dtype=pl.String)
+        if ids is not None and (column.name == table.key or column.name == "customer_id"):
+            value = ids(value)
         if column.kind == "bool":
             value = bool_text(value)
         elif column.kind == "datetime":

@@ -24,7 +24,7 @@ from crmetrics.plugins.crm_common.frames import (
     timestamp_text,
     truthy,
 )
-from crmetrics.plugins.crm_common.mapping import apply_mapping, builtin, user_mapping
+from crmetrics.plugins.crm_common.mapping import builtin, user_mapping
 from crmetrics.plugins.salesforce.objects import Objects
 
 _WON_DEAL = "not a customer (no won opportunity)"
@@ -59,7 +59,7 @@ def customers(data: Objects) -> RawTable:
         },
         user=user_mapping(data.settings, "customers"),
     )
-    frame = apply_mapping(builder, accounts, mapping, currency=data.settings["currency"])
+    frame = data.apply(builder, accounts, mapping)
     if not settings["include_prospects"]:
         reason = (
             _WON_DEAL

@@ -21,7 +21,7 @@ from crmetrics.plugins.crm_common.frames import (
     snake,
     truthy,
 )
-from crmetrics.plugins.crm_common.mapping import apply_mapping, builtin, user_mapping
+from crmetrics.plugins.crm_common.mapping import builtin, user_mapping
 from crmetrics.plugins.salesforce.objects import Objects
 
 _COLUMNS = ("revenue_id", "customer_id", "recognized_at", "amount", "cost")
@@ -81,7 +81,7 @@ def revenue(data: Objects) -> RawTable:
         currency="derived.currency",
         user={k: v for k, v in (user_mapping(data.settings, "revenue") or {}).items() if k != "object"},
     )
-    return builder.result(apply_mapping(builder, rows, mapping, currency=data.settings["currency"]))
+    return builder.result(data.apply(builder, rows, mapping))
 
 
 def _with_status(rows: pl.DataFrame, field: str, statuses: list[str]) -> pl.DataFrame:
@@ -153,4 +153,4 @@ def spend(data: Objects) -> RawTable:
         currency="CurrencyIsoCode",
         user=user,
     )
-    return builder.result(apply_mapping(builder, campaigns, mapping, currency=data.settings["currency"]))
+    return builder.result(data.apply(builder, campaigns, mapping))

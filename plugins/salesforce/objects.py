@@ -25,7 +25,7 @@ from crmetrics.plugins.crm_common.frames import (
     truthy,
 )
 from crmetrics.plugins.crm_common.mapping import apply_mapping, mapped_fields
-from crmetrics.plugins.salesforce.source import ObjectSource
+from crmetrics.plugins.salesforce.source import ObjectSource, long_ids
 
 #: Modification stamps, most precise first: SystemModstamp also moves on system updates.
 MODIFIED = ("systemmodstamp", "lastmodifieddate", "createddate")
@@ -204,6 +204,21 @@ class Objects:
                 )
         return frame
 
+    def apply(
+        self,
+        builder: TableBuilder,
+        frame: pl.DataFrame,
+        mapping: TableMapping,
+        *,
+        hints: Mapping[str, str] | None = None,
+    ) -> pl.DataFrame:
+        """``mapping`` applied with the connector's currency, and Salesforce's 15-character
+        ids widened in the id columns it computes (a custom lookup such as Account__c holds
+        whatever form the export wrote)."""
+        return apply_mapping(
+            builder, frame, mapping, currency=self.settings["currency"], hints=hints, ids=long_ids
+        )
+
     def current(self, name: str) -> pl.DataFrame:
         """One row per live record, its most recent copy: for lookups and aggregates."""
         frame = self.rows(name)
@@ -219,4 +234,4 @@ def read_custom(data: Objects, table: str, name: str) -> RawTable:
     builder = TableBuilder(table, data.where(name))
     rows = data.rows(name, builder)
     mapping = TableMapping.parse(data.settings["mappings"][table])
-    return builder.result(apply_mapping(builder, rows, mapping, currency=data.settings["currency"]))
+    return builder.result(data.apply(builder, rows, mapping))

@@ -12,7 +12,7 @@ import polars as pl
 from crmetrics.connector import RawTable
 from crmetrics.mapping import ColumnSpec
 from crmetrics.plugins.crm_common.frames import TableBuilder, bool_text, channel, column, truthy
-from crmetrics.plugins.crm_common.mapping import apply_mapping, builtin, user_mapping
+from crmetrics.plugins.crm_common.mapping import builtin, user_mapping
 from crmetrics.plugins.salesforce.objects import Objects
 
 
@@ -37,11 +37,10 @@ def deals(data: Objects) -> RawTable:
         currency="CurrencyIsoCode",
         user=user_mapping(data.settings, "deals"),
     )
-    frame = apply_mapping(
+    frame = data.apply(
         builder,
         opportunities,
         mapping,
-        currency=data.settings["currency"],
         hints={"deal_type": "deals.deal_type_map"},
     )
     return builder.result(frame)
@@ -77,7 +76,7 @@ def leads(data: Objects) -> RawTable:
         },
         user=user_mapping(data.settings, "leads"),
     )
-    return builder.result(apply_mapping(builder, rows, mapping, currency=data.settings["currency"]))
+    return builder.result(data.apply(builder, rows, mapping))
 
 
 def _converted_statuses(data: Objects) -> list[str]:

@@ -70,18 +70,23 @@ def long_id(short: str) -> str:
     return short + suffix
 
 
+def long_ids(expr: pl.Expr) -> pl.Expr:
+    """:func:`long_id` as an expression: 15-character ids widened, anything else as it is."""
+    text = expr.cast(pl.String)
+    suffix = []
+    for start in (0, 5, 10):
+        bits = pl.sum_horizontal(
+            text.str.slice(start + i, 1).str.contains("^[A-Z]$").cast(pl.Int32) * (1 << i) for i in range(5)
+        )
+        suffix.append(bits.replace_strict(dict(enumerate(_SUFFIX_CHARS)), return_dtype=pl.String))
+    return pl.when(text.str.contains(_SHORT_ID)).then(pl.concat_str([text, *suffix])).otherwise(text)
+
+
 def normalise(frame: pl.DataFrame) -> pl.DataFrame:
     """Lower-case columns, and 18-character ids in every id or reference column."""
     frame = lower_columns(frame)
     ids = [c for c in frame.columns if c == "id" or c.endswith(("id", ".id"))]
-    return frame.with_columns(
-        pl.when(pl.col(c).str.contains(_SHORT_ID))
-        .then(pl.col(c).map_elements(long_id, return_dtype=pl.String, skip_nulls=True))
-        .otherwise(pl.col(c))
-        .alias(c)
-        for c in ids
-        if frame.schema[c] == pl.String
-    )
+    return frame.with_columns(long_ids(pl.col(c)).alias(c) for c in ids if frame.schema[c] == pl.String)
 
 
 def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, str | None]:

@@ -22,7 +22,7 @@ from crmetrics.plugins.crm_common.frames import (
     timestamp,
     truthy,
 )
-from crmetrics.plugins.crm_common.mapping import apply_mapping, builtin, user_mapping
+from crmetrics.plugins.crm_common.mapping import builtin, user_mapping
 from crmetrics.plugins.salesforce.objects import Objects
 
 _STAMP = pl.Datetime("us", "UTC")
@@ -71,9 +71,7 @@ def tickets(data: Objects) -> RawTable:
         },
         user=user_mapping(data.settings, "tickets"),
     )
-    frame = apply_mapping(
-        builder, cases, mapping, currency=data.settings["currency"], hints={"channel": "tickets.channel_map"}
-    )
+    frame = data.apply(builder, cases, mapping, hints={"channel": "tickets.channel_map"})
     return builder.result(frame)
 
 
@@ -160,7 +158,7 @@ def activity(data: Objects) -> RawTable:
             },
             user={k: v for k, v in (user or {}).items() if k != "object"},
         )
-        frames.append(apply_mapping(builder, rows, mapping, currency=data.settings["currency"]))
+        frames.append(data.apply(builder, rows, mapping))
     return builder.result(
         concat_text(frames)
         if frames

@@ -275,3 +275,29 @@ def test_expressions(text: str, row: dict[str, Any], expected: str | None) -> No
 def test_unsupported_expression_names_the_construct() -> None:
     with pytest.raises(MappingExpressionError, match="not supported"):
         compile_expression("SELECT 1", set())
+
+
+def test_custom_lookup_ids_widen_and_cost_converts(tmp_path: Path) -> None:
+    (tmp_path / "Invoice_Line__c.csv").write_text(
+        "Id,Account__c,Invoice_Date__c,Amount__c,Quantity__c,Unit_Cost__c,CurrencyIsoCode\n"
+        "a1B000000000001AAA,001D000000IqhSL,2024-03-31,100,2,15,EUR\n",
+        encoding="utf-8",
+    )
+    mapping = {
+        "object": "Invoice_Line__c",
+        "currency": "CurrencyIsoCode",
+        "columns": {
+            "revenue_id": "Id",
+            "customer_id": "Account__c",
+            "recognized_at": "Invoice_Date__c",
+            "amount": "Amount__c",
+            "cost": {"expr": "Quantity__c * Unit_Cost__c"},
+        },
+    }
+    options = {"currency": {"rates": {"EUR": 1.1}}, "mappings": {"revenue": mapping}}
+    [row] = SalesforceConnector(str(tmp_path), options).scan("revenue").collect().to_dicts()
+    # The documented pair: 001D000000IqhSL is 001D000000IqhSLIAZ. 100 EUR x 1.1 = 110;
+    # cost 2 x 15 = 30 EUR x 1.1 = 33.
+    assert row["customer_id"] == "001D000000IqhSLIAZ"
+    assert (row["amount"], row["cost"]) == (pytest.approx(110.0), pytest.approx(33.0))
+    assert row["recognized_at"] == utc(2024, 3, 31)

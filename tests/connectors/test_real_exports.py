@@ -180,7 +180,7 @@ def test_a_row_with_three_bad_cells_is_one_rejected_row_at_its_own_line() -> Non
     }
     # Lead 2 is sorted first (oldest LastModifiedDate) but starts on line 3 of the file.
     created = next(i for i in rep.issues if "created_at" in i.message)
-    assert "Lead.csv:3: 'yesterday'" in created.message
+    assert "row 3: 'yesterday'" in created.message
     assert (Path(created.location.file).name, created.location.line) == ("Lead.csv", 3)
     text = render_inspection(inspect_source(conn))
     assert "rejected:    1\n" in text

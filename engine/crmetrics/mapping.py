@@ -96,16 +96,20 @@ class TableMapping:
     columns: Mapping[str, ColumnSpec] = field(default_factory=dict)
     currency: ColumnSpec | None = None
     where: str | None = None
+    #: The fields a user wrote (a project file's), which must exist: a built-in mapping's
+    #: fields may be absent from an org (CurrencyIsoCode in a single-currency org).
+    user_fields: frozenset[str] = frozenset()
 
     @classmethod
     def parse(cls, spec: Mapping[str, Any], *, default_object: str = "") -> TableMapping:
         currency = spec.get("currency")
-        return cls(
+        mapping = cls(
             object=str(spec.get("object") or default_object),
             columns={name: ColumnSpec.parse(value) for name, value in (spec.get("columns") or {}).items()},
             currency=ColumnSpec.parse(currency) if currency else None,
             where=spec.get("where"),
         )
+        return replace(mapping, user_fields=frozenset(mapping.fields()))
 
     def override(self, spec: Mapping[str, Any] | None) -> TableMapping:
         """This mapping with a project file's changes: another object replaces it whole,
@@ -121,6 +125,7 @@ class TableMapping:
             columns={**self.columns, **changed.columns},
             currency=changed.currency if "currency" in spec else self.currency,
             where=changed.where if "where" in spec else self.where,
+            user_fields=self.user_fields | changed.user_fields,
         )
 
     def fields(self) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from crmetrics.canonical import ROW_ORIGIN
-from crmetrics.errors import Issue, Location, UsageError
+from crmetrics.errors import Issue, Location, UsageError, did_you_mean
 from crmetrics.mapping import (
     ColumnSpec,
     MappingExpressionError,
@@ -114,6 +114,7 @@ def apply_mapping(
     """
     table = TABLES[builder.table]
     columns = set(frame.columns)
+    _check_mapping(builder, mapping, columns)
     if mapping.where:
         condition = bool_result(_compiled(builder, mapping.where, columns, f"{builder.table}.where"))
         frame = builder.reject(frame, ~condition.fill_null(False), f"left out by where: {mapping.where}")
@@ -144,6 +145,42 @@ def apply_mapping(
     if ROW_ORIGIN in frame.columns:
         keep.append(pl.col(ROW_ORIGIN))
     return frame.select(keep)
+
+
+def _check_mapping(builder: TableBuilder, mapping: TableMapping, columns: set[str]) -> None:
+    """A required column nobody maps is a mistake in the mapping, not in every row; a field
+    the project names that the object lacks is most likely a typo, and is said so."""
+    table = TABLES[builder.table]
+    missing = [c.name for c in table.columns if not c.nullable and c.name not in mapping.columns]
+    if missing:
+        raise UsageError(
+            Issue(
+                "incomplete-mapping",
+                f"the mapping of {builder.table} from {mapping.object} gives no "
+                f"{', '.join(missing)}, which the table requires",
+                Location(builder.origin),
+                subject=f"mappings.{builder.table}",
+                hint=f"add columns.{missing[0]} (a field, {{expr: ...}} or {{value: ...}})",
+            )
+        )
+    have = sorted(c for c in columns if not c.startswith("__"))
+    for name in sorted(mapping.user_fields):
+        if field_name(name) not in columns and not name.lower().startswith("derived."):
+            builder.warn(
+                "unknown-field",
+                f"{builder.table}: {mapping.object} has no field {name!r}; its values are taken as null",
+                subject=f"mappings.{builder.table}",
+                hint=_joined(did_you_mean(field_name(name), have), f"fields read: {_some(have)}"),
+            )
+
+
+def _some(names: list[str], limit: int = 15) -> str:
+    shown = ", ".join(names[:limit])
+    return f"{shown} and {len(names) - limit} more" if len(names) > limit else shown
+
+
+def _joined(first: str, second: str) -> str:
+    return f"{first} {second}" if first else second
 
 
 def builtin(

@@ -301,3 +301,25 @@ def test_custom_lookup_ids_widen_and_cost_converts(tmp_path: Path) -> None:
     assert row["customer_id"] == "001D000000IqhSLIAZ"
     assert (row["amount"], row["cost"]) == (pytest.approx(110.0), pytest.approx(33.0))
     assert row["recognized_at"] == utc(2024, 3, 31)
+
+
+def test_a_whole_mapping_must_give_the_required_columns() -> None:
+    partial = {**SPEND, "columns": {k: v for k, v in SPEND["columns"].items() if k != "spent_at"}}
+    conn = SalesforceConnector(str(CUSTOM / "salesforce"), {"mappings": {"spend": partial}})
+    with pytest.raises(UsageError) as caught:
+        conn.scan("spend")
+    [issue] = caught.value.issues
+    assert issue.code == "incomplete-mapping"
+    assert "gives no spent_at" in issue.message and "columns.spent_at" in issue.hint
+
+
+def test_a_mapped_field_the_object_lacks_is_reported() -> None:
+    typo = {**SPEND, "columns": {**SPEND["columns"], "spent_at": "Spend_Dat__c"}}
+    options = {**SPEND_OPTIONS, "mappings": {"spend": typo}}
+    conn = SalesforceConnector(str(CUSTOM / "salesforce"), options)
+    rep = report(conn, "spend")
+    [warning] = [i for i in rep.issues if i.code == "unknown-field"]
+    assert "Spend__c has no field 'Spend_Dat__c'" in warning.message
+    assert "did you mean 'spend_date__c'?" in warning.hint
+    # Without a date every remaining row is rejected: 6 read, 0 kept.
+    assert (rep.rows_read, rep.rows_kept) == (6, 0)

@@ -320,7 +320,12 @@ def _before_creation(column: str, *, date_only: bool) -> tuple[str, str, pl.Expr
         f"{column} before created_at",
         column,
         pl.col(column) < floor,
-        pl.format("{} {} < created_at {}", pl.lit(column), column, "created_at"),
+        pl.format(
+            "{} {} < created_at {}",
+            pl.lit(column),
+            pl.col(column).dt.strftime("%Y-%m-%d %H:%M"),
+            pl.col("created_at").dt.strftime("%Y-%m-%d %H:%M"),
+        ),
     )
 
 

@@ -61,6 +61,8 @@ class TableReport:
 
 @dataclass
 class Conformed:
+    """A table converted to the canonical model, and the report of what the conversion found."""
+
     frame: pl.DataFrame
     report: TableReport
 
@@ -344,14 +346,11 @@ def with_line_origin(frame: pl.DataFrame, where: str, first_line: int = 2) -> pl
     """
     if not frame.height:
         return frame.with_columns(pl.lit(None, dtype=pl.String).alias(ROW_ORIGIN))
-    strings = [c for c, t in frame.schema.items() if t == pl.String]
-    breaks = (
-        pl.sum_horizontal(pl.col(c).str.count_matches("\n").fill_null(0) for c in strings) if strings else 0
-    )
-    lines = 1 + breaks
-    start = (
-        first_line + lines.cum_sum() - lines if strings else pl.int_range(first_line, first_line + pl.len())
-    )
+    breaks = [
+        pl.col(c).str.count_matches("\n").fill_null(0) for c, t in frame.schema.items() if t == pl.String
+    ]
+    lines = 1 + pl.sum_horizontal(pl.repeat(0, pl.len()), *breaks)
+    start = first_line + lines.cum_sum() - lines
     return frame.with_columns(pl.format("{}:{}", pl.lit(where), start).alias(ROW_ORIGIN))
 
 
@@ -424,6 +423,7 @@ class LazyConformed:
 
     @staticmethod
     def clean(counts: Mapping[str, int | None]) -> bool:
+        """Whether the check counts found no broken row."""
         return not any(v for k, v in counts.items() if k != ROWS_CHECKED)
 
 
@@ -470,11 +470,6 @@ def conform_lazy(table: Table, raw: pl.LazyFrame, *, origin: str) -> LazyConform
     return LazyConformed(frame, frame.select(counts))
 
 
-def empty_frame(table: Table) -> pl.DataFrame:
-    """A frame with no rows and the canonical schema of ``table``."""
-    return pl.DataFrame(schema=table.schema)
-
-
 __all__ = [
     "UTC_DATETIME",
     "Conformed",
@@ -482,6 +477,5 @@ __all__ = [
     "TableReport",
     "conform",
     "conform_lazy",
-    "empty_frame",
     "parse_datetime",
 ]

@@ -112,6 +112,7 @@ class CombinedConnector(Connector):
         return routes[table]
 
     def available_tables(self) -> list[str]:
+        """Every table some source of the run provides; a bound source lacking its table is an error."""
         routes = self._route()
         for table, part in routes.items():
             if table in self.bound and table not in part.connector.available_tables():
@@ -126,9 +127,11 @@ class CombinedConnector(Connector):
         return list(routes)
 
     def provider(self, table: str) -> str:
+        """The source ``table`` comes from: ``name (scheme:location)``."""
         return self.part(table).label
 
     def read_table(self, table: str) -> RawTable:
+        """The table's rows as its source reads them."""
         # The rows as the bound source reads them; this connector's own base class converts
         # and checks them, exactly as the source's would.
         return self.part(table).connector.read_table(table)

@@ -109,6 +109,7 @@ def _unmatched(connector: Connector, table: str, frame: pl.LazyFrame) -> tuple[i
 
 
 def render_inspection(results: list[TableInspection]) -> str:
+    """The inspection of a source's tables as text for the terminal."""
     lines = []
     for item in results:
         lines.append(f"{item.table}")

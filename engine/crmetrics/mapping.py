@@ -102,6 +102,7 @@ class TableMapping:
 
     @classmethod
     def parse(cls, spec: Mapping[str, Any], *, default_object: str = "") -> TableMapping:
+        """A mapping from its project-file form; ``default_object`` when it names none."""
         currency = spec.get("currency")
         mapping = cls(
             object=str(spec.get("object") or default_object),

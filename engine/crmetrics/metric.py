@@ -87,6 +87,7 @@ class MetricDefinition:
 
     @property
     def title(self) -> str:
+        """The label, or the name made readable."""
         return self.label or self.name.replace("_", " ").capitalize()
 
     def key_location(self, *path: str | int, key: bool = False) -> Location:
@@ -116,6 +117,7 @@ def parse_document(document: Document, provider: str) -> tuple[list[MetricDefini
 
 
 def load_definitions_file(path: Path, provider: str) -> tuple[list[MetricDefinition], list[Issue]]:
+    """The metrics of one YAML file, and every issue found reading and checking it."""
     try:
         return parse_document(load_file(path), provider)
     except DefinitionError as error:

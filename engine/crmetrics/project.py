@@ -101,6 +101,7 @@ def find_project(explicit: str | Path | None = None) -> Project:
 
 
 def load_project(path: Path) -> Project:
+    """The project file at ``path``, checked against its schema."""
     document = load_file(path)
     data = document.data or {}
     issues = check_document(document, load_schema("project"))

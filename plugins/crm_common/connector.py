@@ -57,6 +57,7 @@ class CrmConnector(Connector):
 
     @property
     def is_live(self) -> bool:
+        """Whether the connector reads a live API rather than export files."""
         return self.location.startswith(("http://", "https://"))
 
     @property
@@ -105,9 +106,11 @@ class CrmConnector(Connector):
         """Table name -> the function that reads it."""
 
     def read_table(self, table: str) -> RawTable:
+        """The canonical table ``table``, built from the CRM's objects."""
         return self.readers()[table]()
 
     def close(self) -> None:
+        """Close the API client, if one was opened."""
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -42,6 +42,7 @@ class RetryPolicy:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> RetryPolicy:
+        """The retry policy the connector options ask for."""
         return cls(
             max_retries=int(options.get("max_retries", cls.max_retries)),
             backoff_seconds=float(options.get("backoff_seconds", cls.backoff_seconds)),
@@ -118,6 +119,7 @@ class ApiClient:
         )
 
     def close(self) -> None:
+        """Close the HTTP client."""
         self._client.close()
 
     def redact(self, text: str) -> str:

@@ -49,6 +49,7 @@ class HubSpotConnector(CrmConnector):
 
     @property
     def data(self) -> Objects:
+        """The HubSpot objects, read once per connector."""
         if self._data is None:
             if self.is_live:
                 source: Any = ApiSource(self.client(), self.settings["http"]["page_size"])
@@ -65,6 +66,7 @@ class HubSpotConnector(CrmConnector):
         return self._stages
 
     def available_tables(self) -> list[str]:
+        """The canonical tables the objects found can build."""
         present = [t for t, name in PRIMARY.items() if self.data.has(name)]
         if finance.revenue_available(self.data):
             present.append("revenue")
@@ -93,6 +95,7 @@ class HubSpotConnector(CrmConnector):
         return out
 
     def readers(self) -> Mapping[str, Callable[[], RawTable]]:
+        """A builder per canonical table."""
         data = self.data
         custom = {
             table: partial(read_custom, data, table, name) for table, name in self._custom_objects().items()
@@ -114,4 +117,5 @@ class HubSpotConnector(CrmConnector):
 
 @hookimpl
 def register_connectors(register: Callable[[type[HubSpotConnector]], None]) -> None:
+    """Register the HubSpot connector."""
     register(HubSpotConnector)

@@ -30,6 +30,7 @@ _STAMP = pl.Datetime("us", "UTC")
 
 
 def customers(data: Objects, stages: StageBook) -> RawTable:
+    """The customers table: companies with a customer date or a won deal."""
     settings = data.settings["customers"]
     builder = TableBuilder("customers", data.where("companies"))
     companies = data.rows("companies", builder)
@@ -83,7 +84,7 @@ def customers(data: Objects, stages: StageBook) -> RawTable:
 
 
 def _first_won_deals(data: Objects, stages: StageBook) -> pl.DataFrame:
-    schema = {"__company": pl.String, "__first_won": _STAMP}
+    schema = pl.Schema({"__company": pl.String(), "__first_won": _STAMP})
     deals = data.current("deals")
     if not deals.width:
         return pl.DataFrame(schema=schema)

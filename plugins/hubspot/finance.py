@@ -43,6 +43,7 @@ def revenue_available(data: Objects) -> bool:
 
 
 def revenue(data: Objects, stages: StageBook) -> RawTable:
+    """The revenue table: invoices, or won deals where there are none."""
     name = revenue_object(data) or "line_items"
     builder = TableBuilder("revenue", data.where(name))
     rows = data.rows(name, builder)

@@ -133,9 +133,11 @@ class Objects:
         self._raw: dict[str, pl.DataFrame] = {}
 
     def has(self, name: str) -> bool:
+        """Whether object ``name`` was found."""
         return self.source.has(name)
 
     def where(self, name: str) -> str:
+        """Where object ``name`` was read from, for messages."""
         return self.source.where(name)
 
     def properties(self, name: str) -> list[str]:

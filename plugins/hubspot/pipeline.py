@@ -45,6 +45,7 @@ def deal_flags(frame: pl.DataFrame, stages: StageBook) -> tuple[pl.Expr, pl.Expr
 
 
 def deals(data: Objects, stages: StageBook) -> RawTable:
+    """The deals table, with stages resolved through the pipelines."""
     builder = TableBuilder("deals", data.where("deals"))
     settings = data.settings["deals"]
     rows = data.rows("deals", builder)
@@ -116,6 +117,7 @@ def _amount_in_reporting_currency(data: Objects, builder: TableBuilder, rows: pl
 
 
 def leads(data: Objects) -> RawTable:
+    """The leads table, from contacts."""
     builder = TableBuilder("leads", data.where("contacts"))
     rows = data.rows("contacts", builder)
     stage = data.settings["leads"]["converted_stage"]

@@ -56,7 +56,9 @@ class ObjectSource(Protocol):
 
     origin: str
 
-    def has(self, name: str) -> bool: ...
+    def has(self, name: str) -> bool:
+        """Whether object ``name`` can be read."""
+        ...
 
     def read(
         self, name: str, properties: Sequence[str], associations: Sequence[str], *, optional: bool = False
@@ -64,9 +66,13 @@ class ObjectSource(Protocol):
         """The object's rows; an ``optional`` object the API refuses or lacks reads as empty."""
         ...
 
-    def pipelines(self, object_type: str) -> list[Mapping[str, Any]]: ...
+    def pipelines(self, object_type: str) -> list[Mapping[str, Any]]:
+        """The pipelines of ``object_type`` with their stages."""
+        ...
 
-    def where(self, name: str) -> str: ...
+    def where(self, name: str) -> str:
+        """Where object ``name`` is read from, for messages."""
+        ...
 
 
 def flatten(record: Mapping[str, Any]) -> dict[str, str | None]:
@@ -151,15 +157,18 @@ class FileSource:
         return found
 
     def has(self, name: str) -> bool:
+        """Whether object ``name`` can be read."""
         return self._entry(name) is not None
 
     def where(self, name: str) -> str:
+        """Where object ``name`` is read from, for messages."""
         entry = self._entry(name)
         return str(entry) if entry else str(self.folder / name)
 
     def read(
         self, name: str, properties: Sequence[str], associations: Sequence[str], *, optional: bool = False
     ) -> pl.DataFrame:
+        """The records of object ``name``, with the properties asked for."""
         entry = self._entry(name)
         if entry is None:
             return pl.DataFrame()
@@ -175,6 +184,7 @@ class FileSource:
         )
 
     def pipelines(self, object_type: str) -> list[Mapping[str, Any]]:
+        """The pipelines of ``object_type`` with their stages."""
         entry = find_entry(self.folder, "pipelines", ())
         path = entry and find_entry(entry, object_type, (".json",))
         if path is None or not path.is_file():
@@ -192,15 +202,18 @@ class ApiSource:
         self.page_size = min(page_size, 100)
 
     def has(self, name: str) -> bool:
+        """Whether object ``name`` can be read."""
         # Standard objects exist in every portal; a missing scope surfaces when reading.
         return name != "engagements"
 
     def where(self, name: str) -> str:
+        """Where object ``name`` is read from, for messages."""
         return f"{self.origin}/crm/v3/objects/{name}"
 
     def read(
         self, name: str, properties: Sequence[str], associations: Sequence[str], *, optional: bool = False
     ) -> pl.DataFrame:
+        """The records of object ``name``, with the properties asked for."""
         # A missing scope (403) or object (404) only empties an object a table can do without.
         absent = (403, 404) if optional else (404,)
         params: dict[str, str | int] = {"limit": self.page_size, "archived": "false"}
@@ -232,4 +245,5 @@ class ApiSource:
         return concat_text(frames)
 
     def pipelines(self, object_type: str) -> list[Mapping[str, Any]]:
+        """The pipelines of ``object_type`` with their stages."""
         return list(self.client.get_json(f"/crm/v3/pipelines/{object_type}").get("results", []))

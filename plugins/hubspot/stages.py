@@ -14,6 +14,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Stage:
+    """A deal stage: its id, label, and whether it is closed and won."""
+
     id: str
     label: str
     is_closed: bool
@@ -83,9 +85,11 @@ class StageBook:
         self._by_key[stage.label.strip().lower()] = stage
 
     def find(self, key: str | None) -> Stage | None:
+        """The stage with this id or label, if any."""
         if key is None:
             return None
         return self._by_key.get(key.strip().lower())
 
     def table(self) -> dict[str, Stage]:
+        """Every stage, by id and by label."""
         return dict(self._by_key)

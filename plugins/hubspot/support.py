@@ -30,6 +30,7 @@ _ACTIVITY = ("activity_id", "customer_id", "occurred_at", "activity_type")
 
 
 def tickets(data: Objects) -> RawTable:
+    """The tickets table."""
     settings = data.settings["tickets"]
     builder = TableBuilder("tickets", data.where("tickets"))
     rows = data.rows("tickets", builder)
@@ -92,6 +93,7 @@ def _call_seconds(data: Objects) -> pl.DataFrame:
 
 
 def survey_responses(data: Objects) -> RawTable:
+    """The survey responses table, from feedback submissions."""
     settings = data.settings["surveys"]
     builder = TableBuilder("survey_responses", data.where("feedback_submissions"))
     rows = data.rows("feedback_submissions", builder)
@@ -166,6 +168,7 @@ def _contact_companies(data: Objects) -> pl.DataFrame:
 
 
 def activity(data: Objects) -> RawTable:
+    """The activity table, from engagements of every kind configured."""
     names = [n for n in data.settings["activity"]["objects"] if data.has(n)]
     builder = TableBuilder("activity", ", ".join(data.where(n) for n in names) or data.source.origin)
     user = user_mapping(data.settings, "activity")

@@ -53,6 +53,7 @@ class SalesforceConnector(CrmConnector):
 
     @property
     def data(self) -> Objects:
+        """The Salesforce objects, read once per connector."""
         if self._data is None:
             if self.is_live:
                 source: Any = ApiSource(self.client(classify_salesforce_error), self.settings["api_version"])
@@ -62,6 +63,7 @@ class SalesforceConnector(CrmConnector):
         return self._data
 
     def available_tables(self) -> list[str]:
+        """The canonical tables the objects found can build."""
         present = [t for t, name in PRIMARY.items() if self.data.has(name)]
         if finance.revenue_object(self.data):
             present.append("revenue")
@@ -93,6 +95,7 @@ class SalesforceConnector(CrmConnector):
         return out
 
     def readers(self) -> Mapping[str, Callable[[], RawTable]]:
+        """A builder per canonical table."""
         data = self.data
         readers: dict[str, Callable[[], RawTable]] = {
             "customers": lambda: customers.customers(data),
@@ -124,4 +127,5 @@ def classify_salesforce_error(response: httpx.Response) -> Issue | None:
 
 @hookimpl
 def register_connectors(register: Callable[[type[SalesforceConnector]], None]) -> None:
+    """Register the Salesforce connector."""
     register(SalesforceConnector)

@@ -201,8 +201,3 @@ def builtin(
         ColumnSpec(field=currency) if currency else None,
     )
     return mapping.override(user)
-
-
-def as_text(expr: pl.Expr) -> pl.Expr:
-    """A derived value as the text the canonical conversion reads (timestamps as ISO)."""
-    return expr.cast(pl.String)

@@ -171,7 +171,8 @@ class Objects:
                     if frame.width
                     else pl.DataFrame(schema=dict.fromkeys(names, pl.String))
                 )
-            boxes = [c for c in frame.columns if c in self.checkboxes(name)]
+            checkboxes = self.checkboxes(name)
+            boxes = [c for c in frame.columns if c in checkboxes]
             frame = frame.with_columns(pl.col(c).fill_null("false") for c in boxes)
             if frame.width and "id" not in frame.columns:
                 raise DataError(

@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crmetrics import progress
 from crmetrics.errors import DataError, Issue, Location
 
 if TYPE_CHECKING:
@@ -221,6 +222,7 @@ class ApiClient:
             self.policy.max_retries,
             seconds,
         )
+        progress.current().retrying(self.service, why, attempt + 1, self.policy.max_retries, seconds)
         self._sleep(seconds)
 
     def _decode(self, response: httpx.Response, path: str) -> Any:

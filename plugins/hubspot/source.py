@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from crmetrics import progress
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.plugins.crm_common.files import (
     concat_text,
@@ -223,12 +224,17 @@ class ApiSource:
             params["associations"] = ",".join(associations)
         frames: list[pl.DataFrame] = []
         seen: set[str] = set()
+        listener = progress.current()
+        listener.object_started(self.client.service, name)
         while True:
             body = self.client.get_json(f"/crm/v3/objects/{name}", params=params, absent=absent)
             if body is None:
+                listener.object_done(self.client.service, name)
                 return pl.DataFrame()
-            page = frame_of_text([flatten(r) for r in body.get("results") or []])
+            results = body.get("results") or []
+            page = frame_of_text([flatten(r) for r in results])
             frames.append(with_record_origin(page, f"{self.where(name)} page {len(frames) + 1}"))
+            listener.page_read(self.client.service, name, len(results))
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 break
@@ -242,6 +248,7 @@ class ApiSource:
                 )
             seen.add(str(after))
             params["after"] = str(after)
+        listener.object_done(self.client.service, name)
         return concat_text(frames)
 
     def pipelines(self, object_type: str) -> list[Mapping[str, Any]]:

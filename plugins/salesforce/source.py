@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from crmetrics import progress
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.plugins.crm_common.files import (
     concat_text,
@@ -198,14 +199,19 @@ class ApiSource:
         api_name = self._names()[name.lower()]
         soql = f"SELECT {', '.join(self._selectable(api_name, fields))} FROM {api_name}"
         frames: list[pl.DataFrame] = []
+        listener = progress.current()
+        listener.object_started(self.client.service, api_name)
         body = self.client.get_json(f"{self.prefix}/query", params={"q": soql})
         while True:
-            page = frame_of_text([flatten(r) for r in body.get("records") or []])
+            records = body.get("records") or []
+            page = frame_of_text([flatten(r) for r in records])
             frames.append(with_record_origin(page, f"{self.where(name)} page {len(frames) + 1}"))
+            listener.page_read(self.client.service, api_name, len(records))
             next_url = body.get("nextRecordsUrl")
             if body.get("done", True) or not next_url:
                 break
             body = self.client.get_json(next_url)
+        listener.object_done(self.client.service, api_name)
         return normalise(concat_text(frames))
 
     def checkboxes(self, name: str) -> set[str]:

@@ -112,7 +112,12 @@ class Engine:
                         hint="--definitions takes a folder of *.yaml files or a file",
                     )
                 )
-        return load_catalog([*self.registry.definition_dirs, *folders], self.registry.functions, files)
+        return load_catalog(
+            [*self.registry.definition_dirs, *folders],
+            self.registry.functions,
+            files,
+            limits=self.project.limits,
+        )
 
     def list_metrics(self) -> list[MetricDefinition]:
         return sorted(self.catalog.metrics.values(), key=lambda m: (m.category, m.name))

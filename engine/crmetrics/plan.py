@@ -9,6 +9,7 @@ are decided here once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -129,6 +130,8 @@ def resolve_params(
             )
         try:
             number = float(value)
+            if not math.isfinite(number):  # inf, nan, 1e309: no amount, rate or target
+                raise ValueError(value)
         except (TypeError, ValueError):
             raise UsageError(
                 Issue(

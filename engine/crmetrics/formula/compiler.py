@@ -14,6 +14,7 @@ Scopes decide what a bare name means:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -143,6 +144,10 @@ def _literal(node: exp.Literal, context: Context) -> Typed:
     if node.is_string:
         return Typed(pl.lit(node.this), "text")
     value = float(node.this) if any(c in node.this for c in ".eE") else int(node.this)
+    if not math.isfinite(value):
+        raise context.error(
+            node, f"the number {node.this} is too large to compute with", "write a smaller one"
+        )
     return Typed(pl.lit(value), "number")
 
 
@@ -333,12 +338,22 @@ def _abs(node: exp.Abs, context: Context) -> Typed:
     return Typed(inner.expr.abs(), "number", inner.is_aggregate)
 
 
+#: More decimal places than a double holds mean nothing; SQL renders ``10 ** places``.
+MAX_ROUND_PLACES = 15
+
+
 def _round(node: exp.Round, context: Context) -> Typed:
     inner = compile_node(node.this, context)
     _need(node.this, inner, ("number",), "ROUND", context)
     digits = node.args.get("decimals")
-    if digits is not None and not (isinstance(digits, exp.Literal) and digits.this.isdigit()):
-        raise context.error(digits, "ROUND takes a whole number of decimal places, e.g. round(x, 2)")
+    if digits is not None and not (
+        isinstance(digits, exp.Literal) and digits.this.isdigit() and int(digits.this) <= MAX_ROUND_PLACES
+    ):
+        raise context.error(
+            digits,
+            f"ROUND takes a whole number of decimal places from 0 to {MAX_ROUND_PLACES}, e.g. round(x, 2)",
+            "a double holds about 15 significant digits; more places change nothing",
+        )
     places = int(digits.this) if digits is not None else 0
     return Typed(inner.expr.round(places), "number", inner.is_aggregate)
 

@@ -170,3 +170,27 @@ def test_a_chain_of_200_derived_metrics_renders_sql_quickly(tmp_path: Path) -> N
     sql = engine.sql(Request.build(["c200"], start="2025-01-01", end="2025-02-01"), "duckdb")
     assert time.monotonic() - started < 15.0  # once 52 s: every CTE copied the statement
     assert len(re.findall(r'"__\d+_derived" AS \(', sql)) == 200  # one CTE per derived metric
+
+
+def test_the_table_format_refuses_a_result_longer_than_people_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from crmetrics.output import BUILTIN_FORMATS, RenderInfo
+
+    # 3 periods x 4 groups = 12 lines of the table, past a limit of 11 and within one of 12.
+    periods = [datetime(2025, m, 1).date() for m in (1, 2, 3)]
+    result = pl.DataFrame(
+        {
+            "metric": ["m"] * 12,
+            "period_start": [p for p in periods for _ in range(4)],
+            "region": ["a", "b", "c", "d"] * 3,
+            "value": [1.0] * 12,
+        }
+    )
+    monkeypatch.setenv("CRMETRICS_MAX_TABLE_ROWS", "11")
+    with pytest.raises(UsageError, match="the result has 12 lines"):
+        BUILTIN_FORMATS["table"].write(result, io.BytesIO(), RenderInfo(by=["region"]))
+    monkeypatch.setenv("CRMETRICS_MAX_TABLE_ROWS", "12")
+    stream = io.BytesIO()
+    BUILTIN_FORMATS["table"].write(result, stream, RenderInfo(by=["region"]))
+    assert stream.getvalue().decode().count("2025-0") == 12

@@ -188,7 +188,7 @@ class ApiSource:
         if associations:
             params["associations"] = ",".join(associations)
         rows: list[dict[str, str | None]] = []
-        seen: set[str] = set()
+        pages = self.client.pagination(name)  # a looping or endless cursor ends here
         while True:
             body = self.client.get_json(f"/crm/v3/objects/{name}", params=params, absent=absent)
             if body is None:
@@ -197,12 +197,7 @@ class ApiSource:
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 break
-            if str(after) in seen:  # a cursor that repeats would page forever
-                raise DataError(Issue(
-                    "api-error", f"HubSpot repeated the paging cursor {after!r} for {name}",
-                    Location(self.where(name)),
-                ))
-            seen.add(str(after))
+            pages.advance(str(after))
             params["after"] = str(after)
         return frame_of_text(rows)
 

@@ -177,12 +177,14 @@ class ApiSource:
         soql = f"SELECT {', '.join(self._selectable(api_name, fields))} FROM {api_name}"
         rows: list[dict[str, str | None]] = []
         body = self.client.get_json(f"{self.prefix}/query", params={"q": soql})
+        pages = self.client.pagination(api_name)  # a looping or endless cursor ends here
         while True:
             rows.extend(flatten(r) for r in body.get("records", []))
             next_url = body.get("nextRecordsUrl")
             if body.get("done", True) or not next_url:
                 break
-            body = self.client.get_json(next_url)
+            pages.advance(str(next_url))
+            body = self.client.get_json(str(next_url))
         return normalise(frame_of_text(rows))
 
     def _selectable(self, api_name: str, fields: Sequence[str]) -> list[str]:

@@ -20,14 +20,13 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-import sqlglot
 from sqlglot import exp
 
 from crmetrics.catalog import Catalog
-from crmetrics.errors import Issue, UsageError, did_you_mean
+from crmetrics.errors import DefinitionError, Issue, Location, UsageError, did_you_mean
 from crmetrics.formula.compiler import PERIOD_DAYS_COLUMN, prior_column
-from crmetrics.formula.parse import describe_parse_error
-from crmetrics.metric import MetricDefinition
+from crmetrics.formula.parse import node_offset, parse_formula, pointer
+from crmetrics.metric import Formula, MetricDefinition
 from crmetrics.plan import LogicalPlan
 
 #: The column that ties every table to ``customers``, and identifies an entity.
@@ -39,20 +38,40 @@ SchemaOf = Callable[[str], Sequence[str]]
 
 
 def where_columns(where: str | None) -> list[str]:
-    """The columns a ``--where`` condition reads; an unparsable one is a usage error."""
+    """The columns a ``--where`` condition reads; one that does not parse is a usage error.
+
+    The error points at the culprit with a caret, like a formula's: an unterminated quote
+    or a stray parenthesis is the user's to fix, never a traceback.
+    """
     if not where:
         return []
     try:
-        tree = sqlglot.parse_one(where)
-    except sqlglot.errors.ParseError as error:
+        tree = parse_formula(Formula(where, Location("--where")), "--where")
+    except DefinitionError as error:
         raise UsageError(
-            Issue(
-                "bad-where",
-                f"cannot parse --where {where!r}: {describe_parse_error(error.errors[0]['description'])}",
-                hint="write a SQL condition, e.g. segment = 'SMB'",
-            )
+            [
+                Issue(
+                    "bad-where",
+                    f"cannot parse --where {where!r}: "
+                    + issue.message.removeprefix("cannot parse formula: "),
+                    hint="write a SQL condition, e.g. segment = 'SMB'",
+                    context=issue.context,
+                )
+                for issue in error.issues
+            ]
         ) from None
-    return sorted({c.name for c in tree.find_all(exp.Column)})
+    columns = list(tree.find_all(exp.Column))
+    for column in columns:
+        if column.table:  # another table's column: --where filters the rows a metric reads
+            raise UsageError(
+                Issue(
+                    "bad-where",
+                    f"--where cannot name another table's column {column.sql()!r}",
+                    hint=f"write {column.name!r}: --where filters each metric's own rows",
+                    context=pointer(where, node_offset(column)),
+                )
+            )
+    return sorted({c.name for c in columns})
 
 
 def tables_of(metric: MetricDefinition) -> list[str]:

@@ -257,18 +257,31 @@ def _is(node: exp.Is, context: Context) -> Typed:
 
 def _in(node: exp.In, context: Context) -> Typed:
     inner = compile_node(node.this, context)
+    if not node.expressions:  # IN (SELECT ...), IN UNNEST(...): no list of values
+        raise context.error(node, "IN takes a list of values, e.g. stage IN ('won', 'lost'), not a query")
     values = []
     for item in node.expressions:
         if not isinstance(item, exp.Literal):
             raise context.error(item, "IN (...) takes literal values only")
+        _same_kind(item, inner, Typed(pl.lit(None), "text" if item.is_string else "number"), context)
         values.append(item.this if item.is_string else float(item.this))
     return Typed(inner.expr.is_in(values), "boolean", inner.is_aggregate)
+
+
+def _same_kind(node: exp.Expression, subject: Typed, value: Typed, context: Context) -> None:
+    """Refuse comparing text with a number (or any two kinds): no backend agrees on it."""
+    if "any" not in (subject.kind, value.kind) and subject.kind != value.kind:
+        raise context.error(
+            node, f"{node.sql()!r} is {value.kind}, but the value it is compared with is {subject.kind}"
+        )
 
 
 def _between(node: exp.Between, context: Context) -> Typed:
     inner = compile_node(node.this, context)
     low = _comparable(node.args["low"], compile_node(node.args["low"], context), inner, context)
     high = _comparable(node.args["high"], compile_node(node.args["high"], context), inner, context)
+    _same_kind(node.args["low"], inner, low, context)
+    _same_kind(node.args["high"], inner, high, context)
     return Typed(inner.expr.is_between(low.expr, high.expr), "boolean", inner.is_aggregate)
 
 

@@ -22,7 +22,7 @@ def parse_formula(formula: Formula, subject: str) -> exp.Expression:
     """The sqlglot tree of ``formula``; a syntax error is a :class:`DefinitionError`."""
     try:
         # Trees are shared between compilations; nothing downstream mutates them.
-        return _parse(formula.text)
+        tree = _parse(formula.text)
     except ParseError as error:
         detail = error.errors[0] if error.errors else {}
         # sqlglot reports the column where the offending token ends; point at its start.
@@ -39,10 +39,54 @@ def parse_formula(formula: Formula, subject: str) -> exp.Expression:
                 context=pointer(formula.text, offset),
             )
         ) from None
-    except TokenError as error:
+    except TokenError:
+        offset = _unclosed_quote(formula.text)
+        message = "this quote is never closed" if offset is not None else "cannot read this formula"
+        offset = offset if offset is not None else 0
         raise DefinitionError(
-            Issue("formula-syntax", f"cannot read formula: {error}", formula.location, subject=subject)
+            Issue(
+                "formula-syntax",
+                f"cannot parse formula: {message}",
+                formula.at(offset),
+                subject=subject,
+                hint="close the quote; a quote inside text is written twice: 'O''Brien'",
+                context=pointer(formula.text, offset),
+            )
         ) from None
+
+    commented = next((node for node in tree.walk() if node.comments), None)
+    if commented is not None:
+        # sqlglot carries comments into the SQL it writes: text that could end a comment
+        # there and start something else has no place in a formula.
+        offset = min((i for i in (formula.text.find("--"), formula.text.find("/*")) if i >= 0), default=0)
+        raise DefinitionError(
+            Issue(
+                "formula-syntax",
+                "comments are not allowed in formulas",
+                formula.at(offset),
+                subject=subject,
+                hint="put the note in the metric's description",
+                context=pointer(formula.text, offset),
+            )
+        )
+    return tree
+
+
+def _unclosed_quote(text: str) -> int | None:
+    """Where a quote opens that nothing closes (a doubled quote inside stays text), if any."""
+    opened: int | None = None
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if opened is None and char in "'\"`":
+            opened = index
+        elif opened is not None and char == text[opened]:
+            if text[index + 1 : index + 2] == char:  # '' inside '...' is one quote
+                index += 1
+            else:
+                opened = None
+        index += 1
+    return opened
 
 
 def describe_parse_error(description: str) -> str:

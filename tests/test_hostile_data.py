@@ -188,7 +188,7 @@ def test_the_table_format_refuses_a_result_longer_than_people_read(monkeypatch: 
         }
     )
     monkeypatch.setenv("CRMETRICS_MAX_TABLE_ROWS", "11")
-    with pytest.raises(UsageError, match="the result has 12 lines"):
+    with pytest.raises(UsageError, match=r"the result has 12 \(period, group\) rows"):
         BUILTIN_FORMATS["table"].write(result, io.BytesIO(), RenderInfo(by=["region"]))
     monkeypatch.setenv("CRMETRICS_MAX_TABLE_ROWS", "12")
     stream = io.BytesIO()

@@ -33,6 +33,20 @@ class SourceConfig:
 
 @dataclass
 class Project:
+    """A project file's settings; an empty project when there is no file.
+
+    Attributes:
+        path: the project file.
+        definitions: folders and files of definitions, relative to the project file.
+        source: the source used when none is given.
+        sources: named sources with connector options.
+        params: parameter overrides applied to every run.
+        warehouse: canonical table -> warehouse table, for the SQL engines.
+        reporting_currency: the currency code tables write after currency values.
+        limits: bounds on the work an input may cause (docs/limits.md).
+        document: the parsed file, for locating messages.
+    """
+
     path: Path | None = None
     definitions: list[Path] = field(default_factory=list)
     source: str | None = None
@@ -42,6 +56,8 @@ class Project:
     warehouse: dict[str, Any] = field(default_factory=dict)
     #: Bounds on the work an input may cause: the defaults, CRMETRICS_ variables, ``limits:``.
     limits: Limits = field(default_factory=Limits.from_env)
+    #: The currency code written after currency values in tables (e.g. EUR), or None.
+    reporting_currency: str | None = None
     document: Document | None = None
 
     def check_options(self, name: str, schema: Mapping[str, Any] | None) -> None:
@@ -119,6 +135,7 @@ def load_project(path: Path) -> Project:
         params={k: float(v) for k, v in data.get("params", {}).items()},
         warehouse=dict(data.get("warehouse", {}).get("tables", {})),
         limits=limits,
+        reporting_currency=data.get("reporting_currency"),
         document=document,
     )
 

@@ -25,7 +25,7 @@ from sqlglot import exp
 from crmetrics.catalog import Catalog
 from crmetrics.errors import DefinitionError, Issue, Location, UsageError, did_you_mean
 from crmetrics.formula.compiler import PERIOD_DAYS_COLUMN, prior_column
-from crmetrics.formula.parse import node_offset, parse_formula, pointer
+from crmetrics.formula.parse import node_offset, parse_formula, plain_parse_error, pointer
 from crmetrics.metric import Formula, MetricDefinition
 from crmetrics.plan import LogicalPlan
 
@@ -48,17 +48,17 @@ def where_columns(where: str | None) -> list[str]:
     try:
         tree = parse_formula(Formula(where, Location("--where")), "--where")
     except DefinitionError as error:
+        issue = error.issues[0]
+        offset = issue.location.column if issue.location else 0
         raise UsageError(
-            [
-                Issue(
-                    "bad-where",
-                    f"cannot parse --where {where!r}: "
-                    + issue.message.removeprefix("cannot parse formula: "),
-                    hint="write a SQL condition, e.g. segment = 'SMB'",
-                    context=issue.context,
-                )
-                for issue in error.issues
-            ]
+            Issue(
+                "bad-where",
+                f"cannot read --where at character {offset + 1}: "
+                f"{plain_parse_error(issue.message.removeprefix('cannot parse formula: '))}",
+                hint="write a SQL condition, e.g. segment = 'SMB' AND region IN ('EMEA', 'NA'); "
+                "text goes in single quotes",
+                context=issue.context,
+            )
         ) from None
     columns = list(tree.find_all(exp.Column))
     for column in columns:

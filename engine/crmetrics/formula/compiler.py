@@ -263,16 +263,20 @@ def _in(node: exp.In, context: Context) -> Typed:
     for item in node.expressions:
         if not isinstance(item, exp.Literal):
             raise context.error(item, "IN (...) takes literal values only")
-        _same_kind(item, inner, Typed(pl.lit(None), "text" if item.is_string else "number"), context)
+        _same_kind(
+            item, node.this, inner, Typed(pl.lit(None), "text" if item.is_string else "number"), context
+        )
         values.append(item.this if item.is_string else float(item.this))
     return Typed(inner.expr.is_in(values), "boolean", inner.is_aggregate)
 
 
-def _same_kind(node: exp.Expression, subject: Typed, value: Typed, context: Context) -> None:
+def _same_kind(
+    node: exp.Expression, subject: exp.Expression, left: Typed, right: Typed, context: Context
+) -> None:
     """Refuse comparing text with a number (or any two kinds): no backend agrees on it."""
-    if "any" not in (subject.kind, value.kind) and subject.kind != value.kind:
+    if "any" not in (left.kind, right.kind) and left.kind != right.kind:
         raise context.error(
-            node, f"{node.sql()!r} is {value.kind}, but the value it is compared with is {subject.kind}"
+            node, f"cannot compare {left.kind} {subject.sql()!r} with {right.kind} {node.sql()!r}"
         )
 
 
@@ -280,8 +284,8 @@ def _between(node: exp.Between, context: Context) -> Typed:
     inner = compile_node(node.this, context)
     low = _comparable(node.args["low"], compile_node(node.args["low"], context), inner, context)
     high = _comparable(node.args["high"], compile_node(node.args["high"], context), inner, context)
-    _same_kind(node.args["low"], inner, low, context)
-    _same_kind(node.args["high"], inner, high, context)
+    _same_kind(node.args["low"], node.this, inner, low, context)
+    _same_kind(node.args["high"], node.this, inner, high, context)
     return Typed(inner.expr.is_between(low.expr, high.expr), "boolean", inner.is_aggregate)
 
 

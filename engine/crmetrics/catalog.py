@@ -271,9 +271,19 @@ def formulas_compile(catalog: Catalog, metric: MetricDefinition) -> Iterator[Iss
             "derived",
             names=_OtherMetrics(catalog.metrics, metric.name),
         )
-        yield from _run(context, "number", catalog.limits.max_formula_chars)
+        found = list(_run(context, "number", catalog.limits.max_formula_chars))
+        yield from found
         catalog.references[metric.name] = set(context.references)
         catalog.priors[metric.name] = set(context.priors)
+        if not found and not context.references:
+            # Without an input metric there are no periods or groups to give it a value in.
+            yield Issue(
+                "formula",
+                "a derived metric combines other metrics, but this formula names none",
+                metric.expr.location,
+                subject=metric.name,
+                hint="name the metrics it is computed from, e.g. revenue / paying_customers",
+            )
     elif metric.type == "entity" and metric.expr:
         for measure in metric.measures.values():
             if measure.table not in TABLES:

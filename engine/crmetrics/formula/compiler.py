@@ -171,12 +171,23 @@ def safe_divide(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     return pl.when(denominator != 0).then(numerator.cast(pl.Float64) / denominator).otherwise(None)
 
 
+def truncated_modulo(dividend: pl.Expr, divisor: pl.Expr) -> pl.Expr:
+    """``dividend % divisor`` as SQL computes it: the sign of the dividend (-7 % 3 = -1).
+
+    Polars' ``%`` is Python's floored modulo, which takes the divisor's sign (-7 % 3 = 2);
+    where the two differ, the floored remainder is one divisor away from the truncated one.
+    """
+    floored = dividend % divisor
+    differs = (floored != 0) & ((floored < 0) != (dividend < 0))
+    return pl.when(differs).then(floored - divisor).otherwise(floored)
+
+
 _ARITHMETIC: dict[type, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
     exp.Add: lambda a, b: a + b,
     exp.Sub: lambda a, b: a - b,
     exp.Mul: lambda a, b: a * b,
     exp.Div: safe_divide,
-    exp.Mod: lambda a, b: pl.when(b != 0).then(a % b).otherwise(None),
+    exp.Mod: lambda a, b: pl.when(b != 0).then(truncated_modulo(a, b)).otherwise(None),
 }
 
 
@@ -296,6 +307,7 @@ def _case(node: exp.Case, context: Context) -> Typed:
     for branch in node.args["ifs"]:
         condition = compile_node(branch.this, context)
         if subject is not None:
+            _same_kind(branch.this, node.this, subject, condition, context)
             condition = Typed(subject.expr == condition.expr, "boolean", condition.is_aggregate)
         _need(branch.this, condition, ("boolean",), "WHEN", context)
         value = compile_node(branch.args["true"], context)
@@ -309,6 +321,9 @@ def _case(node: exp.Case, context: Context) -> Typed:
 
 def _if(node: exp.If, context: Context) -> Typed:
     condition = compile_node(node.this, context)
+    # A number as a condition is true where it is not 0 in some engines and an error in
+    # others: only a boolean means the same everywhere.
+    _need(node.this, condition, ("boolean",), "IF", context)
     value = compile_node(node.args["true"], context)
     other = compile_node(node.args["false"], context) if node.args.get("false") else None
     expr = pl.when(condition.expr).then(value.expr).otherwise(other.expr if other else None)
@@ -491,8 +506,16 @@ def _count_unsigned(node: exp.Count, context: Context) -> Typed:
             return Typed(pl.len(), "number", True)
         return Typed(context.row_filter.fill_null(False).sum(), "number", True)
     if isinstance(target, exp.Distinct):
-        inner = _aggregate_input(target.expressions[0], context, "count")
-        return Typed(_filtered(inner.expr, context).drop_nulls().n_unique(), "number", True)
+        # count(distinct a, b) counts the distinct combinations in which no value is null.
+        inputs = [
+            _aggregate_input(e, context, "count").expr.alias(f"_{i}")
+            for i, e in enumerate(target.expressions)
+        ]
+        keep = pl.all_horizontal(e.is_not_null() for e in inputs)
+        if context.row_filter is not None:
+            keep = keep & context.row_filter.fill_null(False)
+        combined = inputs[0] if len(inputs) == 1 else pl.struct(inputs)
+        return Typed(combined.filter(keep).n_unique(), "number", True)
     inner = _aggregate_input(target, context, "count")
     return Typed(_filtered(inner.expr, context).count(), "number", True)
 

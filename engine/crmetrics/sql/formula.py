@@ -199,6 +199,18 @@ class SqlFormula:
 
     def cast(self, node: exp.Cast) -> tuple[exp.Expression, Kind]:
         target = node.to.this.name if hasattr(node.to.this, "name") else str(node.to.this)
+        value, value_kind = self.node(node.this)
+        if target in ("INT", "BIGINT") and value_kind == "number":
+            # Polars and Spark truncate toward zero, DuckDB and others round: truncate first.
+            value = exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.LT(this=value.copy(), expression=exp.Literal.number(0)),
+                        true=exp.Ceil(this=value.copy()),
+                    )
+                ],
+                default=exp.Floor(this=value.copy()),
+            )
         kinds: dict[str, tuple[str, Kind]] = {
             "FLOAT": ("DOUBLE", "number"),
             "DOUBLE": ("DOUBLE", "number"),
@@ -210,7 +222,7 @@ class SqlFormula:
             "BOOLEAN": ("BOOLEAN", "boolean"),
         }
         kind, result = kinds[target]
-        return exp.cast(self.node(node.this)[0], exp.DataType.build(kind)), result
+        return exp.cast(value, exp.DataType.build(kind)), result
 
     def anonymous(self, node: exp.Anonymous) -> tuple[exp.Expression, Kind]:
         name = node.name.lower()
@@ -256,8 +268,10 @@ class SqlFormula:
                 return exp.Count(this=exp.Star()), "number"
             return exp.Count(this=self._only(exp.Literal.number(1))), "number"
         if isinstance(target, exp.Distinct):
-            value = self._only(self.node(target.expressions[0])[0])
-            return exp.Count(this=exp.Distinct(expressions=[value])), "number"
+            values = [self.node(e)[0] for e in target.expressions]
+            if len(values) == 1:
+                return exp.Count(this=exp.Distinct(expressions=[self._only(values[0])])), "number"
+            return exp.Count(this=exp.Distinct(expressions=[self._only(combination(values))])), "number"
         return exp.Count(this=self._only(self.node(target)[0])), "number"
 
     def aggregate(self, node: exp.AggFunc) -> tuple[exp.Expression, Kind]:
@@ -308,4 +322,24 @@ _HANDLERS: dict[type, Callable[[SqlFormula, exp.Expression], tuple[exp.Expressio
 }  # type: ignore[dict-item]
 
 
-__all__ = ["SqlFormula", "quoted", "wrap"]
+__all__ = ["SqlFormula", "combination", "quoted", "wrap"]
+
+
+def combination(values: list[exp.Expression]) -> exp.Expression:
+    """Several values as one text, null when any is null, equal only when all are equal.
+
+    COUNT(DISTINCT a, b) is not portable (DuckDB has no such form); each value is written
+    as its length, a colon and its text, so no two different combinations meet.
+    """
+    parts: list[exp.Expression] = []
+    present: exp.Expression | None = None
+    for value in values:
+        text = exp.cast(value.copy(), exp.DataType.build("VARCHAR"))
+        length = exp.cast(exp.Length(this=text.copy()), exp.DataType.build("VARCHAR"))
+        parts += [length, exp.Literal.string(":"), text]
+        known = exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))
+        present = known if present is None else exp.And(this=present, expression=known)
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = exp.DPipe(this=joined, expression=part)
+    return exp.Case(ifs=[exp.If(this=present, true=joined)])

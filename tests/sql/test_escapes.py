@@ -201,3 +201,17 @@ def test_a_column_name_from_data_is_one_quoted_identifier(name: str) -> None:
         # Segments as in main_source: C6 (Mid-Market) is January's only Mid-Market newcomer.
         row = result.filter((pl.col(name) == "Mid-Market") & (pl.col("period_start").dt.month() == 1))
         assert row["value"].to_list() == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("(" * 500 + "segment = 'SMB'" + ")" * 500, "nested too deeply to parse"),
+        ("segment = 'SMB'" + " AND segment = 'SMB'" * 250, "nested more than 200 levels deep"),
+    ],
+    ids=["500 parentheses", "250 ANDs"],
+)
+def test_deep_nesting_is_a_usage_error_not_a_recursion_error(where: str, message: str) -> None:
+    request = Request.build(["new_customers"], start="2025-01-01", end="2025-04-01", where=where)
+    with pytest.raises(UsageError, match=message):
+        crmetrics.Engine().evaluate(request, main_source())

@@ -39,6 +39,8 @@ def parse_formula(formula: Formula, subject: str) -> exp.Expression:
                 context=pointer(formula.text, offset),
             )
         ) from None
+    except RecursionError:  # sqlglot's parser recurses once per nesting level
+        raise _too_deep(formula, subject, "the formula is nested too deeply to parse") from None
     except TokenError:
         offset = _unclosed_quote(formula.text)
         message = "this quote is never closed" if offset is not None else "cannot read this formula"
@@ -54,6 +56,8 @@ def parse_formula(formula: Formula, subject: str) -> exp.Expression:
             )
         ) from None
 
+    if _depth(tree) > MAX_NESTING:
+        raise _too_deep(formula, subject, f"the formula is nested more than {MAX_NESTING} levels deep")
     commented = next((node for node in tree.walk() if node.comments), None)
     if commented is not None:
         # sqlglot carries comments into the SQL it writes: text that could end a comment
@@ -70,6 +74,32 @@ def parse_formula(formula: Formula, subject: str) -> exp.Expression:
             )
         )
     return tree
+
+
+#: Levels of nesting a formula may have: each one is a level of recursion in every compiler.
+MAX_NESTING = 200
+
+
+def _depth(tree: exp.Expression) -> int:
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+    return deepest
+
+
+def _too_deep(formula: Formula, subject: str, message: str) -> DefinitionError:
+    return DefinitionError(
+        Issue(
+            "formula-syntax",
+            message,
+            formula.location,
+            subject=subject,
+            hint="split it into derived metrics, or remove redundant parentheses",
+        )
+    )
 
 
 def _unclosed_quote(text: str) -> int | None:

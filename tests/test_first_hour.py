@@ -177,7 +177,7 @@ def test_an_attribute_hiding_a_checking_method_is_refused() -> None:
 def test_docs_say_what_a_subclass_may_use() -> None:
     text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
     assert "**What a subclass may use.**" in text
-    for name in ("scan", "deferred_checks", "pending_checks", "run_checks", "settle", "reports"):
+    for name in ("scan", "deferred_checks", "run_checks", "settle", "reports"):
         assert f"`{name}`" in text
 
 

@@ -11,11 +11,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
-
 from crmetrics.errors import DefinitionError, Issue, UsageError, did_you_mean
-from crmetrics.formula.compiler import Context, compile_formula
-from crmetrics.formula.functions import FunctionTable, Kind
+from crmetrics.formula.check import check_formula
+from crmetrics.formula.functions import FunctionTable
+from crmetrics.formula.typed import Checked, Kind, Scope
 from crmetrics.limits import Limits, raise_hint
 from crmetrics.metric import Formula, MetricDefinition, load_definitions_file
 from crmetrics.model import TABLES
@@ -28,19 +27,8 @@ KIND_OF_COLUMN: dict[str, Kind] = {
 }
 
 
-def kind_of_dtype(dtype: pl.DataType) -> Kind:
-    if dtype.is_numeric():
-        return "number"
-    if isinstance(dtype, pl.Boolean):
-        return "boolean"
-    if isinstance(dtype, (pl.Datetime, pl.Date)):
-        return "datetime"
-    if isinstance(dtype, (pl.String, pl.Categorical, pl.Enum)):
-        return "text"
-    return "any"
-
-
 def canonical_columns(table: str) -> dict[str, Kind]:
+    """The columns of canonical table ``table`` and their formula kinds."""
     return {c.name: KIND_OF_COLUMN[c.kind] for c in TABLES[table].columns}
 
 
@@ -55,6 +43,7 @@ class Catalog:
     limits: Limits = field(default_factory=Limits.from_env)
 
     def get(self, name: str) -> MetricDefinition:
+        """The metric called ``name``; an unknown name is a usage error with a suggestion."""
         if name not in self.metrics:
             raise UsageError(
                 Issue("unknown-metric", f"unknown metric {name!r}", hint=did_you_mean(name, self.metrics))
@@ -151,6 +140,7 @@ Rule = Callable[[Catalog, MetricDefinition], Iterator[Issue]]
 
 
 def check_catalog(catalog: Catalog) -> list[Issue]:
+    """Every issue the semantic rules find in ``catalog``, then the reference cycles."""
     issues: list[Issue] = []
     for metric in catalog.metrics.values():
         for rule in RULES:
@@ -207,6 +197,7 @@ def _column_issue(
 
 
 def tables_and_columns_exist(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    """The tables and time columns ``metric`` names exist, with the right kinds."""
     if metric.type == "aggregate":
         yield from _table_issue(metric, metric.table, ("table",))
         if metric.table in TABLES:
@@ -255,97 +246,83 @@ class _OtherMetrics(Mapping[str, Kind]):
         return len(self._metrics) - (self._excluded in self._metrics)
 
 
-def formulas_compile(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
-    """Compile every formula of ``metric`` against the canonical columns."""
+def formulas_check(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    """Check every formula of ``metric`` against the canonical columns; record its references."""
     if metric.type in ("aggregate", "snapshot") and metric.table in TABLES:
         columns = canonical_columns(metric.table)
         if metric.filter:
-            yield from _compile(catalog, metric, metric.filter, "row", columns=columns, want="boolean")
+            yield from _check(catalog, metric, metric.filter, "row", "boolean", columns=columns)
         if metric.expr:
-            yield from _compile(catalog, metric, metric.expr, "aggregate", columns=columns, want="number")
+            yield from _check(catalog, metric, metric.expr, "aggregate", "number", columns=columns)
     elif metric.type == "derived" and metric.expr:
-        context = _context(
-            catalog,
-            metric,
-            metric.expr,
-            "derived",
-            names=_OtherMetrics(catalog.metrics, metric.name),
-        )
-        found = list(_run(context, "number", catalog.limits.max_formula_chars))
-        yield from found
-        catalog.references[metric.name] = set(context.references)
-        catalog.priors[metric.name] = set(context.priors)
-        if not found and not context.references:
-            # Without an input metric there are no periods or groups to give it a value in.
-            yield Issue(
-                "formula",
-                "a derived metric combines other metrics, but this formula names none",
-                metric.expr.location,
-                subject=metric.name,
-                hint="name the metrics it is computed from, e.g. revenue / paying_customers",
-            )
+        others = _OtherMetrics(catalog.metrics, metric.name)
+        checked: list[Checked] = []
+        yield from _check(catalog, metric, metric.expr, "derived", "number", names=others, found=checked)
+        for formula in checked:
+            catalog.references[metric.name] = set(formula.references)
+            catalog.priors[metric.name] = set(formula.priors)
+            if not formula.references:
+                # Without an input metric there are no periods or groups to give it a value in.
+                yield Issue(
+                    "formula",
+                    "a derived metric combines other metrics, but this formula names none",
+                    metric.expr.location,
+                    subject=metric.name,
+                    hint="name the metrics it is computed from, e.g. revenue / paying_customers",
+                )
     elif metric.type == "entity" and metric.expr:
         for measure in metric.measures.values():
             if measure.table not in TABLES:
                 continue
             columns = canonical_columns(measure.table)
             if measure.filter:
-                yield from _compile(catalog, metric, measure.filter, "row", columns=columns, want="boolean")
-            yield from _compile(catalog, metric, measure.expr, "aggregate", columns=columns, want="number")
-        yield from _compile(
-            catalog,
-            metric,
-            metric.expr,
-            "entity",
-            names=dict.fromkeys(metric.measures, "number"),
-            want="number",
-        )
+                yield from _check(catalog, metric, measure.filter, "row", "boolean", columns=columns)
+            yield from _check(catalog, metric, measure.expr, "aggregate", "number", columns=columns)
+        measures = dict.fromkeys(metric.measures, "number")
+        yield from _check(catalog, metric, metric.expr, "entity", "number", names=measures)  # type: ignore[arg-type]
 
 
-def _context(
-    catalog: Catalog, metric: MetricDefinition, formula: Formula, scope: str, **kw: object
-) -> Context:
-    return Context(
-        formula=formula,
-        scope=scope,
-        subject=metric.name,  # type: ignore[arg-type]
-        functions=catalog.functions,
-        params=metric.params,
-        **kw,
-    )  # type: ignore[arg-type]
-
-
-def _compile(
-    catalog: Catalog, metric: MetricDefinition, formula: Formula, scope: str, want: Kind, **kw: object
+def _check(
+    catalog: Catalog,
+    metric: MetricDefinition,
+    formula: Formula,
+    scope: Scope,
+    want: Kind,
+    *,
+    columns: Mapping[str, Kind] | None = None,
+    names: Mapping[str, Kind] | None = None,
+    found: list[Checked] | None = None,
 ) -> Iterator[Issue]:
-    yield from _run(_context(catalog, metric, formula, scope, **kw), want, catalog.limits.max_formula_chars)
-
-
-def _run(context: Context, want: Kind, limit: int) -> Iterator[Issue]:
-    if len(context.formula.text) > limit:
+    limit = catalog.limits.max_formula_chars
+    if len(formula.text) > limit:
         yield Issue(
             "formula-too-long",
-            f"this formula has {len(context.formula.text):,} characters, more than the limit of {limit:,}",
-            context.formula.location,
-            subject=context.subject,
+            f"this formula has {len(formula.text):,} characters, more than the limit of {limit:,}",
+            formula.location,
+            subject=metric.name,
             hint=raise_hint("max_formula_chars"),
         )
         return
     try:
-        typed = compile_formula(context)
+        checked = check_formula(
+            formula, scope, metric.name, catalog.functions, columns=columns, names=names, params=metric.params
+        )
     except DefinitionError as error:
         yield from error.issues
         return
-    if typed.kind not in (want, "any"):
+    if found is not None:
+        found.append(checked)
+    if checked.kind not in (want, "any"):
         yield Issue(
             "formula-type",
-            f"this formula gives {typed.kind}, but {want} is needed",
-            context.formula.location,
-            subject=context.subject,
+            f"this formula gives {checked.kind}, but {want} is needed",
+            formula.location,
+            subject=metric.name,
         )
 
 
 def params_do_not_shadow(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    """No parameter of ``metric`` has the name of a column, measure or metric it could mean."""
     tables = [metric.table, *(m.table for m in metric.measures.values())]
     columns = {c for t in tables if t in TABLES for c in canonical_columns(t)}
     for name in metric.params:
@@ -369,7 +346,7 @@ def params_do_not_shadow(catalog: Catalog, metric: MetricDefinition) -> Iterator
 
 
 def no_cyclic_metric_references(catalog: Catalog) -> Iterator[Issue]:
-    """Every cycle of references, each reported once; iterative, so any depth is fine."""
+    """No metric depends on itself, directly or through others: one issue per cycle."""
     state: dict[str, str] = {}
     reported: set[frozenset[str]] = set()
     for root in sorted(catalog.metrics):
@@ -467,6 +444,6 @@ def sample_size_is_a_count_metric(catalog: Catalog, metric: MetricDefinition) ->
 RULES: tuple[Rule, ...] = (
     tables_and_columns_exist,
     params_do_not_shadow,
-    formulas_compile,
+    formulas_check,
     sample_size_is_a_count_metric,
 )

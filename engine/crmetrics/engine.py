@@ -5,7 +5,6 @@ The CLI calls exactly these methods; so can any Python program or notebook.
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -15,19 +14,25 @@ from pathlib import Path
 
 import polars as pl
 
+from crmetrics.backends import ENGINES, backend, check_engine, native_backend
 from crmetrics.catalog import Catalog, load_catalog
 from crmetrics.connector import Connector, RawTable, SourceURI
 from crmetrics.discovery import Dimension
 from crmetrics.errors import DataError, DefinitionError, Issue, Location, UsageError, did_you_mean
+from crmetrics.explain import describe_metric, describe_metric_data
 from crmetrics.inspect import TableInspection
+from crmetrics.ir.build import build_query
+from crmetrics.ir.nodes import Query
+from crmetrics.ir.text import query_text
+from crmetrics.job import Job, ResolvedSource
 from crmetrics.metric import MetricDefinition
 from crmetrics.model import TABLES
 from crmetrics.output import OutputFormat
 from crmetrics.plan import LogicalPlan, Request, build_plan
-from crmetrics.polars_backend import evaluate as collect_plan
-from crmetrics.polars_backend import render
+from crmetrics.polars_backend import query_of, render
 from crmetrics.project import Project
 from crmetrics.registry import Registry, build_registry
+from crmetrics.sql import Tables, to_sql
 
 Source = str | Connector | Mapping[str, pl.DataFrame | pl.LazyFrame]
 
@@ -79,9 +84,11 @@ class MemoryConnector(Connector):
         self.frames = dict(frames)
 
     def available_tables(self) -> list[str]:
+        """The tables among the frames given."""
         return list(self.frames)
 
     def read_table(self, table: str) -> RawTable:
+        """The frame given for ``table``, to be conformed like any source's."""
         return RawTable(self.frames[table], f"<{table}>", first_row=1)
 
 
@@ -151,12 +158,13 @@ class Engine:
 
     @cached_property
     def registry(self) -> Registry:
-        registry = build_registry(
-            self._plugins, entry_point_group="crmetrics" if self._load_installed else None
-        )
-        for problem in registry.problems:
-            print(problem.render(), file=sys.stderr)
-        return registry
+        """The plugins loaded, and what each registered."""
+        return build_registry(self._plugins, entry_point_group="crmetrics" if self._load_installed else None)
+
+    @property
+    def problems(self) -> list[Issue]:
+        """Warnings about plugins that failed to load or register: the caller shows them."""
+        return self.registry.problems
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -171,6 +179,7 @@ class Engine:
         )
 
     def list_metrics(self) -> list[MetricDefinition]:
+        """Every metric, sorted by category and name."""
         return sorted(self.catalog.metrics.values(), key=lambda m: (m.category, m.name))
 
     def validate(self) -> Catalog:
@@ -179,13 +188,41 @@ class Engine:
 
     def open_source(self, source: Source) -> Connector:
         """A connector for ``source``: a URI (``csv:DIR``, ``sample``), a connector, or frames."""
+        resolved = self.resolve_source(source)
+        if resolved.connector is None:
+            assert resolved.native is not None
+            engine = native_backend(resolved.native)
+            raise UsageError(
+                Issue(
+                    "engine-source",
+                    f"source {resolved.native} holds {engine} tables, which only --engine {engine} reads",
+                    hint=f"add --engine {engine}, or use a crmetrics source such as csv:DIR",
+                )
+            )
+        return resolved.connector
+
+    def native_source(self, source: Source) -> SourceURI | None:
+        """The ``duckdb:``/``spark:`` URI ``source`` stands for, if it names an engine's own tables."""
+        if not isinstance(source, str):
+            return None
+        named = self.project.sources.get(source)
+        text = named.uri if named else source
+        if ":" not in text:
+            return None
+        uri = SourceURI.parse(text)
+        return uri if native_backend(uri) else None
+
+    def resolve_source(self, source: Source) -> ResolvedSource:
+        """``source`` read once: the connector reading it, or the engine tables it names."""
         if isinstance(source, Connector):
-            return source
+            return ResolvedSource(connector=source)
         if isinstance(source, Mapping):
-            return MemoryConnector(source)
+            return ResolvedSource(connector=MemoryConnector(source))
         named = self.project.sources.get(source)
         text = named.uri if named else source
         uri = SourceURI.parse(text) if ":" in text else SourceURI(text, "")
+        if native_backend(uri):
+            return ResolvedSource(native=uri)
         connector = self.registry.connectors.get(uri.scheme)
         if connector is None:
             known = [*self.registry.connectors, *self.project.sources]
@@ -200,7 +237,7 @@ class Engine:
             )
         if named:
             self.project.check_options(named.name, getattr(connector, "options_schema", None))
-        return connector(uri.location, named.options if named else None)
+        return ResolvedSource(connector=connector(uri.location, named.options if named else None))
 
     def check_names(self, names: Sequence[str]) -> None:
         """Raise one :class:`UsageError` listing every unknown metric of ``names``."""
@@ -238,15 +275,22 @@ class Engine:
         return chosen
 
     def compile(self, request: Request, source: Source) -> pl.LazyFrame:
-        """The single lazy query computing ``request`` on ``source``."""
+        """The single lazy Polars query computing ``request`` on ``source``."""
         connector = self.open_source(source)
+        return render(self.plan(request), self.catalog, connector.scan)
+
+    def query(self, request: Request, source: Source | None = None) -> Query:
+        """The relational IR of ``request``: on ``source``'s tables, or on the canonical ones."""
         plan = self.plan(request)
-        return render(plan, self.catalog, connector.scan)
+        if source is None:
+            tables = Tables.warehouse(self.project.warehouse)
+            return build_query(plan, self.catalog, lambda table: tables.kinds.get(table, {}))
+        return query_of(plan, self.catalog, self.open_source(source).scan)
 
     def evaluate(
         self,
         request: Request,
-        source: Source,
+        source: Source | ResolvedSource,
         *,
         streaming: bool = False,
         engine: str = "polars",
@@ -259,18 +303,34 @@ class Engine:
         cross-column rules) of tables that already have the canonical column types, such as
         typed Parquet: faster, for sources that guarantee those rules themselves.
         ``engine="duckdb"`` or ``"spark"`` computes the same numbers from the SQL rendering
-        of the same plan (docs/scaling.md).
+        of the same plan (docs/scaling.md). ``source`` may be one :meth:`resolve_source`
+        already read, so that a caller reads it once however many steps use it.
         """
-        from crmetrics.sql.run import check_engine, check_source, evaluate_sql
-
-        if check_engine(engine) != "polars":
-            return evaluate_sql(self, engine, request, source)
-        check_source(self, engine, source)
-        connector = self.open_source(source)
-        plan = self.plan(request)
+        chosen = backend(engine)
+        resolved = source if isinstance(source, ResolvedSource) else self.resolve_source(source)
+        if resolved.native is not None and native_backend(resolved.native) != chosen.name:
+            scheme = resolved.native.scheme
+            raise UsageError(
+                Issue(
+                    "engine-source",
+                    f"source {resolved.native} holds {scheme} tables, which only --engine {scheme} reads",
+                    hint=f"add --engine {scheme}, or use a crmetrics source such as csv:DIR",
+                )
+            )
+        job = Job(
+            self.plan(request),
+            self.catalog,
+            resolved,
+            warehouse=self.project.warehouse,
+            project_file=str(self.project.path) if self.project.path else None,
+            streaming=streaming,
+            trust=trust,
+        )
         try:
-            return collect_plan(plan, self.catalog, connector, streaming=streaming, trust=trust)
+            return chosen.evaluate(job)
         except pl.exceptions.PolarsError as error:
+            if chosen.name != "polars":
+                raise
             raise DataError(
                 Issue(
                     "evaluation",
@@ -301,15 +361,15 @@ class Engine:
         note, and so does each finding of the source's data-quality checks.
         """
         from crmetrics import comparison, diagnostics, sample_size
-        from crmetrics.sql.run import check_engine, native_source
 
         check_engine(engine)
         if compare is not None:
             comparison.distance(compare, request.grain.name)
         if min_n is not None and min_n < 1:
             raise UsageError(Issue("bad-min-n", f"--min-n must be 1 or more, not {min_n}"))
-        native = native_source(self, source)
-        connector = None if native is not None else self.open_source(source)
+        # The source is read once: the connector (or the engine tables) serves every step.
+        resolved = self.resolve_source(source)
+        connector = resolved.connector
         notes: list[Issue] = []
         if request.metrics == ("all",):
             request, notes = self.applicable(request, connector or source)
@@ -319,7 +379,7 @@ class Engine:
             diagnostics.check_bare_words(request.where, connector)
         widened = comparison.widened(request, compare) if compare else request
         widened = sample_size.with_counts(widened, self.catalog, names)
-        frame = self.evaluate(widened, connector or source, engine=engine, streaming=streaming, trust=trust)
+        frame = self.evaluate(widened, resolved, engine=engine, streaming=streaming, trust=trust)
         limits = sample_size.thresholds(self.catalog, names, min_n)
         frame, suppressed = sample_size.attach(frame, self.catalog, names, request.by, min_n=limits)
         if suppressed.total:
@@ -379,9 +439,7 @@ class Engine:
         return replace(request, metrics=tuple(kept)), skipped
 
     def _is_native(self, source: str) -> bool:
-        from crmetrics.sql.run import native_source
-
-        return native_source(self, source) is not None
+        return self.native_source(source) is not None
 
     def dimensions(self, metric: str | None = None, source: Source | None = None) -> list[Dimension]:
         """The columns ``metric`` can be grouped and filtered by (every table's without one).
@@ -409,8 +467,6 @@ class Engine:
         ``all`` means the metrics that reach the request's ``by`` and ``where`` columns in the
         canonical tables; the others are skipped (see :meth:`sql_request`).
         """
-        from crmetrics.sql import Tables, to_sql
-
         request, _ = self.sql_request(request)
         tables = Tables.warehouse(self.project.warehouse)
         return to_sql(self.plan(request), self.catalog, tables, dialect, pretty=pretty)
@@ -435,23 +491,38 @@ class Engine:
     @property
     def engines(self) -> tuple[str, ...]:
         """The engines :meth:`evaluate` can compute on."""
-        from crmetrics.sql.run import ENGINES
-
         return ENGINES
 
-    def explain(self, metric: str, request: Request | None = None, source: Source | None = None) -> str:
-        """A metric's definition, dependency tree and (with a request and a source) its plan."""
-        from crmetrics.explain import explain
+    def explain(
+        self,
+        metric: str,
+        request: Request | None = None,
+        source: Source | None = None,
+        *,
+        plan: bool = False,
+    ) -> str:
+        """A metric's definition and dependency tree, then (``plan=True``) its relational plan.
 
-        return explain(self, metric, request, source)
+        The plan is the IR every backend generates its code from, as stable text: on
+        ``source``'s tables when given, otherwise on the canonical tables. Without a
+        ``request`` it covers the first quarter of 2025 by month.
+        """
+        text = describe_metric(self.catalog, metric)
+        if not plan:
+            return text
+        request = request or Request.build([metric], start="2025-01-01", end="2025-04-01")
+        return f"{text}\n\n{query_text(self.query(request, source))}"
 
     def describe(
         self, metric: str, request: Request | None = None, source: Source | None = None
     ) -> dict[str, object]:
-        """What :meth:`explain` shows, as data: the definition, the dependency tree, the plan."""
-        from crmetrics.explain import describe
-
-        return describe(self, metric, request, source)
+        """What :meth:`explain` shows, as data: the definition, the dependency tree and,
+        with a request, the plan (the IR's text lines, on ``source``'s tables or the
+        canonical ones)."""
+        data = describe_metric_data(self.catalog, metric)
+        if request is not None:
+            data["plan"] = query_text(self.query(request, source)).splitlines()
+        return data
 
     def empty_source(self) -> dict[str, pl.DataFrame]:
         """Every canonical table, empty: compiles a plan without any data."""

@@ -73,6 +73,7 @@ def inspect_source(connector: Connector) -> list[TableInspection]:
 
 
 def render_inspection(results: list[TableInspection]) -> str:
+    """The inspection of a source's tables as text for the terminal."""
     lines = []
     for item in results:
         lines.append(f"{item.table}")

@@ -89,6 +89,7 @@ class MetricDefinition:
 
     @property
     def title(self) -> str:
+        """The label, or the name made readable."""
         return self.label or self.name.replace("_", " ").capitalize()
 
     def key_location(self, *path: str | int, key: bool = False) -> Location:

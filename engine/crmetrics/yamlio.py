@@ -26,7 +26,7 @@ PathItem = str | int
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_Base):  # type: ignore[misc]
+class _Loader(_Base):
     """The safe loader with YAML 1.2's plain scalars: ``yes``, ``on`` and dates stay text."""
 
 
@@ -61,6 +61,7 @@ class Document:
 
     @property
     def is_empty(self) -> bool:
+        """Whether the document holds nothing."""
         return self.root is None
 
     def location(self, path: Sequence[PathItem], *, key: bool = False) -> Location:

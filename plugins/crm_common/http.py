@@ -67,6 +67,7 @@ class RetryPolicy:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> RetryPolicy:
+        """The policy the connector options ask for; an option left out keeps its default."""
         defaults = cls()
         values = {}
         for item in fields(cls):
@@ -158,6 +159,7 @@ class ApiClient:
         )
 
     def close(self) -> None:
+        """Close the HTTP client."""
         self._client.close()
 
     def redact(self, text: str) -> str:

@@ -125,13 +125,16 @@ class FileSource:
         return find_entry(self.folder, name, (".json", ".csv"))
 
     def has(self, name: str) -> bool:
+        """Whether object ``name`` can be read."""
         return self._entry(name) is not None
 
     def where(self, name: str) -> str:
+        """Where object ``name`` is read from, for messages."""
         entry = self._entry(name)
         return str(entry) if entry else str(self.folder / name)
 
     def read(self, name: str, fields: Sequence[str]) -> pl.DataFrame:
+        """The records of object ``name``, with the fields asked for."""
         entry = self._entry(name)
         if entry is None:
             return pl.DataFrame()
@@ -165,12 +168,15 @@ class ApiSource:
         return self._objects
 
     def has(self, name: str) -> bool:
+        """Whether object ``name`` can be read."""
         return name.lower() in self._names()
 
     def where(self, name: str) -> str:
+        """Where object ``name`` is read from, for messages."""
         return f"{self.origin}{self.prefix}/query (FROM {name})"
 
     def read(self, name: str, fields: Sequence[str]) -> pl.DataFrame:
+        """The records of object ``name``, with the fields asked for."""
         if not self.has(name):
             return pl.DataFrame()
         api_name = self._names()[name.lower()]

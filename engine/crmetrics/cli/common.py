@@ -85,10 +85,14 @@ def format_option(*choices: str) -> Callable[[F], F]:
 
 
 def build_engine(project: Path | None, definitions: Sequence[Path] = ()) -> Engine:
+    """The engine of a command: the project file found, its definitions and ``definitions``."""
     from crmetrics.engine import Engine
     from crmetrics.project import find_project
 
-    return Engine(definitions=definitions, project=find_project(project))
+    engine = Engine(definitions=definitions, project=find_project(project))
+    # The library never prints: the plugins that failed to load are shown here, once.
+    warn(engine.problems)
+    return engine
 
 
 def split(values: Sequence[str]) -> list[str]:
@@ -150,6 +154,7 @@ def build_request(
     where: str | None,
     params: Sequence[str],
 ) -> Request:
+    """The request the options describe; a missing range or a bad --param is a usage error."""
     from crmetrics.plan import Request
 
     missing = [name for name, value in (("--start", start), ("--end", end)) if not value]
@@ -173,7 +178,7 @@ def build_request(
                 )
             )
         overrides[key.strip()] = value.strip()
-    assert start is not None and end is not None  # checked above
+    assert start is not None and end is not None  # refused above when missing
     return Request.build(
         metrics, grain=grain, start=start, end=end, by=split(by), where=where, params=overrides
     )

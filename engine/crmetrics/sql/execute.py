@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from crmetrics import semantics
-from crmetrics.catalog import Catalog, kind_of_dtype
+from crmetrics.catalog import Catalog
 from crmetrics.connector import Connector
+from crmetrics.ir.nodes import CUSTOMERS
+from crmetrics.model import kind_of_dtype
 from crmetrics.periods import PERIOD_START
 from crmetrics.plan import LogicalPlan
 from crmetrics.sql.tables import TableMapping, Tables
@@ -24,7 +25,7 @@ def plan_tables(plan: LogicalPlan, catalog: Catalog) -> list[str]:
     """The canonical tables a plan reads its rows from."""
     tables = [scan.table for scan in plan.aggregates] + [scan.table for scan in plan.snapshots]
     for name in plan.entities:
-        tables += [semantics.CUSTOMERS, *(m.table for m in catalog.metrics[name].measures.values())]
+        tables += [CUSTOMERS, *(m.table for m in catalog.metrics[name].measures.values())]
     return list(dict.fromkeys(tables))
 
 
@@ -36,8 +37,8 @@ def source_frames(plan: LogicalPlan, catalog: Catalog, connector: Connector) -> 
     filtering when the source has it; whether a metric may reach it is checked later.
     """
     wanted = plan_tables(plan, catalog)
-    if (plan.request.by or plan.request.where) and semantics.CUSTOMERS in connector.available_tables():
-        wanted.append(semantics.CUSTOMERS)
+    if (plan.request.by or plan.request.where) and CUSTOMERS in connector.available_tables():
+        wanted.append(CUSTOMERS)
     frames = {}
     for table in dict.fromkeys(wanted):
         frame = connector.scan(table).collect()

@@ -46,6 +46,8 @@ def session() -> Any:
 
 
 class SparkRunner:
+    """A Spark session running the statement; the canonical tables become temporary views."""
+
     dialect = DIALECT
 
     def __init__(self, spark: Any | None = None) -> None:
@@ -66,7 +68,7 @@ class SparkRunner:
             self._views.append(names[table])
         return Tables.frames({t: f.schema for t, f in frames.items()}, names)
 
-    def schema(self, relation: exp.Expression) -> pl.Schema | None:
+    def schema(self, relation: exp.Expr) -> pl.Schema | None:
         """The columns ``relation`` returns; None when it does not exist."""
         query = exp.select(exp.Star()).from_(relation).limit(0).sql(DIALECT)
         try:
@@ -75,6 +77,7 @@ class SparkRunner:
             return None
 
     def execute(self, statement: str) -> pl.DataFrame:
+        """The rows ``statement`` returns, as a Polars frame."""
         try:
             return self._collect(self.spark.sql(statement))
         except Exception as error:  # Spark's errors have no common base class across versions
@@ -96,5 +99,6 @@ class SparkRunner:
         return result
 
     def close(self) -> None:
+        """Drop the temporary views of this run."""
         for view in self._views:
             self.spark.catalog.dropTempView(view)

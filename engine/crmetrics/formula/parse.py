@@ -42,9 +42,9 @@ def parse_formula(formula: Formula, subject: str) -> exp.Expr:
     except RecursionError:  # sqlglot's parser recurses once per nesting level
         raise _too_deep(formula, subject, "the formula is nested too deeply to parse") from None
     except TokenError:
-        offset = _unclosed_quote(formula.text)
-        message = "this quote is never closed" if offset is not None else "cannot read this formula"
-        offset = offset if offset is not None else 0
+        unclosed = _unclosed_quote(formula.text)
+        message = "this quote is never closed" if unclosed is not None else "cannot read this formula"
+        offset = unclosed if unclosed is not None else 0
         raise DefinitionError(
             Issue(
                 "formula-syntax",
@@ -80,7 +80,7 @@ def parse_formula(formula: Formula, subject: str) -> exp.Expr:
 MAX_NESTING = 200
 
 
-def _depth(tree: exp.Expression) -> int:
+def _depth(tree: exp.Expr) -> int:
     deepest = 0
     stack = [(tree, 1)]
     while stack:

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from crmetrics.cli import main
 from crmetrics.engine import Engine
-from crmetrics.errors import DefinitionError, UsageError
+from crmetrics.errors import DefinitionError, Location, UsageError
 from crmetrics.limits import Limits
 from crmetrics.project import load_project
 
@@ -238,3 +238,13 @@ def test_the_cli_says_the_same(tmp_path: Path) -> None:
     # Line k (from 1) holds 9**k nodes once expanded: line 6 has 531,441, line 7 (g, its
     # value starting at column 4 after "g: ") 4,782,969, the first past a million.
     assert "metrics.yaml:7:4: error: this value expands to more than 1,000,000 YAML nodes" in result.stderr
+
+
+def test_a_null_or_number_key_is_a_located_schema_error(tmp_path: Path) -> None:
+    # Keys null, 3 and zzz on lines 7, 8 and 9; they sort as text ("3" < "None" < "zzz"),
+    # and the first unknown key is reported, at its own line, column 5.
+    text = GOOD + "    ~: 1\n    3: 2\n    zzz: 3\n"
+    issues = load(write_bytes(tmp_path, text.encode())).issues
+    assert [(i.code, i.message, i.location) for i in issues] == [
+        ("schema", "unknown key 3", Location(str(tmp_path / "defs" / "metrics.yaml"), 8, 5))
+    ]

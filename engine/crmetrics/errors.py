@@ -105,7 +105,8 @@ class DataError(CrmetricsError):
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A ``did you mean ...?`` hint, or a list of what is allowed when nothing is close."""
-    options = sorted(set(candidates))
+    name = str(name)  # a YAML key may be a number or null
+    options = sorted({str(c) for c in candidates})
     # Comparing a megabyte of text with every option takes seconds and helps no one.
     close = [] if len(name) > 200 else difflib.get_close_matches(name, options, n=3, cutoff=0.6)
     if close:

@@ -137,7 +137,7 @@ def _values(error: ValidationError) -> list[Any]:
 def _extra_keys(error: ValidationError) -> list[str]:
     allowed = set(_schema(error).get("properties", {}))
     instance = error.instance if isinstance(error.instance, Mapping) else {}
-    return sorted(k for k in instance if k not in allowed)
+    return sorted((k for k in instance if k not in allowed), key=str)  # a key may be null or a number
 
 
 def _subject(data: Any, path: list[Any]) -> str:

@@ -103,7 +103,8 @@ def _child(node: Node | None, item: PathItem) -> tuple[Node | None, Node] | None
     """The (key node, value node) of ``item`` under ``node``, or None if there is none."""
     if isinstance(node, MappingNode):
         for key_node, value in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.value == item:
+            # A key written 3 is the number 3 in the data and the text "3" in the node.
+            if isinstance(key_node, ScalarNode) and key_node.value in (item, str(item)):
                 return key_node, value
     elif isinstance(node, SequenceNode) and isinstance(item, int) and 0 <= item < len(node.value):
         return None, node.value[item]

@@ -215,3 +215,34 @@ def test_deep_nesting_is_a_usage_error_not_a_recursion_error(where: str, message
     request = Request.build(["new_customers"], start="2025-01-01", end="2025-04-01", where=where)
     with pytest.raises(UsageError, match=message):
         crmetrics.Engine().evaluate(request, main_source())
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("value", ["O'Brien", "back\\slash\\", "a; DROP TABLE customers", "-- the rest"])
+def test_a_hostile_value_filters_the_same_rows_on_spark(spark: object, value: str) -> None:
+    source = main_source()
+    source["customers"] = source["customers"].with_columns(pl.col("segment").replace("Mid-Market", value))
+    request = Request.build(
+        ["new_customers"],
+        start="2025-01-01",
+        end="2025-04-01",
+        by=["segment"],
+        where=f"segment = {sql_literal(value)}",
+    )
+    result = crmetrics.Engine().evaluate(request, source, engine="spark")
+    # As on Polars and DuckDB: C6 alone, acquired in January.
+    assert result["segment"].to_list() == [value] * 3
+    assert result["value"].to_list() == [1.0, 0.0, 0.0]
+
+
+@pytest.mark.spark
+def test_spark_does_not_read_a_file_named_as_a_table(spark: object, tmp_path: Path) -> None:
+    from crmetrics.sql.spark_engine import SparkRunner
+
+    (tmp_path / "deals.csv").write_text("deal_id,amount\nD1,5\n")
+    runner = SparkRunner(spark)
+    # parquet.`/path` and csv.`/path` read files when spark.sql.runSQLOnFiles is on.
+    relation = exp.Table(
+        this=exp.to_identifier(str(tmp_path / "deals.csv"), quoted=True), db=exp.to_identifier("csv")
+    )
+    assert runner.schema(relation) is None

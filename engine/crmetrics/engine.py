@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -18,7 +19,15 @@ from crmetrics.backends import ENGINES, backend, check_engine, native_backend
 from crmetrics.catalog import Catalog, load_catalog
 from crmetrics.connector import Connector, RawTable, SourceURI
 from crmetrics.discovery import Dimension
-from crmetrics.errors import DataError, DefinitionError, Issue, Location, UsageError, did_you_mean
+from crmetrics.errors import (
+    CrmetricsError,
+    DataError,
+    DefinitionError,
+    Issue,
+    Location,
+    UsageError,
+    did_you_mean,
+)
 from crmetrics.explain import describe_metric, describe_metric_data
 from crmetrics.inspect import TableInspection
 from crmetrics.ir.build import build_query
@@ -30,31 +39,28 @@ from crmetrics.model import TABLES
 from crmetrics.output import OutputFormat
 from crmetrics.plan import LogicalPlan, Request, build_plan
 from crmetrics.polars_backend import query_of, render
+from crmetrics.progress import Progress, reporting
 from crmetrics.project import Project
 from crmetrics.registry import Registry, build_registry
+from crmetrics.runs import Run
 from crmetrics.sql import Tables, to_sql
+
+if TYPE_CHECKING:
+    from crmetrics.report import ReportData
+    from crmetrics.testing import CaseResult, TestCase
 
 Source = str | Connector | Mapping[str, pl.DataFrame | pl.LazyFrame]
 
 
-@dataclass(frozen=True)
-class Run:
-    """The outcome of :meth:`Engine.run`.
-
-    Attributes:
-        frame: the long-format result: ``metric``, ``period_start``, the grouping columns,
-            ``value``; with ``compare``, ``compare_value``, ``change`` and
-            ``relative_change``; with ``with_n``, ``n``.
-        request: the request as run (``all`` replaced by the metrics that apply).
-        notes: warnings for stderr: skipped metrics, suppressed values, a filter or range
-            that leaves no data, and the source's data-quality findings.
-        source: a description of the source, for captions.
-    """
-
-    frame: pl.DataFrame
-    request: Request
-    notes: list[Issue] = field(default_factory=list)
-    source: str = ""
+def _described(source: object) -> str:
+    """A source as people name it: ``sample``, ``csv:data/``, ``duckdb:db.duckdb`` or ``memory``."""
+    if isinstance(source, ResolvedSource):
+        source = source.connector or source.native
+    if isinstance(source, str | SourceURI):
+        return str(source)
+    if isinstance(source, Connector):
+        return f"{source.scheme}:{source.location}" if source.location else source.scheme
+    return "memory"
 
 
 def _joined(first: str, second: str) -> str:
@@ -141,6 +147,8 @@ class Engine:
         load_installed_plugins: False for an isolated engine with only ``plugins``.
         project: a project file's settings: named sources with connector options, more
             definition folders and parameter overrides.
+        progress: receives what each evaluation reads (live pages, retries, tables); the
+            command line passes one that draws on a terminal. Silent by default.
     """
 
     def __init__(
@@ -150,11 +158,14 @@ class Engine:
         plugins: Sequence[object] = (),
         load_installed_plugins: bool = True,
         project: Project | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.project = project or Project()
+        self.progress = progress
         self._definitions = [*self.project.definitions, *(Path(p) for p in definitions)]
         self._plugins = list(plugins)
         self._load_installed = load_installed_plugins
+        self._case_engines: dict[bool, Engine] = {}
 
     @cached_property
     def registry(self) -> Registry:
@@ -306,6 +317,27 @@ class Engine:
         of the same plan (docs/scaling.md). ``source`` may be one :meth:`resolve_source`
         already read, so that a caller reads it once however many steps use it.
         """
+        with reporting(self.progress) as progress:
+            progress.reading(self._reading(request, source))
+            try:
+                return self._evaluate(request, source, streaming=streaming, engine=engine, trust=trust)
+            finally:
+                progress.finished()
+
+    def _reading(self, request: Request, source: Source | ResolvedSource) -> str:
+        """``customers, revenue from csv:data/``: what an evaluation reads, for progress."""
+        from crmetrics.sql.execute import plan_tables
+
+        where = _described(source)
+        try:
+            tables = plan_tables(self.plan(request), self.catalog)
+        except CrmetricsError:  # the evaluation itself reports the mistake
+            return str(where)
+        return f"{', '.join(tables)} from {where}"
+
+    def _evaluate(
+        self, request: Request, source: Source | ResolvedSource, *, streaming: bool, engine: str, trust: bool
+    ) -> pl.DataFrame:
         chosen = backend(engine)
         resolved = source if isinstance(source, ResolvedSource) else self.resolve_source(source)
         if resolved.native is not None and native_backend(resolved.native) != chosen.name:
@@ -360,48 +392,19 @@ class Engine:
         definitions' own ``min_n``). A ``--where`` or a range that leaves no data gets a
         note, and so does each finding of the source's data-quality checks.
         """
-        from crmetrics import comparison, diagnostics, sample_size
+        from crmetrics.runs import run
 
-        check_engine(engine)
-        if compare is not None:
-            comparison.distance(compare, request.grain.name)
-        if min_n is not None and min_n < 1:
-            raise UsageError(Issue("bad-min-n", f"--min-n must be 1 or more, not {min_n}"))
-        # The source is read once: the connector (or the engine tables) serves every step.
-        resolved = self.resolve_source(source)
-        connector = resolved.connector
-        notes: list[Issue] = []
-        if request.metrics == ("all",):
-            request, notes = self.applicable(request, connector or source)
-        names = list(dict.fromkeys(request.metrics))
-        self.check_names(names)
-        if connector is not None:
-            diagnostics.check_bare_words(request.where, connector)
-        widened = comparison.widened(request, compare) if compare else request
-        widened = sample_size.with_counts(widened, self.catalog, names)
-        frame = self.evaluate(widened, resolved, engine=engine, streaming=streaming, trust=trust)
-        limits = sample_size.thresholds(self.catalog, names, min_n)
-        frame, suppressed = sample_size.attach(frame, self.catalog, names, request.by, min_n=limits)
-        if suppressed.total:
-            per_metric = ", ".join(f"{m} {n}" for m, n in sorted(suppressed.counts.items()))
-            notes.append(
-                Issue(
-                    "suppressed",
-                    f"{suppressed.total} value(s) shown as null because their n was below min_n "
-                    f"({per_metric})",
-                    severity="warning",
-                    hint="lower --min-n, or widen the grain or the groups to gather more rows",
-                )
-            )
-        if not with_n:
-            frame = frame.drop(sample_size.N_COLUMN)
-        if compare:
-            frame = comparison.compared(frame, request, compare)
-        if connector is not None:
-            notes.extend(diagnostics.emptiness(self.plan(request), self.catalog, connector))
-            notes.extend(issue for report in connector.reports() for issue in report.issues)
-        described = source if isinstance(source, str) else getattr(connector, "scheme", "memory")
-        return Run(frame, request, notes, described)
+        return run(
+            self,
+            request,
+            source,
+            engine_name=engine,
+            streaming=streaming,
+            trust=trust,
+            compare=compare,
+            with_n=with_n,
+            min_n=min_n,
+        )
 
     def applicable(self, request: Request, source: Source) -> tuple[Request, list[Issue]]:
         """``request`` with ``all`` replaced by the metrics ``source`` can compute, and why
@@ -410,36 +413,9 @@ class Engine:
         An engine's own tables (``duckdb:FILE``, ``spark:``) and ``crmetrics sql`` are
         judged on the canonical tables.
         """
-        from crmetrics.applicable import applicable
-        from crmetrics.discovery import Schemas, canonical_schemas, source_schemas
+        from crmetrics.runs import applicable_metrics
 
-        names = [m.name for m in self.list_metrics()] if request.metrics == ("all",) else request.metrics
-        schemas: Schemas
-        if isinstance(source, str) and self._is_native(source):
-            present, schemas = list(TABLES), canonical_schemas
-        else:
-            connector = self.open_source(source)
-            present, schemas = connector.available_tables(), source_schemas(connector)
-        kept, skipped = applicable(
-            self.catalog,
-            list(names),
-            present=present,
-            by=request.by,
-            where=request.where,
-            schema_of=lambda table: list(schemas(table)),
-        )
-        if not kept:
-            raise UsageError(
-                Issue(
-                    "nothing-applies",
-                    "no metric applies to this source and grouping",
-                    hint="; ".join(i.message for i in skipped[:5]),
-                )
-            )
-        return replace(request, metrics=tuple(kept)), skipped
-
-    def _is_native(self, source: str) -> bool:
-        return self.native_source(source) is not None
+        return applicable_metrics(self, request, source)
 
     def dimensions(self, metric: str | None = None, source: Source | None = None) -> list[Dimension]:
         """The columns ``metric`` can be grouped and filtered by (every table's without one).
@@ -473,20 +449,9 @@ class Engine:
 
     def sql_request(self, request: Request) -> tuple[Request, list[Issue]]:
         """``request`` as :meth:`sql` renders it, and a warning per metric ``all`` skipped."""
-        if request.metrics != ("all",):
-            return request, []
-        from crmetrics.applicable import applicable
-        from crmetrics.discovery import canonical_schemas
+        from crmetrics.runs import sql_request
 
-        kept, skipped = applicable(
-            self.catalog,
-            [m.name for m in self.list_metrics()],
-            present=list(TABLES),
-            by=request.by,
-            where=request.where,
-            schema_of=lambda table: list(canonical_schemas(table)),
-        )
-        return replace(request, metrics=tuple(kept)), skipped
+        return sql_request(self, request)
 
     @property
     def engines(self) -> tuple[str, ...]:
@@ -547,6 +512,82 @@ class Engine:
                 Issue("unknown-format", f"unknown format {name!r}", hint=did_you_mean(name, formats))
             )
         return formats[name]
+
+    def check_engine(self, name: str) -> str:
+        """``name`` as :meth:`evaluate` takes it; an unknown engine is a :class:`UsageError`."""
+        return check_engine(name)
+
+    def test_cases(self, paths: Sequence[str | Path] = (), *, builtin: bool = False) -> list[TestCase]:
+        """The metric test cases to run (docs/tests.md).
+
+        Args:
+            paths: more files or folders of cases, besides the ``tests:`` of the user's
+                definitions files and the project file's ``tests:`` folders.
+            builtin: the cases the installed plugins ship (the built-in catalog's among
+                them) instead of the user's.
+
+        Raises:
+            DefinitionError: a case file is not valid YAML or breaks the schema, with every
+                mistake at its file:line:column.
+        """
+        from crmetrics.testing.suite import plugin_cases, user_cases
+
+        if builtin:
+            return plugin_cases(self.registry.definition_dirs)
+        return user_cases(self._definitions, [*self.project.tests, *(Path(p) for p in paths)])
+
+    def run_test(self, case: TestCase, *, engine: str = "polars") -> CaseResult:
+        """Run one test case on ``engine`` (polars, duckdb or spark) and compare its result.
+
+        A case runs on its own input alone: the project file's sources and parameters do
+        not apply. A user's case sees the user's definitions; a plugin's case sees only
+        the installed plugins, so that a user's override cannot break a built-in case.
+
+        Raises:
+            DefinitionError: the definitions the case runs against are wrong.
+        """
+        from crmetrics.testing.runner import run_case
+
+        isolated = self._case_engine(case.provider == "user")
+        isolated.validate()
+        return run_case(isolated, case, backend=engine)
+
+    def _case_engine(self, with_definitions: bool) -> Engine:
+        if with_definitions not in self._case_engines:
+            self._case_engines[with_definitions] = Engine(
+                definitions=self._definitions if with_definitions else (),
+                plugins=self._plugins,
+                load_installed_plugins=self._load_installed,
+            )
+        return self._case_engines[with_definitions]
+
+    def report_data(self, request: Request, source: Source) -> ReportData:
+        """What a report shows: per metric, the last period's value, its changes and its series.
+
+        ``request.metrics`` may be ``("all",)``: every metric, grouped by category.
+        """
+        from crmetrics.report import report_data
+
+        return report_data(self, request, source, source_name=source if isinstance(source, str) else "")
+
+    def report(self, request: Request, source: Source, *, title: str = "Metrics report") -> str:
+        """A self-contained static HTML report (docs/reports.md): a card and a chart per metric.
+
+        Needs the ``report`` extra (altair and vl-convert-python).
+        """
+        return self.render_report(self.report_data(request, source), title=title)
+
+    def render_report(self, data: ReportData, *, title: str = "Metrics report") -> str:
+        """The HTML page of report ``data`` (from :meth:`report_data`)."""
+        from crmetrics.report import render_html
+
+        return render_html(data, title=title)
+
+    def plot(self, request: Request, source: Source, *, image_format: str = "svg") -> bytes:
+        """A chart of the requested metrics, a line per group, as ``svg`` or ``png`` bytes."""
+        from crmetrics.report import plot_image
+
+        return plot_image(self, request, source, image_format)
 
 
 def evaluate(

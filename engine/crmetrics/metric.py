@@ -68,6 +68,8 @@ class MetricDefinition:
     description: str = ""
     category: str = ""
     unit: str = "number"
+    #: Which direction of change is good news: ``up``, ``down``, ``neutral`` or ``""`` (not said).
+    good: str = ""
     table: str = ""
     time: str = ""
     expr: Formula | None = None
@@ -186,6 +188,7 @@ def _metric(document: Document, origin: Origin, index: int, raw: dict[str, Any])
         description=raw.get("description", "").strip(),
         category=raw.get("category", ""),
         unit=raw.get("unit", "number"),
+        good=raw.get("good", ""),
         table=raw.get("table", "customers" if raw["type"] == "snapshot" else ""),
         time=raw.get("time", ""),
         expr=formula("expr"),

@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from crmetrics import progress
 from crmetrics.errors import DataError, Issue, Location
 
 if TYPE_CHECKING:
@@ -343,6 +344,7 @@ class ApiClient:
             self.policy.max_retries,
             seconds,
         )
+        progress.current().retrying(self.service, why, attempt + 1, self.policy.max_retries, seconds)
         self._sleep(seconds)
 
     def _decode(self, body: bytes, path: str) -> Any:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from crmetrics import progress
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.plugins.crm_common.files import (
     concat_text,
@@ -216,16 +217,22 @@ class ApiSource:
             params["associations"] = ",".join(associations)
         rows: list[dict[str, str | None]] = []
         pages = self.client.pagination(name)  # a looping or endless cursor ends here
+        listener = progress.current()
+        listener.object_started(self.client.service, name)
         while True:
             body = self.client.get_json(f"/crm/v3/objects/{name}", params=params, absent=absent)
             if body is None:
+                listener.object_done(self.client.service, name)
                 return pl.DataFrame()
-            rows.extend(flatten(r) for r in body.get("results", []))
+            results = body.get("results", [])
+            rows.extend(flatten(r) for r in results)
+            listener.page_read(self.client.service, name, len(results))
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 break
             pages.advance(str(after))
             params["after"] = str(after)
+        listener.object_done(self.client.service, name)
         return frame_of_text(rows)
 
     def pipelines(self, object_type: str) -> list[Mapping[str, Any]]:

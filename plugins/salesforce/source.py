@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from crmetrics import progress
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.plugins.crm_common.files import (
     concat_text,
@@ -182,15 +183,20 @@ class ApiSource:
         api_name = self._names()[name.lower()]
         soql = f"SELECT {', '.join(self._selectable(api_name, fields))} FROM {api_name}"
         rows: list[dict[str, str | None]] = []
+        listener = progress.current()
+        listener.object_started(self.client.service, api_name)
         body = self.client.get_json(f"{self.prefix}/query", params={"q": soql})
         pages = self.client.pagination(api_name)  # a looping or endless cursor ends here
         while True:
-            rows.extend(flatten(r) for r in body.get("records", []))
+            records = body.get("records", [])
+            rows.extend(flatten(r) for r in records)
+            listener.page_read(self.client.service, api_name, len(records))
             next_url = body.get("nextRecordsUrl")
             if body.get("done", True) or not next_url:
                 break
             pages.advance(str(next_url))
             body = self.client.get_json(str(next_url))
+        listener.object_done(self.client.service, api_name)
         return normalise(frame_of_text(rows))
 
     def _selectable(self, api_name: str, fields: Sequence[str]) -> list[str]:

@@ -86,10 +86,11 @@ def format_option(*choices: str) -> Callable[[F], F]:
 
 def build_engine(project: Path | None, definitions: Sequence[Path] = ()) -> Engine:
     """The engine of a command: the project file found, its definitions and ``definitions``."""
+    from crmetrics.cli.progress import terminal_progress
     from crmetrics.engine import Engine
     from crmetrics.project import find_project
 
-    engine = Engine(definitions=definitions, project=find_project(project))
+    engine = Engine(definitions=definitions, project=find_project(project), progress=terminal_progress())
     # The library never prints: the plugins that failed to load are shown here, once.
     warn(engine.problems)
     return engine

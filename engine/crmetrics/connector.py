@@ -180,6 +180,7 @@ class Connector(ABC):
             if raw.rejected:
                 result.report.rejected.update(raw.rejected)
                 result.report.rows_read += sum(raw.rejected.values())
+                result.report.rejected_rows += sum(raw.rejected.values())
             self.__state.reports[table] = result.report
             self.__state.cache[table] = result.frame.lazy()
         return self.__state.cache[table]
@@ -189,6 +190,7 @@ class Connector(ABC):
         report = TableReport(table, raw.origin, issues=list(raw.issues))
         if raw.rejected:
             report.rejected.update(raw.rejected)
+            report.rejected_rows = sum(raw.rejected.values())
         return report
 
     @staticmethod
@@ -240,7 +242,7 @@ class Connector(ABC):
             if LazyConformed.clean(row):
                 report = self.__state.reports[table]
                 report.rows_kept = int(row[ROWS_CHECKED])
-                report.rows_read = report.rows_kept + sum(report.rejected.values())
+                report.rows_read = report.rows_kept + report.rejected_rows
                 continue
             self.__state.eager.add(table)
             self.__state.cache.pop(table, None)
@@ -250,6 +252,10 @@ class Connector(ABC):
             for table in again:
                 self.scan(table)
         return again
+
+    def provider(self, table: str) -> str:
+        """Which source provides ``table``, for ``inspect``: empty when there is only one."""
+        return ""
 
     def reports(self) -> list[TableReport]:
         """Reports of the tables read so far."""

@@ -198,19 +198,46 @@ class Engine:
         return self.catalog
 
     def open_source(self, source: Source) -> Connector:
-        """A connector for ``source``: a URI (``csv:DIR``, ``sample``), a connector, or frames."""
+        """A connector for ``source``: a URI (``csv:DIR``, ``sample``), a connector, or frames.
+
+        With ``tables:`` bindings in the project file, a named source or URI is the run's
+        default source and the bound tables come from their own sources.
+        """
         resolved = self.resolve_source(source)
         if resolved.connector is None:
             assert resolved.native is not None
-            engine = native_backend(resolved.native)
-            raise UsageError(
-                Issue(
-                    "engine-source",
-                    f"source {resolved.native} holds {engine} tables, which only --engine {engine} reads",
-                    hint=f"add --engine {engine}, or use a crmetrics source such as csv:DIR",
-                )
-            )
+            raise self._engine_source_error(resolved.native)
         return resolved.connector
+
+    def open_sources(self, sources: Sequence[str], tables: Mapping[str, str] | None = None) -> Connector:
+        """One connector over several sources: each canonical table from exactly one of them.
+
+        Args:
+            sources: the run's sources (names from the project file or URIs); a table that
+                no binding names comes from the one that has it (two having it is an error).
+            tables: table -> source bindings, over those of the project file.
+        """
+        from crmetrics.combined import open_combined
+
+        return open_combined(self._open_one, sources, {**self.project.tables, **(tables or {})})
+
+    def _open_one(self, source: str) -> Connector:
+        resolved = self._resolve_one(source)
+        if resolved.connector is None:
+            assert resolved.native is not None
+            raise self._engine_source_error(resolved.native)
+        return resolved.connector
+
+    @staticmethod
+    def _engine_source_error(native: SourceURI) -> UsageError:
+        engine = native_backend(native)
+        return UsageError(
+            Issue(
+                "engine-source",
+                f"source {native} holds {engine} tables, which only --engine {engine} reads",
+                hint=f"add --engine {engine}, or use a crmetrics source such as csv:DIR",
+            )
+        )
 
     def native_source(self, source: Source) -> SourceURI | None:
         """The ``duckdb:``/``spark:`` URI ``source`` stands for, if it names an engine's own tables."""
@@ -225,6 +252,11 @@ class Engine:
 
     def resolve_source(self, source: Source) -> ResolvedSource:
         """``source`` read once: the connector reading it, or the engine tables it names."""
+        if isinstance(source, str) and self.project.tables and self.native_source(source) is None:
+            return ResolvedSource(connector=self.open_sources([source]))
+        return self._resolve_one(source)
+
+    def _resolve_one(self, source: Source) -> ResolvedSource:
         if isinstance(source, Connector):
             return ResolvedSource(connector=source)
         if isinstance(source, Mapping):
@@ -247,7 +279,20 @@ class Engine:
                 )
             )
         if named:
-            self.project.check_options(named.name, getattr(connector, "options_schema", None))
+            schema = getattr(connector, "options_schema", None)
+            if named.mappings and "mappings" not in (schema or {}).get("properties", {}):
+                raise UsageError(
+                    Issue(
+                        "mappings-unsupported",
+                        f"source {named.name!r} ({uri.scheme}:) has mappings, but {uri.scheme} files "
+                        "are read by their canonical column names",
+                        self.project.document.location(["sources", named.name, "mappings"], key=True)
+                        if self.project.document
+                        else None,
+                        hint="remove 'mappings', or rename the file's columns to the canonical ones",
+                    )
+                )
+            self.project.check_options(named.name, schema)
         return ResolvedSource(connector=connector(uri.location, named.options if named else None))
 
     def check_names(self, names: Sequence[str]) -> None:

@@ -6,6 +6,7 @@ sentences that say which key is wrong and what is allowed.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
@@ -32,7 +33,9 @@ def load_schema(name: str) -> dict[str, Any]:
 @cache
 def _fast_validator(name: str, definition: str | None = None) -> Callable[[Any], object]:
     """Compiled code that accepts or refuses a document (or one of its ``definitions``)."""
-    return fastjsonschema.compile(_schema_for(name, definition))
+    # fastjsonschema rewrites the refs of the schema it is given into absolute ones; the
+    # shipped schemas are shared (connector options reuse the project's definitions).
+    return fastjsonschema.compile(copy.deepcopy(_schema_for(name, definition)))
 
 
 @cache

@@ -82,6 +82,16 @@ def test_a_fraction_is_exact(tmp_path: Path) -> None:
     assert run(str(path))[0] == 0
 
 
+def test_a_fraction_over_zero_is_refused_at_its_place(tmp_path: Path) -> None:
+    # "1/0" is no number: the schema refuses it, with the place of the value (line 10).
+    path = write(tmp_path, CHURN_CASE % '"1/0"')
+    code, output = run(str(path))
+    assert code == 2, output
+    assert f"{path}:10:" in output
+    assert "whose denominator is not 0" in output
+    assert "not a valid name" not in output
+
+
 def test_a_wrong_value_is_a_diff_at_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, CHURN_CASE % "0.4")
     code, output = run(str(path))

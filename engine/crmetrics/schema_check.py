@@ -64,6 +64,10 @@ def _leaf_errors(errors: Iterator[ValidationError]) -> Iterator[ValidationError]
             yield error
 
 
+#: The pattern of every name in the schema (metrics, parameters, measures).
+NAME_PATTERN = "^[a-z][a-z0-9_]*$"
+
+
 def _schema(error: ValidationError) -> Mapping[str, Any]:
     """The (sub)schema ``error`` was checked against; a boolean schema has no keys."""
     return error.schema if isinstance(error.schema, Mapping) else {}
@@ -125,6 +129,9 @@ def _sentence(error: ValidationError, document: Document) -> str:
         if instance is None:
             return f"{key or 'value'}: is empty; expected {expected}"
         return f"{key or 'value'}: is {_yaml_kind(instance)} ({_yaml_text(instance)}); expected {expected}"
+    if error.validator == "pattern" and error.validator_value != NAME_PATTERN:
+        # Not a name: the schema node says in words what the text must look like.
+        return f"{key or 'value'} {instance!r} is not {_schema(error).get('description', 'allowed')}"
     if error.validator == "pattern":
         return f"{key or 'name'} {instance!r} is not a valid name"
     if error.validator == "propertyNames":
@@ -143,6 +150,8 @@ def _hint(error: ValidationError) -> str:
         options = [str(v) for v in _values(error)]
         close = did_you_mean(str(error.instance), options)
         return close if close.startswith("did") else "allowed: " + ", ".join(options)
+    if error.validator == "pattern" and error.validator_value != NAME_PATTERN:
+        return ""
     if error.validator in ("pattern", "propertyNames"):
         return "use lower-case letters, digits and underscores, starting with a letter"
     if error.validator == "not":

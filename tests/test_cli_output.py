@@ -92,6 +92,57 @@ def test_an_output_the_system_refuses_is_a_usage_error(tmp_path: Path) -> None:
     assert caught.value.issues[0].message == f"-o {tmp_path}: Is a directory"
 
 
+def test_an_output_under_a_file_says_the_file_is_no_folder(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    target = tmp_path / "notes.txt" / "out.csv"
+    result = invoke("run", *SAMPLE, "-m", "revenue", "-o", str(target))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: -o {target}: {tmp_path / 'notes.txt'} is a file, not a folder\n"
+
+
+FULL_DISK = Path("/dev/full")
+WRITERS = {
+    "run": ["run", *SAMPLE, "-m", "revenue", "-f", "csv"],
+    "report": ["report", *SAMPLE, "-m", "revenue"],
+    "plot": ["plot", "revenue", *SAMPLE],
+}
+EXTENSIONS = {"run": "csv", "report": "html", "plot": "png"}
+
+
+@pytest.mark.skipif(not FULL_DISK.exists(), reason="needs /dev/full, a device whose every write fails")
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_a_write_the_system_fails_is_one_line(tmp_path: Path, command: str) -> None:
+    # /dev/full opens, then every write fails with ENOSPC, as a full disk does; a link
+    # gives it the extension each command expects.
+    if command != "run":
+        pytest.importorskip("altair")
+        pytest.importorskip("vl_convert")
+    target = tmp_path / f"out.{EXTENSIONS[command]}"
+    target.symlink_to(FULL_DISK)
+    result = invoke(*WRITERS[command], "-o", str(target))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[-1] == f"error: cannot write -o {target}: No space left on device"
+
+
+@pytest.mark.parametrize("command", ["report", "plot"])
+def test_an_output_the_system_refuses_is_one_line_for_charts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    # Root passes every permission check, so the OS may still refuse the file at open():
+    # stood in for by a folder named like an image, with the early checks skipped.
+    pytest.importorskip("altair")
+    pytest.importorskip("vl_convert")
+    import crmetrics.cli.reports as reports
+
+    monkeypatch.setattr(reports, "check_output", lambda output, fmt: None)
+    target = tmp_path / "chart.svg"
+    target.mkdir()
+    args = [*WRITERS[command], "-o", str(target)]
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == f"error: -o {target}: Is a directory"
+
+
 @pytest.mark.parametrize("suffix", ["csv", "json", "parquet"])
 def test_format_follows_the_output_extension(tmp_path: Path, suffix: str) -> None:
     target = tmp_path / f"out.{suffix}"

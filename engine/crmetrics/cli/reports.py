@@ -23,7 +23,7 @@ from crmetrics.cli.common import (
     split,
     warn,
 )
-from crmetrics.cli.destination import check_output
+from crmetrics.cli.destination import check_output, write_output
 
 
 @click.command()
@@ -142,8 +142,9 @@ def report(
         data = engine.report_data(request, chosen_source(engine, source))
         warn(data.skipped)
         page = engine.render_report(data, title=title)
-        output.write_text(page, encoding="utf-8")
-        click.echo(f"wrote {output} ({len(page.encode()) / 1024:,.0f} KB)", err=True)
+        encoded = page.encode()
+        write_output(output, encoded)
+        click.echo(f"wrote {output} ({len(encoded) / 1024:,.0f} KB)", err=True)
 
 
 @click.command()
@@ -184,5 +185,5 @@ def plot(
         engine = build_engine(project, definitions)
         request = build_request(split(metrics), grain, start, end, by, where, params)
         image = engine.plot(request, chosen_source(engine, source), image_format=output.suffix or "(none)")
-        output.write_bytes(image)
+        write_output(output, image)
         click.echo(f"wrote {output}", err=True)

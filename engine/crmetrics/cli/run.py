@@ -20,7 +20,7 @@ from crmetrics.cli.common import (
     split,
     warn,
 )
-from crmetrics.cli.destination import check_output, chosen_format, open_output
+from crmetrics.cli.destination import check_output, chosen_format, output_stream
 
 
 def _caption(source: str, request: object, compare: str | None) -> str:
@@ -156,7 +156,7 @@ def run(
             currency=engine.project.reporting_currency or "",
         )
         if output is not None:
-            with open_output(output) as stream:
+            with output_stream(output) as stream:
                 writer.write(outcome.frame, stream, info)
             click.echo(f"wrote {outcome.frame.height} rows to {output}", err=True)
         else:

@@ -143,6 +143,26 @@ def test_an_output_the_system_refuses_is_one_line_for_charts(
     assert result.stderr.splitlines()[-1] == f"error: -o {target}: Is a directory"
 
 
+def test_a_dash_output_is_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", *SAMPLE, "-m", "revenue", "-f", "csv", "-o", "-")
+    assert result.exit_code == 0, result.output
+    # three months of revenue: a header and three rows, on stdout
+    assert result.stdout.splitlines()[0] == "metric,period_start,value"
+    assert len(result.stdout.splitlines()) == 4
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dash_report_is_written_to_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("altair")
+    pytest.importorskip("vl_convert")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("report", *SAMPLE, "-m", "revenue", "-o", "-")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.lstrip().lower().startswith("<!doctype html>")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("suffix", ["csv", "json", "parquet"])
 def test_format_follows_the_output_extension(tmp_path: Path, suffix: str) -> None:
     target = tmp_path / f"out.{suffix}"

@@ -14,13 +14,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from crmetrics.errors import CrmetricsError, Issue, UsageError
 
 #: File extensions that imply a format when ``--format`` is not given.
 EXTENSIONS: dict[str, str] = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
 BINARY_FORMATS = frozenset({"parquet"})
+
+
+def dash_is_stdout(_ctx: Any, _param: Any, value: Path | None) -> Path | None:
+    """A click callback: ``-o -`` means stdout (None), as it does for most Unix tools."""
+    return None if value is not None and str(value) == "-" else value
 
 
 def chosen_format(fmt: str | None, output: Path | None) -> str:
@@ -99,6 +104,7 @@ __all__ = [
     "EXTENSIONS",
     "check_output",
     "chosen_format",
+    "dash_is_stdout",
     "open_output",
     "output_stream",
     "write_output",

@@ -20,7 +20,7 @@ from crmetrics.cli.common import (
     split,
     warn,
 )
-from crmetrics.cli.destination import check_output, chosen_format, output_stream
+from crmetrics.cli.destination import check_output, chosen_format, dash_is_stdout, output_stream
 
 
 def _caption(source: str, request: object, compare: str | None) -> str:
@@ -61,7 +61,8 @@ def _caption(source: str, request: object, compare: str | None) -> str:
     "-o",
     type=click.Path(path_type=Path),
     default=None,
-    help="Write to this file instead of stdout; .csv, .json and .parquet imply the format.",
+    callback=dash_is_stdout,
+    help="Write to this file instead of stdout ('-' is stdout); .csv, .json and .parquet imply the format.",
 )
 @click.option(
     "--compare",

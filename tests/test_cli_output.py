@@ -361,3 +361,11 @@ def test_the_table_is_80_wide_when_not_a_terminal() -> None:
     )
     widths = [len(line) for line in done.stdout.splitlines()]
     assert max(widths) <= 80
+
+
+@pytest.mark.parametrize("command", ["list", "explain", "dimensions", "values", "inspect", "plugins"])
+def test_help_names_the_format_choices_it_offers(command: str) -> None:
+    # explain's human format is "text", the others' "table": the help must say the right one.
+    text = " ".join(invoke(command, "--help").output.split())
+    choices = text.split("--format [", 1)[1].split("]", 1)[0].split("|")
+    assert f"{choices[0]} for people, json for programs" in text

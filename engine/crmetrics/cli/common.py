@@ -80,7 +80,7 @@ def format_option(*choices: str) -> Callable[[F], F]:
         type=click.Choice(choices),
         default=choices[0],
         show_default=True,
-        help="table for people, json for programs.",
+        help=f"{choices[0]} for people, json for programs.",
     )
 
 

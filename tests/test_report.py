@@ -22,6 +22,7 @@ so the cards show April 2025 against March 2025 and April 2024):
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -33,6 +34,7 @@ from crmetrics.cli import main
 from crmetrics.engine import Engine
 from crmetrics.plan import Request
 from crmetrics.report import change, render_html
+from crmetrics.report.charts import to_svg, trend_spec
 
 pytest.importorskip("altair")
 pytest.importorskip("vl_convert")
@@ -174,6 +176,27 @@ def test_an_empty_period_is_a_gap_not_a_zero() -> None:
     assert len(paths) == 1 and paths[0].count("M") == 2
     # one point per period with a value: Jan, Feb, Apr
     assert trend.count('aria-roledescription="point"') == 3
+
+
+def _value_labels(metric: str, values: list[float]) -> list[str]:
+    """The labels of a monthly trend chart's value axis (drawn right-aligned left of it)."""
+    series = pl.DataFrame(
+        {"period_start": [datetime(2025, m, 1) for m in range(1, len(values) + 1)], "value": values}
+    )
+    svg = to_svg(trend_spec(ENGINE.catalog.metrics[metric], series, [], "month"))
+    return re.findall(r'text-anchor="end" transform="translate\(-[^"]*"[^>]*>([^<]*)<', svg)
+
+
+def test_close_ratios_keep_distinct_axis_labels() -> None:
+    # a churn rate between 0.3 % and 0.6 %: whole-percent labels would read 0%, 0%, 1%, 1%
+    labels = _value_labels("churn_rate", [0.003, 0.004, 0.006, 0.005])
+    assert labels == ["0.3%", "0.4%", "0.5%", "0.6%"]
+
+
+def test_a_count_axis_labels_whole_numbers_once() -> None:
+    # lost customers 1, 0, 0, 0: the axis spans [0, 1]; its half-way tick would read "1" again
+    labels = [label for label in _value_labels("lost_customers", [1.0, 0.0, 0.0, 0.0]) if label]
+    assert labels == ["0", "1"]
 
 
 def test_grouped_trend_has_a_line_per_group() -> None:

@@ -266,6 +266,17 @@ def test_a_missing_report_extra_says_what_to_install(tmp_path: Path, monkeypatch
     assert "pip install 'crmetrics[report]'" in result.output
 
 
+def test_report_prints_the_warnings_run_prints(tmp_path: Path) -> None:
+    # No customer of the sample has the segment 'smb' (it is 'SMB'): every card would show
+    # zeros, so the report says so as run does.
+    where = ["--where", "segment = 'smb'", "--start", "2025-01-01", "--end", "2025-03-01"]
+    result = CliRunner().invoke(
+        main, ["report", "-s", "sample", "-m", "new_customers", *where, "-o", str(tmp_path / "r.html")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: --where segment = 'smb' matches no row of customers" in result.stderr
+
+
 @pytest.mark.parametrize(("suffix", "magic"), [(".png", b"\x89PNG"), (".svg", b"<svg")])
 def test_plot_writes_an_image(tmp_path: Path, suffix: str, magic: bytes) -> None:
     out = tmp_path / f"chart{suffix}"

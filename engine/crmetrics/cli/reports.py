@@ -142,6 +142,7 @@ def report(
         request = build_request(split([metrics]), grain, start, end, by, where, params)
         data = engine.report_data(request, chosen_source(engine, source))
         warn(data.skipped)
+        warn(data.notes)
         page = engine.render_report(data, title=title)
         encoded = page.encode()
         if output is None:

@@ -256,6 +256,24 @@ def test_cases_beside_definitions_and_in_the_project_tests_folder(tmp_path: Path
     assert "1 passed" in output
 
 
+def test_a_file_of_cases_alone_may_sit_among_the_definitions(tmp_path: Path) -> None:
+    # The definitions folder holds the metrics' file and, beside it, a file of cases only.
+    (tmp_path / "metrics").mkdir()
+    write(tmp_path, CHURN_CASE % "0.5", "metrics/churn_tests.yaml")
+    code, output = run("-d", str(tmp_path / "metrics"))
+    assert code == 0, output
+    assert "1 passed" in output
+    validated = CliRunner().invoke(main, ["validate", str(tmp_path / "metrics")])
+    assert validated.exit_code == 0, validated.output
+
+
+def test_a_file_with_neither_metrics_nor_tests_names_both(tmp_path: Path) -> None:
+    path = write(tmp_path, "{}\n", "empty.yaml")
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == f"{path}:1:1: error: missing required key: 'metrics' or 'tests'"
+
+
 def test_no_cases_is_a_usage_error(tmp_path: Path) -> None:
     project = write(tmp_path, "{}\n", "crmetrics.yaml")
     code, output = run("--project", str(project))

@@ -54,7 +54,10 @@ def check_document(document: Document, schema: Mapping[str, Any], *, what: str =
 def _leaf_errors(errors: Iterator[ValidationError]) -> Iterator[ValidationError]:
     # An if/then or anyOf failure wraps the errors that matter; report those.
     for error in errors:
-        if error.context and error.validator in ("anyOf", "oneOf", "allOf"):
+        if error.context and all(e.validator == "required" and not e.relative_path for e in error.context):
+            # Branches that each require a key ("metrics" or "tests"): one issue naming them all.
+            yield error
+        elif error.context and error.validator in ("anyOf", "oneOf", "allOf"):
             # A branch for another type of value (a string where a mapping was written) says
             # nothing useful when a branch of the right type found the real mistake.
             branches = list(error.context)
@@ -105,6 +108,9 @@ def _sentence(error: ValidationError, document: Document) -> str:
     if error.validator == "additionalProperties":
         extra = _extra_keys(error)
         return f"unknown key {extra[0]!r}" if extra else error.message
+    if error.validator in ("anyOf", "oneOf"):
+        keys = _not_keys(_schema(error))
+        return f"missing required key: {' or '.join(map(repr, keys))}"
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         kind = instance.get("type") if isinstance(instance, dict) else None
@@ -156,6 +162,8 @@ def _hint(error: ValidationError) -> str:
         return "use lower-case letters, digits and underscores, starting with a letter"
     if error.validator == "not":
         return "remove the key, or change the metric's type"
+    if error.validator in ("anyOf", "oneOf") and set(_not_keys(_schema(error))) == {"metrics", "tests"}:
+        return "a definitions file holds 'metrics:' (and may hold 'tests:'); a file of cases alone, 'tests:'"
     if error.validator == "required":
         instance = error.instance if isinstance(error.instance, dict) else {}
         kind = instance.get("type") if error.absolute_path else None

@@ -105,9 +105,18 @@ def parse_boolean(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 
 def parse_float(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    if dtype.is_numeric():
-        return expr.cast(pl.Float64)
-    return expr.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    """A finite number, or null: ``NaN``, ``inf`` and ``1e309`` are no amounts or scores.
+
+    Left in, one of them turns every sum, average and ratio it touches into NaN or
+    infinity without a word; as a null it is reported with its row like any other value
+    that is not a number.
+    """
+    number = (
+        expr.cast(pl.Float64)
+        if dtype.is_numeric()
+        else expr.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    )
+    return pl.when(number.is_finite()).then(number)
 
 
 def _convert(kind: str, name: str, dtype: pl.DataType) -> pl.Expr:
@@ -457,6 +466,11 @@ def conform_lazy(table: Table, raw: pl.LazyFrame, *, origin: str) -> LazyConform
         pl.col(c.name).null_count().alias(f"missing {c.name}")
         for c in table.columns
         if not c.nullable and c.name in schema
+    ]
+    counts += [
+        (~pl.col(c.name).cast(pl.Float64).is_finite()).sum().alias(f"not finite {c.name}")
+        for c in table.columns
+        if c.kind == "float" and c.name in schema
     ]
     for (table_name, name), allowed in ALLOWED_VALUES.items():
         if table_name == table.name and name in schema:

@@ -15,6 +15,7 @@ from crmetrics.errors import DefinitionError, Issue, UsageError, did_you_mean
 from crmetrics.formula.check import check_formula
 from crmetrics.formula.functions import FunctionTable
 from crmetrics.formula.typed import Checked, Kind, Scope
+from crmetrics.limits import Limits, raise_hint
 from crmetrics.metric import Formula, MetricDefinition, load_definitions_file
 from crmetrics.model import TABLES
 
@@ -39,6 +40,7 @@ class Catalog:
     functions: FunctionTable
     references: dict[str, set[str]] = field(default_factory=dict)
     priors: dict[str, set[str]] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits.from_env)
 
     def get(self, name: str) -> MetricDefinition:
         """The metric called ``name``; an unknown name is a usage error with a suggestion."""
@@ -50,31 +52,49 @@ class Catalog:
 
     def closure(self, names: Iterable[str]) -> list[str]:
         """``names`` and everything they depend on, dependencies first."""
-        ordered: list[str] = []
-
-        def visit(name: str) -> None:
-            if name in ordered:
-                return
-            for dependency in sorted(self.references.get(name, ())):
-                visit(dependency)
-            ordered.append(name)
-
+        ordered: dict[str, None] = {}
         for name in names:
             self.get(name)
-            visit(name)
-        return ordered
+            # Depth-first without recursion: a chain of thousands of metrics is allowed.
+            stack: list[tuple[str, bool]] = [(name, False)]
+            while stack:
+                current, expanded = stack.pop()
+                if current in ordered:
+                    continue
+                if expanded:
+                    ordered[current] = None
+                    continue
+                stack.append((current, True))
+                dependencies = sorted(self.references.get(current, ()), reverse=True)
+                stack.extend((d, False) for d in dependencies if d not in ordered)
+        return list(ordered)
 
     def tree(self, name: str, depth: int = 0) -> Iterator[tuple[int, str]]:
-        """The dependency tree under ``name``, depth-first."""
-        yield depth, name
-        for dependency in sorted(self.references.get(name, ())):
-            yield from self.tree(dependency, depth + 1)
+        """The dependency tree under ``name``, depth-first; a metric already shown is not expanded.
+
+        Derived metrics may share dependencies (a diamond); expanding each occurrence would
+        double the tree at every level.
+        """
+        shown: set[str] = set()
+        stack = [(depth, name)]
+        while stack:
+            level, current = stack.pop()
+            yield level, current
+            if current in shown:
+                continue
+            shown.add(current)
+            stack.extend((level + 1, d) for d in sorted(self.references.get(current, ()), reverse=True))
 
 
 def load_catalog(
-    folders: Iterable[tuple[Path, str]], functions: FunctionTable, files: Iterable[tuple[Path, str]] = ()
+    folders: Iterable[tuple[Path, str]],
+    functions: FunctionTable,
+    files: Iterable[tuple[Path, str]] = (),
+    *,
+    limits: Limits | None = None,
 ) -> Catalog:
     """Load every ``*.yaml`` in ``folders`` (and the given ``files``); raise on any issue."""
+    limits = limits or Limits.from_env()
     issues: list[Issue] = []
     metrics: dict[str, MetricDefinition] = {}
     paths = [
@@ -84,11 +104,11 @@ def load_catalog(
     ]
     paths += list(files)
     for path, provider in paths:
-        loaded, found = load_definitions_file(path, provider)
+        loaded, found = load_definitions_file(path, provider, limits)
         issues.extend(found)
         for metric in loaded:
             issues.extend(_merge(metrics, metric))
-    catalog = Catalog(metrics, functions)
+    catalog = Catalog(metrics, functions, limits=limits)
     if not issues:
         issues.extend(check_catalog(catalog))
     errors = [i for i in issues if i.severity == "error"]
@@ -139,6 +159,8 @@ def check_catalog(catalog: Catalog) -> list[Issue]:
                 )
     if not issues:
         issues.extend(no_cyclic_metric_references(catalog))
+    if not issues:
+        issues.extend(metrics_reach_within_limit(catalog))
     return issues
 
 
@@ -202,9 +224,30 @@ def tables_and_columns_exist(catalog: Catalog, metric: MetricDefinition) -> Iter
                 )
 
 
+class _OtherMetrics(Mapping[str, Kind]):
+    """Every metric but one, as numbers: what a derived formula may name.
+
+    A view rather than a copy, so checking n derived metrics costs n, not n squared.
+    """
+
+    def __init__(self, metrics: Mapping[str, MetricDefinition], excluded: str) -> None:
+        self._metrics = metrics
+        self._excluded = excluded
+
+    def __getitem__(self, name: str) -> Kind:
+        if name == self._excluded or name not in self._metrics:
+            raise KeyError(name)
+        return "number"
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._metrics if name != self._excluded)
+
+    def __len__(self) -> int:
+        return len(self._metrics) - (self._excluded in self._metrics)
+
+
 def formulas_check(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
     """Check every formula of ``metric`` against the canonical columns; record its references."""
-    names: Mapping[str, Kind] = dict.fromkeys(catalog.metrics, "number")
     if metric.type in ("aggregate", "snapshot") and metric.table in TABLES:
         columns = canonical_columns(metric.table)
         if metric.filter:
@@ -212,12 +255,21 @@ def formulas_check(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue
         if metric.expr:
             yield from _check(catalog, metric, metric.expr, "aggregate", "number", columns=columns)
     elif metric.type == "derived" and metric.expr:
-        others = {n: k for n, k in names.items() if n != metric.name}
+        others = _OtherMetrics(catalog.metrics, metric.name)
         checked: list[Checked] = []
         yield from _check(catalog, metric, metric.expr, "derived", "number", names=others, found=checked)
         for formula in checked:
             catalog.references[metric.name] = set(formula.references)
             catalog.priors[metric.name] = set(formula.priors)
+            if not formula.references:
+                # Without an input metric there are no periods or groups to give it a value in.
+                yield Issue(
+                    "formula",
+                    "a derived metric combines other metrics, but this formula names none",
+                    metric.expr.location,
+                    subject=metric.name,
+                    hint="name the metrics it is computed from, e.g. revenue / paying_customers",
+                )
     elif metric.type == "entity" and metric.expr:
         for measure in metric.measures.values():
             if measure.table not in TABLES:
@@ -241,6 +293,16 @@ def _check(
     names: Mapping[str, Kind] | None = None,
     found: list[Checked] | None = None,
 ) -> Iterator[Issue]:
+    limit = catalog.limits.max_formula_chars
+    if len(formula.text) > limit:
+        yield Issue(
+            "formula-too-long",
+            f"this formula has {len(formula.text):,} characters, more than the limit of {limit:,}",
+            formula.location,
+            subject=metric.name,
+            hint=raise_hint("max_formula_chars"),
+        )
+        return
     try:
         checked = check_formula(
             formula, scope, metric.name, catalog.functions, columns=columns, names=names, params=metric.params
@@ -286,33 +348,66 @@ def params_do_not_shadow(catalog: Catalog, metric: MetricDefinition) -> Iterator
 def no_cyclic_metric_references(catalog: Catalog) -> Iterator[Issue]:
     """No metric depends on itself, directly or through others: one issue per cycle."""
     state: dict[str, str] = {}
-    stack: list[str] = []
     reported: set[frozenset[str]] = set()
-
-    def visit(name: str) -> Iterator[Issue]:
-        state[name] = "open"
-        stack.append(name)
-        for dependency in sorted(catalog.references.get(name, ())):
+    for root in sorted(catalog.metrics):
+        if root in state:
+            continue
+        state[root] = "open"
+        path = [root]
+        pending = [iter(sorted(catalog.references.get(root, ())))]
+        while pending:
+            dependency = next(pending[-1], None)
+            if dependency is None:
+                state[path.pop()] = "done"
+                pending.pop()
+                continue
             if state.get(dependency) == "open":
-                cycle = [*stack[stack.index(dependency) :], dependency]
+                cycle = [*path[path.index(dependency) :], dependency]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
-                    metric = catalog.metrics[dependency]
                     yield Issue(
                         "cycle",
                         "metrics reference each other in a cycle: " + " -> ".join(cycle),
-                        metric.location,
+                        catalog.metrics[dependency].location,
                         subject=dependency,
                         hint="a metric cannot depend on itself, directly or through others",
                     )
             elif dependency not in state:
-                yield from visit(dependency)
-        stack.pop()
-        state[name] = "done"
+                state[dependency] = "open"
+                path.append(dependency)
+                pending.append(iter(sorted(catalog.references.get(dependency, ()))))
 
-    for name in sorted(catalog.metrics):
-        if name not in state:
-            yield from visit(name)
+
+def metrics_reach_within_limit(catalog: Catalog) -> Iterator[Issue]:
+    """No metric depends on more metrics than ``limits.max_metric_reach`` (cycles are gone).
+
+    Reach sets are built dependencies first; once one passes the limit it stops growing,
+    so the check costs at most metrics x limit even on a long chain.
+    """
+    limit = catalog.limits.max_metric_reach
+    reach: dict[str, frozenset[str] | None] = {}
+    for name in catalog.closure(sorted(catalog.metrics)):
+        found: set[str] = set()
+        over = inherited = False
+        for dependency in catalog.references.get(name, ()):
+            below = reach[dependency]
+            if below is None:  # already reported where the limit was first passed
+                over = inherited = True
+                break
+            found.add(dependency)
+            found.update(below)
+            if len(found) > limit:
+                over = True
+                break
+        reach[name] = None if over else frozenset(found)
+        if over and not inherited:
+            yield Issue(
+                "metric-reach",
+                f"metric {name!r} depends on more than {limit:,} metrics, directly and through others",
+                catalog.metrics[name].location,
+                subject=name,
+                hint=raise_hint("max_metric_reach"),
+            )
 
 
 def sample_size_is_a_count_metric(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:

@@ -186,6 +186,7 @@ class Engine:
             [*self.registry.definition_dirs, *((f, "user") for f in folders)],
             self.registry.functions,
             [(f, "user") for f in files],
+            limits=self.project.limits,
         )
 
     def list_metrics(self) -> list[MetricDefinition]:

@@ -47,13 +47,24 @@ class Issue:
     def render(self) -> str:
         """The issue as ``file:line:col: severity: [metric] message``, its hint and context below."""
         where = f"{self.location}: " if self.location else ""
-        subject = f"[{self.subject}] " if self.subject else ""
-        text = f"{where}{self.severity}: {subject}{self.message}"
+        subject = f"[{_clip(self.subject)}] " if self.subject else ""
+        text = f"{where}{self.severity}: {subject}{_clip(self.message)}"
         if self.context:
             text += "\n" + self.context
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {_clip(self.hint)}"
         return text
+
+
+_MAX_SHOWN = 500
+
+
+def _clip(text: str) -> str:
+    """``text`` with its middle left out past a screenful: a name may be a megabyte long."""
+    if len(text) <= _MAX_SHOWN:
+        return text
+    half = _MAX_SHOWN // 2
+    return f"{text[:half]} ...[{len(text) - 2 * half:,} characters]... {text[-half:]}"
 
 
 class CrmetricsError(Exception):
@@ -94,8 +105,10 @@ class DataError(CrmetricsError):
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A ``did you mean ...?`` hint, or a list of what is allowed when nothing is close."""
-    options = sorted(set(candidates))
-    close = difflib.get_close_matches(name, options, n=3, cutoff=0.6)
+    name = str(name)  # a YAML key may be a number or null
+    options = sorted({str(c) for c in candidates})
+    # Comparing a megabyte of text with every option takes seconds and helps no one.
+    close = [] if len(name) > 200 else difflib.get_close_matches(name, options, n=3, cutoff=0.6)
     if close:
         return "did you mean " + " or ".join(repr(c) for c in close) + "?"
     if not options:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from crmetrics.errors import DefinitionError, Issue, Location
+from crmetrics.limits import Limits
 from crmetrics.schema_check import check_document, load_schema
 from crmetrics.yamlio import Document, load_file
 
@@ -111,6 +113,8 @@ def parse_document(document: Document, provider: str) -> tuple[list[MetricDefini
             )
         ]
     issues = check_document(document, load_schema("definitions"))
+    for index, raw in enumerate(document.data.get("metrics", []) if not issues else []):
+        issues.extend(non_finite_params(document, ["metrics", index, "params"], raw.get("params", {})))
     if issues:
         return [], issues
     origin = Origin(document.file, provider)
@@ -120,10 +124,26 @@ def parse_document(document: Document, provider: str) -> tuple[list[MetricDefini
     return metrics, []
 
 
-def load_definitions_file(path: Path, provider: str) -> tuple[list[MetricDefinition], list[Issue]]:
-    """The metrics of one YAML file, and every issue found reading and checking it."""
+def non_finite_params(document: Document, path: list[str | int], params: Mapping[str, Any]) -> list[Issue]:
+    """An issue for each parameter that is not a finite number (YAML's ``.inf``, ``.nan``)."""
+    return [
+        Issue(
+            "bad-param",
+            f"parameter {name!r} must be a finite number, not {value!r}",
+            document.location([*path, name]),
+            hint="write an ordinary number, e.g. 0.5",
+        )
+        for name, value in params.items()
+        if isinstance(value, float) and not math.isfinite(value)
+    ]
+
+
+def load_definitions_file(
+    path: Path, provider: str, limits: Limits | None = None
+) -> tuple[list[MetricDefinition], list[Issue]]:
+    """The metrics of one file, or the issues that prevent reading them (never an exception)."""
     try:
-        return parse_document(load_file(path), provider)
+        return parse_document(load_file(path, limits), provider)
     except DefinitionError as error:
         return [], error.issues
 
@@ -135,7 +155,7 @@ def _formula(document: Document, path: list[str | int], text: str) -> Formula:
         location = Location(location.file, location.line, location.column + 1)
     # Columns inside the formula are exact only where its text stands verbatim on one line
     # (not folded over several lines, no escapes, not a block scalar).
-    lines = document.text.splitlines()
+    lines = document.lines
     source = lines[location.line - 1] if 0 < location.line <= len(lines) else ""
     verbatim = source[location.column - 1 : location.column - 1 + len(text)] == text
     return Formula(text, location, plain=style in (None, "'", '"') and verbatim)

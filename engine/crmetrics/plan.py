@@ -9,6 +9,7 @@ their inputs; the window reaches back as far as ``prior`` looks. The relational 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -139,6 +140,8 @@ def resolve_params(
             )
         try:
             number = float(value)
+            if not math.isfinite(number):  # inf, nan, 1e309: no amount, rate or target
+                raise ValueError(value)
         except (TypeError, ValueError):
             raise UsageError(
                 Issue(

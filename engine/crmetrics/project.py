@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from crmetrics.errors import DefinitionError, Issue, Location
+from crmetrics.limits import Limits
 from crmetrics.mapping import check_expressions
+from crmetrics.metric import non_finite_params
 from crmetrics.schema_check import check_document, load_schema
 from crmetrics.yamlio import Document, load_file
 
@@ -46,6 +48,7 @@ class Project:
         params: parameter overrides applied to every run.
         warehouse: canonical table -> warehouse table, for the SQL engines.
         reporting_currency: the currency code tables write after currency values.
+        limits: bounds on the work an input may cause (docs/limits.md).
         document: the parsed file, for locating messages.
     """
 
@@ -58,6 +61,8 @@ class Project:
     params: dict[str, float] = field(default_factory=dict)
     #: Canonical table -> warehouse table (a name, or ``{table, columns}``), for SQL engines.
     warehouse: dict[str, Any] = field(default_factory=dict)
+    #: Bounds on the work an input may cause: the defaults, CRMETRICS_ variables, ``limits:``.
+    limits: Limits = field(default_factory=Limits.from_env)
     #: Canonical table -> the source (a name from ``sources`` or a URI) that provides it.
     tables: dict[str, str] = field(default_factory=dict)
     #: The currency code written after currency values in tables (e.g. EUR), or None.
@@ -103,14 +108,27 @@ def find_project(explicit: str | Path | None = None) -> Project:
 
 
 def load_project(path: Path) -> Project:
-    """The project file at ``path``, checked against its schema."""
-    document = load_file(path)
-    data = document.data or {}
-    issues = check_document(document, load_schema("project"))
+    """Read and check a project file; any problem is a :class:`DefinitionError` at its place."""
+    limits = Limits.from_env()
+    document = load_file(path, limits)
+    data = document.data if document.data is not None else {}
+    if not isinstance(data, dict):
+        raise DefinitionError(
+            Issue(
+                "schema",
+                f"a project file holds a mapping of settings, not {type(data).__name__}",
+                document.location([]),
+                hint="see docs/getting-started.md for a project file",
+            )
+        )
+    issues = check_document(document, load_schema("project")) or non_finite_params(
+        document, ["params"], data.get("params", {})
+    )
     if not issues:
         issues = _mapping_issues(document, data.get("sources", {}))
     if issues:
         raise DefinitionError(issues)
+    limits = limits.with_overrides(data.get("limits", {}), document.location(["limits"]))
     base = path.parent
     sources = {}
     for name, value in data.get("sources", {}).items():
@@ -131,6 +149,7 @@ def load_project(path: Path) -> Project:
         sources=sources,
         params={k: float(v) for k, v in data.get("params", {}).items()},
         warehouse=dict(data.get("warehouse", {}).get("tables", {})),
+        limits=limits,
         tables={
             table: name if name in sources else _relative_to(base, name)
             for table, name in data.get("tables", {}).items()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from crmetrics.errors import DefinitionError, Issue, Location
+from crmetrics.limits import Limits, raise_hint
 
 PathItem = str | int
 
@@ -51,6 +53,11 @@ class Document:
     root: Node | None
     text: str
     data: Any = None
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The text's lines, split once: every formula of a file looks up its own."""
+        return self.text.splitlines()
 
     @property
     def is_empty(self) -> bool:
@@ -96,7 +103,8 @@ def _child(node: Node | None, item: PathItem) -> tuple[Node | None, Node] | None
     """The (key node, value node) of ``item`` under ``node``, or None if there is none."""
     if isinstance(node, MappingNode):
         for key_node, value in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.value == item:
+            # A key written 3 is the number 3 in the data and the text "3" in the node.
+            if isinstance(key_node, ScalarNode) and key_node.value in (item, str(item)):
                 return key_node, value
     elif isinstance(node, SequenceNode) and isinstance(item, int) and 0 <= item < len(node.value):
         return None, node.value[item]
@@ -119,11 +127,19 @@ def _duplicate_keys(node: Node | None) -> Iterator[ScalarNode]:
             yield from _duplicate_keys(item)
 
 
-def load_text(text: str, file: str) -> Document:
-    """Parse YAML text; a syntax error is a :class:`DefinitionError` at file:line:column."""
+def load_text(text: str, file: str, limits: Limits | None = None) -> Document:
+    """Parse YAML text; any problem is a :class:`DefinitionError` at file:line:column.
+
+    Besides syntax errors this refuses control characters, aliases that expand past
+    ``limits.max_yaml_nodes`` (an alias bomb), aliases that contain themselves, and nesting
+    deeper than ``limits.max_depth``.
+    """
+    limits = limits or Limits.from_env()
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
+        if root is not None:
+            _check_shape(root, file, text, limits)
         data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -138,12 +154,27 @@ def load_text(text: str, file: str) -> Document:
                 context=_excerpt(text, where),
             )
         ) from None
+    except yaml.reader.ReaderError as error:
+        where = _location_of_offset(text, error.position, file)
+        raise DefinitionError(
+            Issue(
+                "yaml-syntax",
+                f"character {error.character!r} cannot appear in a YAML file",
+                where,
+                hint="remove it: control characters such as NUL are not text; is this a binary file?",
+                context=_excerpt(text, where),
+            )
+        ) from None
+    except yaml.YAMLError as error:
+        raise DefinitionError(
+            Issue("yaml-syntax", f"YAML syntax error: {_clip(str(error))}", Location(file))
+        ) from None
     finally:
         loader.dispose()
     duplicates = [
         Issue(
             "yaml-duplicate-key",
-            f"key {node.value!r} is written twice in the same mapping",
+            f"key {_clip(node.value)!r} is written twice in the same mapping",
             Location(file, node.start_mark.line + 1, node.start_mark.column + 1),
             hint="remove one of them: YAML would silently keep only the last",
             context=_excerpt(text, Location(file, node.start_mark.line + 1, node.start_mark.column + 1)),
@@ -153,6 +184,89 @@ def load_text(text: str, file: str) -> Document:
     if duplicates:
         raise DefinitionError(duplicates)
     return Document(file, root, text, data)
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_shape(root: Node, file: str, text: str, limits: Limits) -> None:
+    """Refuse an alias bomb, an alias inside itself, or nesting past the limit, in linear time.
+
+    Aliases make the node tree a graph: each node is visited once, and its size once its
+    aliases are expanded is summed from its children's, so a bomb is measured without
+    being expanded.
+    """
+    sizes: dict[int, int] = {}
+    heights: dict[int, int] = {}
+    open_nodes: set[int] = set()  # the ancestors of the node being visited
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            open_nodes.discard(key)
+            children = _children(node)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            heights[key] = 1 + max((heights[id(child)] for child in children), default=0)
+            if sizes[key] > limits.max_yaml_nodes:
+                _refuse(
+                    node,
+                    file,
+                    text,
+                    f"this value expands to more than {limits.max_yaml_nodes:,} YAML nodes "
+                    "(aliases repeat what they point at)",
+                    "max_yaml_nodes",
+                )
+            if heights[key] > limits.max_depth:
+                _refuse(
+                    node,
+                    file,
+                    text,
+                    f"mappings and lists are nested more than {limits.max_depth} deep here",
+                    "max_depth",
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise DefinitionError(
+                Issue(
+                    "yaml-limit",
+                    "an alias points at a value that contains it, which never ends",
+                    _location_of_mark(node, file),
+                    hint="replace the alias (*name) with the value it should hold",
+                )
+            )
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _location_of_mark(node: Node, file: str) -> Location:
+    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _refuse(node: Node, file: str, text: str, message: str, limit: str) -> None:
+    where = _location_of_mark(node, file)
+    raise DefinitionError(
+        Issue("yaml-limit", message, where, hint=raise_hint(limit), context=_excerpt(text, where))
+    )
+
+
+def _location_of_offset(text: str, offset: int, file: str) -> Location:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return Location(file, line, column)
+
+
+def _clip(text: str, width: int = 80) -> str:
+    """``text`` cut to ``width`` characters, so a megabyte value cannot flood a message."""
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 #: libyaml's wording for frequent mistakes, and what it means for a definitions file.
@@ -173,20 +287,73 @@ def _describe(problem: str) -> str:
     return problem
 
 
-def load_file(path: Path) -> Document:
-    """The YAML document in ``path``, with the positions of its nodes."""
+def load_file(path: Path, limits: Limits | None = None) -> Document:
+    """Read and parse a YAML file: UTF-8 (a BOM is allowed) within ``limits.max_file_bytes``."""
+    limits = limits or Limits.from_env()
+    where = Location(str(path))
+    if path.is_dir():
+        raise DefinitionError(
+            Issue("unreadable-file", f"{path} is a folder, not a YAML file", where, hint="name a .yaml file")
+        )
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise DefinitionError(
+                Issue(
+                    "file-too-large",
+                    f"{path} has {size:,} bytes, more than the limit of {limits.max_file_bytes:,}",
+                    where,
+                    hint=raise_hint("max_file_bytes"),
+                )
+            )
+        # Read one byte past the limit: a file that grows between stat and read stays bounded.
+        with path.open("rb") as stream:
+            content = stream.read(limits.max_file_bytes + 1)
     except OSError as error:
         raise DefinitionError(
-            Issue("unreadable-file", f"cannot read {path}: {error.strerror}", Location(str(path)))
+            Issue("unreadable-file", f"cannot read {path}: {error.strerror}", where)
         ) from None
-    return load_text(text, str(path))
+    return load_text(decode(content, str(path)), str(path), limits)
 
 
-def _excerpt(text: str, where: Location) -> str:
+def decode(content: bytes, file: str) -> str:
+    """UTF-8 text of a file (without a leading BOM), or an error at the first bad byte."""
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DefinitionError(
+            Issue(
+                "not-utf8",
+                "the file is UTF-16 text; definitions are read as UTF-8",
+                Location(file, 1, 1),
+                hint="save the file as UTF-8",
+            )
+        )
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        start = content[: error.start]
+        line = start.count(b"\n") + 1
+        column = len(start[start.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        raise DefinitionError(
+            Issue(
+                "not-utf8",
+                f"byte 0x{content[error.start]:02x} is not UTF-8 text",
+                Location(file, line, column),
+                hint="save the file as UTF-8; is this a binary file?",
+            )
+        ) from None
+
+
+def _excerpt(text: str, where: Location, width: int = 100) -> str:
     lines = text.splitlines()
     if not where.line or where.line > len(lines):
         return ""
-    pointer = " " * (max(where.column, 1) - 1) + "^"
-    return f"  {lines[where.line - 1]}\n  {pointer}"
+    line, column = lines[where.line - 1], max(where.column, 1) - 1
+    # A long line is shown as a window around the column, so the message stays one screen.
+    start = max(0, min(column - width // 2, len(line) - width))
+    shown = line[start : start + width]
+    return f"  {shown}\n  {' ' * (column - start)}^"
+
+
+def excerpt(text: str, where: Location) -> str:
+    """The source line at ``where`` with a caret under the column, for messages."""
+    return _excerpt(text, where)

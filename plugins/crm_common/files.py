@@ -87,6 +87,8 @@ def read_csv_text(path: Path, *, date_format: str | None = None, origins: bool =
             Issue("unreadable-file", f"cannot read {path}: {error}", Location(str(path)))
         ) from None
     text = raw.replace(b"\x00", b"").decode("utf-8-sig", errors="replace")
+    if "\r" in text and "\n" not in text:  # classic Mac line ends: Polars splits on \n only
+        text = text.replace("\r", "\n")
     if not text.strip():
         return pl.DataFrame()
     separator = _delimiter(text.splitlines()[0])

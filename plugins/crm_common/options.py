@@ -119,7 +119,8 @@ def http_schema() -> dict[str, Any]:
     """The ``http`` option of live (API) mode."""
     return {
         "type": "object",
-        "description": "Live mode only: timeouts and the bounded retry of throttled requests.",
+        "description": "Live mode only: deadlines, budgets and the bounded retry of throttled or failed "
+        "requests (docs/connectors/live-apis.md).",
         "additionalProperties": False,
         "properties": {
             "max_retries": {"type": "integer", "minimum": 0, "maximum": 10, "default": 4},
@@ -135,7 +136,42 @@ def http_schema() -> dict[str, Any]:
                 "default": 60.0,
                 "description": "Cap on any single wait, Retry-After included.",
             },
-            "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 30.0},
+            "timeout_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "default": 30.0,
+                "description": "Read deadline: the longest silence while an answer arrives.",
+            },
+            "connect_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "default": 10.0,
+                "description": "Deadline to open a connection.",
+            },
+            "request_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "default": 120.0,
+                "description": "Total deadline of one request, however slowly its bytes arrive.",
+            },
+            "max_response_bytes": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 100_000_000,
+                "description": "Largest body one answer may have.",
+            },
+            "max_pages": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 10_000,
+                "description": "Most pages one object may take; a cursor served twice is an error at once.",
+            },
+            "max_object_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "default": 3_600.0,
+                "description": "Time one object's reading may take, all pages and retries included.",
+            },
             "page_size": {"type": "integer", "minimum": 1, "maximum": 2000, "default": 100},
         },
     }

@@ -6,6 +6,7 @@ A folder holds one file per canonical table, named after it (``customers.csv``,
 
 from __future__ import annotations
 
+import io
 from importlib import resources
 from pathlib import Path
 
@@ -55,12 +56,25 @@ class CsvConnector(_FolderConnector):
         try:
             # Everything is read as text: the canonical conversion parses it, so that a bad
             # value is reported with its row rather than guessed by type inference.
-            frame = pl.read_csv(path, infer_schema=False)
-        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as error:
+            frame = pl.read_csv(_with_line_feeds(path), infer_schema=False)
+        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as error:
             raise DataError(
                 Issue("unreadable-file", f"cannot read {path} as CSV: {error}", Location(str(path)))
             ) from None
         return RawTable(with_line_origin(frame, str(path)), str(path), first_row=2)
+
+
+def _with_line_feeds(path: Path) -> Path | io.BytesIO:
+    """``path``, or its bytes with line feeds when its lines end in a carriage return alone.
+
+    Polars splits lines on line feeds only: a file saved with classic Mac line ends would
+    read as a header and no rows, and every metric on it as zero.
+    """
+    with path.open("rb") as stream:
+        head = stream.read(1 << 16)
+    if b"\r" not in head or b"\n" in head:
+        return path
+    return io.BytesIO(path.read_bytes().replace(b"\r", b"\n"))
 
 
 class ParquetConnector(_FolderConnector):

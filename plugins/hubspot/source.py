@@ -223,7 +223,7 @@ class ApiSource:
         if associations:
             params["associations"] = ",".join(associations)
         frames: list[pl.DataFrame] = []
-        seen: set[str] = set()
+        pages = self.client.pagination(name)  # a looping or endless cursor ends here
         listener = progress.current()
         listener.object_started(self.client.service, name)
         while True:
@@ -238,15 +238,7 @@ class ApiSource:
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 break
-            if str(after) in seen:  # a cursor that repeats would page forever
-                raise DataError(
-                    Issue(
-                        "api-error",
-                        f"HubSpot repeated the paging cursor {after!r} for {name}",
-                        Location(self.where(name)),
-                    )
-                )
-            seen.add(str(after))
+            pages.advance(str(after))
             params["after"] = str(after)
         listener.object_done(self.client.service, name)
         return concat_text(frames)

@@ -202,6 +202,7 @@ class ApiSource:
         listener = progress.current()
         listener.object_started(self.client.service, api_name)
         body = self.client.get_json(f"{self.prefix}/query", params={"q": soql})
+        pages = self.client.pagination(api_name)  # a looping or endless cursor ends here
         while True:
             records = body.get("records") or []
             page = frame_of_text([flatten(r) for r in records])
@@ -210,7 +211,8 @@ class ApiSource:
             next_url = body.get("nextRecordsUrl")
             if body.get("done", True) or not next_url:
                 break
-            body = self.client.get_json(next_url)
+            pages.advance(str(next_url))
+            body = self.client.get_json(str(next_url))
         listener.object_done(self.client.service, api_name)
         return normalise(concat_text(frames))
 

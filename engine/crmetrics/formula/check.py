@@ -14,6 +14,7 @@ Scopes decide what a bare name means:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,9 @@ from crmetrics.formula.typed import (
     Timestamp,
 )
 from crmetrics.metric import Formula
+
+#: More decimal places than a double holds mean nothing; SQL renders ``10 ** places``.
+MAX_ROUND_PLACES = 15
 
 PRIOR = "prior"
 PERIOD_DAYS = "period_days"
@@ -178,6 +182,9 @@ class Checker:
         return Reference(node, self.names[name], name=name)
 
     def _literal(self, node: exp.Literal) -> Node:
+        if not node.is_string and not math.isfinite(float(node.this)):
+            # 1e309 overflows to infinity: Polars computes with inf, SQL reads a bare `inf`.
+            raise self.error(node, f"the number {node.this} is too large to compute with")
         return Node(node, "text" if node.is_string else "number")
 
     def _boolean(self, node: exp.Boolean) -> Node:
@@ -242,17 +249,30 @@ class Checker:
 
     def _in_(self, node: exp.In) -> Node:
         inner = self.node(node.this)
+        if not node.expressions:  # IN (SELECT ...), IN UNNEST(...): would compile to IN ()
+            raise self.error(node, "IN takes a list of values, e.g. stage IN ('won', 'lost'), not a query")
         values = []
         for item in node.expressions:
             if not isinstance(item, exp.Literal):
                 raise self.error(item, "IN (...) takes literal values only")
-            values.append(self._literal(item))
+            value = self._literal(item)
+            self.same_kind(item, node.this, inner, value)
+            values.append(value)
         return Node(node, "boolean", (inner, *values), inner.is_aggregate)
+
+    def same_kind(self, node: exp.Expr, subject: exp.Expr, left: Node, right: Node) -> None:
+        """Refuse comparing text with a number (or any two kinds): no backend agrees on it."""
+        if "any" not in (left.kind, right.kind) and left.kind != right.kind:
+            raise self.error(
+                node, f"cannot compare {left.kind} {subject.sql()!r} with {right.kind} {node.sql()!r}"
+            )
 
     def _between(self, node: exp.Between) -> Node:
         inner = self.node(node.this)
         low = self.comparable(node.args["low"], self.node(node.args["low"]), inner)
         high = self.comparable(node.args["high"], self.node(node.args["high"]), inner)
+        self.same_kind(node.args["low"], node.this, inner, low)
+        self.same_kind(node.args["high"], node.this, inner, high)
         return Node(node, "boolean", (inner, low, high), inner.is_aggregate)
 
     def _case(self, node: exp.Case) -> Node:
@@ -263,6 +283,8 @@ class Checker:
         for branch in node.args["ifs"]:
             condition = self.node(branch.this)
             if subject is not None:
+                assert node.this is not None
+                self.same_kind(branch.this, node.this, subject, condition)
                 # CASE x WHEN v is CASE WHEN x = v: a bare EQ marks the comparison.
                 condition = Node(exp.EQ(), "boolean", (subject, condition), condition.is_aggregate)
             self.need(branch.this, condition, ("boolean",), "WHEN")
@@ -277,6 +299,9 @@ class Checker:
 
     def _if_(self, node: exp.If) -> Node:
         condition = self.node(node.this)
+        # A number as a condition is true where it is not 0 in some engines and an error in
+        # others: only a boolean means the same everywhere.
+        self.need(node.this, condition, ("boolean",), "IF")
         value = self.node(node.args["true"])
         args = [condition, value]
         if node.args.get("false"):
@@ -308,8 +333,15 @@ class Checker:
         inner = self.node(node.this)
         self.need(node.this, inner, ("number",), "ROUND")
         digits = node.args.get("decimals")
-        if digits is not None and not (isinstance(digits, exp.Literal) and digits.this.isdigit()):
-            raise self.error(digits, "ROUND takes a whole number of decimal places, e.g. round(x, 2)")
+        if digits is not None and not (
+            isinstance(digits, exp.Literal) and digits.this.isdigit() and int(digits.this) <= MAX_ROUND_PLACES
+        ):
+            raise self.error(
+                digits,
+                f"ROUND takes a whole number of decimal places from 0 to {MAX_ROUND_PLACES}, "
+                "e.g. round(x, 2)",
+                "a double holds about 15 significant digits; more places change nothing",
+            )
         return Node(node, "number", (inner,), inner.is_aggregate)
 
     def _cast(self, node: exp.Cast) -> Node:
@@ -376,7 +408,7 @@ class Checker:
             self.in_aggregate = False
 
     def _count(self, node: exp.Count) -> Node:
-        """``count(*)`` has no arguments; ``count(x)`` and ``count(distinct x)`` have ``x``."""
+        """``count(*)`` has no arguments; ``count(x)`` has ``x``; ``count(distinct x, y)`` has both."""
         target = node.this
         if isinstance(target, exp.Star) or target is None:
             if self.scope != "aggregate":
@@ -384,8 +416,8 @@ class Checker:
             if self.in_aggregate:
                 raise self.error(node, "an aggregate cannot contain another aggregate")
             return Node(node, "number", (), True)
-        inner = target.expressions[0] if isinstance(target, exp.Distinct) else target
-        return Node(node, "number", (self.aggregate_input(inner, "count"),), True)
+        inner = list(target.expressions) if isinstance(target, exp.Distinct) else [target]
+        return Node(node, "number", tuple(self.aggregate_input(e, "count") for e in inner), True)
 
     def _aggregate(self, node: exp.AggFunc) -> Node:
         name = AGGREGATES[type(node)]

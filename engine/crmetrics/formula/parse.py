@@ -22,7 +22,7 @@ def parse_formula(formula: Formula, subject: str) -> exp.Expr:
     """The sqlglot tree of ``formula``; a syntax error is a :class:`DefinitionError`."""
     try:
         # Trees are shared between compilations; nothing downstream mutates them.
-        return _parse(formula.text)
+        tree = _parse(formula.text)
     except ParseError as error:
         detail = error.errors[0] if error.errors else {}
         # sqlglot reports the column where the offending token ends; point at its start.
@@ -39,10 +39,84 @@ def parse_formula(formula: Formula, subject: str) -> exp.Expr:
                 context=pointer(formula.text, offset),
             )
         ) from None
-    except TokenError as error:
+    except RecursionError:  # sqlglot's parser recurses once per nesting level
+        raise _too_deep(formula, subject, "the formula is nested too deeply to parse") from None
+    except TokenError:
+        unclosed = _unclosed_quote(formula.text)
+        message = "this quote is never closed" if unclosed is not None else "cannot read this formula"
+        offset = unclosed if unclosed is not None else 0
         raise DefinitionError(
-            Issue("formula-syntax", f"cannot read formula: {error}", formula.location, subject=subject)
+            Issue(
+                "formula-syntax",
+                f"cannot parse formula: {message}",
+                formula.at(offset),
+                subject=subject,
+                hint="close the quote; a quote inside text is written twice: 'O''Brien'",
+                context=pointer(formula.text, offset),
+            )
         ) from None
+
+    if _depth(tree) > MAX_NESTING:
+        raise _too_deep(formula, subject, f"the formula is nested more than {MAX_NESTING} levels deep")
+    commented = next((node for node in tree.walk() if node.comments), None)
+    if commented is not None:
+        # sqlglot carries comments into the SQL it writes: text that could end a comment
+        # there and start something else has no place in a formula.
+        offset = min((i for i in (formula.text.find("--"), formula.text.find("/*")) if i >= 0), default=0)
+        raise DefinitionError(
+            Issue(
+                "formula-syntax",
+                "comments are not allowed in formulas",
+                formula.at(offset),
+                subject=subject,
+                hint="put the note in the metric's description",
+                context=pointer(formula.text, offset),
+            )
+        )
+    return tree
+
+
+#: Levels of nesting a formula may have: each one is a level of recursion in every compiler.
+MAX_NESTING = 200
+
+
+def _depth(tree: exp.Expr) -> int:
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+    return deepest
+
+
+def _too_deep(formula: Formula, subject: str, message: str) -> DefinitionError:
+    return DefinitionError(
+        Issue(
+            "formula-syntax",
+            message,
+            formula.location,
+            subject=subject,
+            hint="split it into derived metrics, or remove redundant parentheses",
+        )
+    )
+
+
+def _unclosed_quote(text: str) -> int | None:
+    """Where a quote opens that nothing closes (a doubled quote inside stays text), if any."""
+    opened: int | None = None
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if opened is None and char in "'\"`":
+            opened = index
+        elif opened is not None and char == text[opened]:
+            if text[index + 1 : index + 2] == char:  # '' inside '...' is one quote
+                index += 1
+            else:
+                opened = None
+        index += 1
+    return opened
 
 
 def describe_parse_error(description: str) -> str:

@@ -9,39 +9,53 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import sqlglot
 from sqlglot import exp
 
 from crmetrics.catalog import Catalog
-from crmetrics.errors import Issue, UsageError, did_you_mean
-from crmetrics.formula.parse import error_offset, plain_parse_error, pointer
+from crmetrics.errors import DefinitionError, Issue, Location, UsageError, did_you_mean
+from crmetrics.formula.parse import node_offset, parse_formula, plain_parse_error, pointer
 from crmetrics.ir.nodes import CUSTOMERS, ENTITY_KEY
-from crmetrics.metric import MetricDefinition
+from crmetrics.metric import Formula, MetricDefinition
 
 #: The column names of a table, as the source holds it.
 SchemaOf = Callable[[str], Sequence[str]]
 
 
 def where_columns(where: str | None) -> list[str]:
-    """The columns a ``--where`` condition reads; an unparsable one is a usage error."""
+    """The columns a ``--where`` condition reads; one that does not parse is a usage error.
+
+    The error points at the culprit with a caret, like a formula's: an unterminated quote,
+    a stray parenthesis, a comment or nesting too deep is the user's to fix, never a traceback.
+    """
     if not where:
         return []
     try:
-        tree = sqlglot.parse_one(where)
-    except sqlglot.errors.ParseError as error:
-        detail = error.errors[0] if error.errors else {}
-        offset = error_offset(where, detail)
+        tree = parse_formula(Formula(where, Location("--where")), "--where")
+    except DefinitionError as error:
+        issue = error.issues[0]
+        offset = issue.location.column if issue.location else 0
         raise UsageError(
             Issue(
                 "bad-where",
                 f"cannot read --where at character {offset + 1}: "
-                f"{plain_parse_error(str(detail.get('description', error)))}",
+                f"{plain_parse_error(issue.message.removeprefix('cannot parse formula: '))}",
                 hint="write a SQL condition, e.g. segment = 'SMB' AND region IN ('EMEA', 'NA'); "
                 "text goes in single quotes",
-                context=pointer(where, offset),
+                context=issue.context,
             )
         ) from None
-    return sorted({c.name for c in tree.find_all(exp.Column)})
+    columns = list(tree.find_all(exp.Column))
+    for column in columns:
+        if column.table:  # another table's column: --where filters the rows a metric reads
+            raise UsageError(
+                Issue(
+                    "bad-where",
+                    f"--where cannot name another table's column {column.sql()!r}",
+                    hint=f"write {column.name!r}: --where filters each metric's own rows",
+                    context=pointer(where, node_offset(column)),
+                )
+            )
+    return sorted({c.name for c in columns})
 
 
 def tables_of(metric: MetricDefinition) -> list[str]:

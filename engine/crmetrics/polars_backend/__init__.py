@@ -97,6 +97,7 @@ def evaluate(
             if not connector.settle(connector.run_checks(engine)):
                 for base, frame in zip(query.bases, frames, strict=True):
                     generator.known(base, frame.lazy())
+                generator.collect_derived = True
                 return generator.frame(query.result).collect()
     raise AssertionError("unreachable: every table is eager after the retries")
 

@@ -51,12 +51,23 @@ def safe_divide(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     return pl.when(denominator != 0).then(numerator.cast(pl.Float64) / denominator).otherwise(None)
 
 
+def truncated_modulo(dividend: pl.Expr, divisor: pl.Expr) -> pl.Expr:
+    """``dividend % divisor`` as SQL computes it: the sign of the dividend (-7 % 3 = -1).
+
+    Polars' ``%`` is Python's floored modulo, which takes the divisor's sign (-7 % 3 = 2);
+    where the two differ, the floored remainder is one divisor away from the truncated one.
+    """
+    floored = dividend % divisor
+    differs = (floored != 0) & ((floored < 0) != (dividend < 0))
+    return pl.when(differs).then(floored - divisor).otherwise(floored)
+
+
 _ARITHMETIC: dict[type, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
     exp.Add: lambda a, b: a + b,
     exp.Sub: lambda a, b: a - b,
     exp.Mul: lambda a, b: a * b,
     exp.Div: safe_divide,
-    exp.Mod: lambda a, b: pl.when(b != 0).then(a % b).otherwise(None),
+    exp.Mod: lambda a, b: pl.when(b != 0).then(truncated_modulo(a, b)).otherwise(None),
 }
 _COMPARE: dict[type, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
     exp.EQ: lambda a, b: a == b,
@@ -255,7 +266,11 @@ class PolarsFormula:
         if not node.args:
             counted = pl.len() if self.row_filter is None else self.row_filter.fill_null(False).sum()
         elif isinstance(source.this, exp.Distinct):
-            counted = self._kept(self.node(node.args[0])).drop_nulls().n_unique()
+            # count(distinct a, b): the distinct combinations in which no value is null.
+            values = [self.node(arg).alias(f"_{i}") for i, arg in enumerate(node.args)]
+            complete = pl.all_horizontal(v.is_not_null() for v in values)
+            combined = values[0] if len(values) == 1 else pl.struct(values)
+            counted = self._kept(combined.filter(complete)).n_unique()
         else:
             counted = self._kept(self.node(node.args[0])).count()
         return counted.cast(pl.Int64)

@@ -14,6 +14,7 @@ because the obvious one means something else somewhere:
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -98,7 +99,13 @@ def double(value: exp.Expr) -> exp.Expr:
 
 
 def number(value: float) -> exp.Expr:
-    """A numeric literal; fractions are doubles (Spark would read ``0.5`` as a decimal)."""
+    """A numeric literal; fractions are doubles (Spark would read ``0.5`` as a decimal).
+
+    A value that is not finite has no literal: ``inf`` would be read as a column's name.
+    Formulas, parameters and data refuse such values first; this is the last guard.
+    """
+    if not math.isfinite(value):
+        raise ValueError(f"no SQL literal for the non-finite number {value!r}")
     if isinstance(value, int) and not isinstance(value, bool):
         return exp.Literal.number(value)
     return double(exp.Literal.number(repr(float(value))))

@@ -41,6 +41,11 @@ class DuckDBRunner:
         # Zoned timestamps in a database file must truncate to UTC periods, as on Polars.
         with suppress(self.duckdb.Error):  # without the ICU extension there are no zoned timestamps
             self.connection.execute("SET TimeZone = 'UTC'")
+        # The statement only reads the database and the frames registered here. Without
+        # this, a table name that looks like a path ("/data/x.csv") makes DuckDB read that
+        # file; locked, so no statement can switch it back on.
+        self.connection.execute("SET enable_external_access = false")
+        self.connection.execute("SET lock_configuration = true")
 
     def load(self, frames: Mapping[str, pl.DataFrame]) -> Tables:
         """Register canonical frames as views named after their tables."""

@@ -221,7 +221,15 @@ class SqlFormula:
     def _cast(self, node: Node) -> exp.Expr:
         assert isinstance(node.source, exp.Cast)
         target = _CASTS[cast_target(node.source)]
-        return exp.Cast(this=self.node(node.args[0]), to=data_type(target))
+        value = self.node(node.args[0])
+        if cast_target(node.source) in ("INT", "BIGINT") and node.args[0].kind == "number":
+            # Polars and Spark truncate toward zero, DuckDB and others round: truncate first.
+            negative = exp.LT(this=value.copy(), expression=exp.Literal.number(0))
+            value = exp.Case(
+                ifs=[exp.If(this=negative, true=exp.Ceil(this=value.copy()))],
+                default=exp.Floor(this=value.copy()),
+            )
+        return exp.Cast(this=value, to=data_type(target))
 
     def _call(self, node: Node) -> exp.Expr:
         assert isinstance(node, Call)
@@ -263,10 +271,11 @@ class SqlFormula:
             if self.row_filter is None:
                 return exp.Count(this=exp.Star())
             return exp.Count(this=self._only(exp.Literal.number(1)))
-        value = self._only(self.node(node.args[0]))
         if isinstance(source.this, exp.Distinct):
-            return exp.Count(this=exp.Distinct(expressions=[value]))
-        return exp.Count(this=value)
+            values = self._all(node)
+            value = values[0] if len(values) == 1 else combination(values)
+            return exp.Count(this=exp.Distinct(expressions=[self._only(value)]))
+        return exp.Count(this=self._only(self.node(node.args[0])))
 
     def _aggregate(self, node: Node) -> exp.Expr:
         result = type(node.source)(this=self._only(self.node(node.args[0])))
@@ -322,4 +331,24 @@ _HANDLERS: dict[type, Callable[[SqlFormula, Node], exp.Expr]] = {
 }
 
 
-__all__ = ["SqlFormula", "quoted", "wrap"]
+__all__ = ["SqlFormula", "combination", "quoted", "wrap"]
+
+
+def combination(values: list[exp.Expr]) -> exp.Expr:
+    """Several values as one text, null when any is null, equal only when all are equal.
+
+    COUNT(DISTINCT a, b) is not portable (DuckDB has no such form); each value is written
+    as its length, a colon and its text, so no two different combinations meet.
+    """
+    parts: list[exp.Expr] = []
+    present: exp.Expr | None = None
+    for value in values:
+        text = exp.cast(value.copy(), exp.DataType.build("VARCHAR"))
+        length = exp.cast(exp.Length(this=text.copy()), exp.DataType.build("VARCHAR"))
+        parts += [length, exp.Literal.string(":"), text]
+        known = exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))
+        present = known if present is None else exp.And(this=present, expression=known)
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = exp.DPipe(this=joined, expression=part)
+    return exp.Case(ifs=[exp.If(this=present, true=joined)])

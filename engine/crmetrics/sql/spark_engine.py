@@ -54,6 +54,8 @@ class SparkRunner:
         self.spark = spark if spark is not None else session()
         # Periods are UTC: timestamps are read and truncated in UTC whatever the cluster's zone.
         self.spark.conf.set("spark.sql.session.timeZone", "UTC")
+        # A table named like parquet.`/some/path` would read that path as a table.
+        self.spark.conf.set("spark.sql.runSQLOnFiles", "false")
         self._views: list[str] = []
 
     def load(self, frames: Mapping[str, pl.DataFrame]) -> Tables:

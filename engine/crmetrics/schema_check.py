@@ -46,7 +46,8 @@ def _schema_for(name: str, definition: str | None) -> dict[str, Any]:
         return schema
     # Under draft 7 a $ref beside $id would hide the $id, and the refs inside would not
     # resolve: the reference goes one level down instead.
-    whole = {k: v for k, v in schema.items() if k not in ("type", "required", "properties")}
+    # The keys that constrain the whole document (its type, "metrics" or "tests") go too.
+    whole = {k: v for k, v in schema.items() if k not in ("type", "required", "anyOf", "properties")}
     return {**whole, "additionalProperties": True, "allOf": [{"$ref": f"#/definitions/{definition}"}]}
 
 
@@ -117,11 +118,21 @@ def _issues(document: Document, errors: Iterator[ValidationError]) -> list[Issue
     return sorted(issues, key=lambda i: (i.location or (), i.message))
 
 
+def _is_required_choice(error: ValidationError) -> bool:
+    """The document's top ``anyOf``: branches that each require one key, none present."""
+    return (
+        error.validator == "anyOf"
+        and not error.absolute_path
+        and bool(error.context)
+        and all(e.validator == "required" and not e.relative_path for e in error.context or ())
+    )
+
+
 def _leaf_errors(errors: Iterator[ValidationError]) -> Iterator[ValidationError]:
     # An if/then or anyOf failure wraps the errors that matter; report those.
     for error in errors:
-        if error.context and all(e.validator == "required" and not e.relative_path for e in error.context):
-            # Branches that each require a key ("metrics" or "tests"): one issue naming them all.
+        if _is_required_choice(error):
+            # A file must hold "metrics" or "tests": one issue naming both, not one per branch.
             yield error
         elif error.context and error.validator in ("anyOf", "oneOf", "allOf"):
             # A branch for another type of value (a string where a mapping was written) says
@@ -174,7 +185,7 @@ def _sentence(error: ValidationError, document: Document) -> str:
     if error.validator == "additionalProperties":
         extra = _extra_keys(error)
         return f"unknown key {_shown(extra[0])}" if extra else _clip(error.message)
-    if error.validator in ("anyOf", "oneOf"):
+    if _is_required_choice(error):
         keys = _not_keys(_schema(error))
         return f"missing required key: {' or '.join(map(repr, keys))}"
     if error.validator == "required":
@@ -228,7 +239,7 @@ def _hint(error: ValidationError) -> str:
         return "use lower-case letters, digits and underscores, starting with a letter"
     if error.validator == "not":
         return "remove the key, or change the metric's type"
-    if error.validator in ("anyOf", "oneOf") and set(_not_keys(_schema(error))) == {"metrics", "tests"}:
+    if _is_required_choice(error) and set(_not_keys(_schema(error))) == {"metrics", "tests"}:
         return "a definitions file holds 'metrics:' (and may hold 'tests:'); a file of cases alone, 'tests:'"
     if error.validator == "required":
         instance = error.instance if isinstance(error.instance, dict) else {}

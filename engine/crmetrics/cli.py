@@ -49,11 +49,19 @@ def _engine_options(command: F) -> F:
     return command
 
 
-def _engine(project: Path | None, definitions: Sequence[Path]) -> Any:
+def _engine(project: Path | None, definitions: Sequence[Path], *, cache: bool = True) -> Any:
     from crmetrics.engine import Engine
     from crmetrics.project import find_project
 
-    return Engine(definitions=definitions, project=find_project(project))
+    return Engine(definitions=definitions, project=find_project(project), cache=cache)
+
+
+_NO_CACHE = click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Check every file's rows again instead of reusing the verdict kept for an unchanged "
+    "file (kept in CRMETRICS_CACHE_DIR, default ~/.cache/crmetrics).",
+)
 
 
 def _split(values: Sequence[str]) -> list[str]:
@@ -243,6 +251,7 @@ def _source(engine: Any, source: str | None) -> str:
     help="Skip the row checks (duplicate keys, required and allowed values, cross-column rules) "
     "of tables already in canonical types, e.g. typed Parquet. Faster; the source vouches.",
 )
+@_NO_CACHE
 @_engine_options
 def run(
     metrics: str,
@@ -258,6 +267,7 @@ def run(
     backend: str,
     streaming: bool,
     trust: bool,
+    no_cache: bool,
     project: Path | None,
     definitions: tuple[Path, ...],
 ) -> None:
@@ -271,7 +281,7 @@ def run(
     from crmetrics.output import MetricDisplay, RenderInfo
 
     with _reported():
-        engine = _engine(project, definitions)
+        engine = _engine(project, definitions, cache=not no_cache)
         names = _split([metrics])
         request = _request(engine, names, grain, start, end, by, where, params)
         formats = engine.registry.output_formats
@@ -397,12 +407,13 @@ def explain(
     envvar="CRMETRICS_PROJECT",
     help="Project file (default: ./crmetrics.yaml when present).",
 )
-def inspect(source: str | None, project: Path | None) -> None:
+@_NO_CACHE
+def inspect(source: str | None, project: Path | None, no_cache: bool) -> None:
     """Show what a source holds: per table, rows read, kept and rejected, null rates, time span."""
     from crmetrics.inspect import inspect_source, render_inspection
 
     with _reported():
-        engine = _engine(project, ())
+        engine = _engine(project, (), cache=not no_cache)
         connector = engine.open_source(_source(engine, source))
         results = inspect_source(connector)
         click.echo(render_inspection(results))

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from crmetrics.canonical import ROWS_CHECKED, LazyConformed, TableReport, conform, conform_lazy
+from crmetrics.checks_cache import ChecksCache
 from crmetrics.errors import DataError, Issue, Location, UsageError
 from crmetrics.model import TABLES
 
@@ -36,6 +37,11 @@ class RawTable:
         rejected: rows the connector itself dropped, counted by reason.
         trusted: the frame is already canonical and checked; it is used as it is, and no
             rule of the model is checked on it.
+        fingerprint: a key that changes whenever the rows do (see
+            :func:`crmetrics.checks_cache.fingerprint`); with it, the verdict of the checks
+            is remembered and an unchanged source is not checked again.
+        null_counts: null counts per column that the source knows for certain (a Parquet
+            footer's statistics); a required column known to hold none is not scanned.
     """
 
     frame: pl.DataFrame | pl.LazyFrame
@@ -45,6 +51,8 @@ class RawTable:
     issues: Sequence[Issue] = ()
     rejected: Mapping[str, int] | None = None
     trusted: bool = False
+    fingerprint: str | None = None
+    null_counts: Mapping[str, int] | None = None
 
 
 class Connector(ABC):
@@ -69,6 +77,10 @@ class Connector(ABC):
         self._eager: set[str] = set()
         self._deferring = False
         self._trusting = False
+        self._fingerprints: dict[str, str] = {}
+        self._sources: dict[str, str] = {}
+        #: Where verdicts of the data checks are remembered; None checks every run.
+        self.checks_cache: ChecksCache | None = ChecksCache.default()
 
     @abstractmethod
     def available_tables(self) -> list[str]:
@@ -97,19 +109,27 @@ class Connector(ABC):
                     )
                 )
             raw = self.read_table(table)
+            if raw.fingerprint is not None:
+                self._sources[table] = raw.fingerprint
             if raw.trusted and isinstance(raw.frame, pl.LazyFrame):
                 self._cache[table] = raw.frame
                 self._reports[table] = TableReport(table, raw.origin)
                 return raw.frame
             lazy = None
             if table not in self._eager:
-                lazy = conform_lazy(TABLES[table], raw.frame.lazy(), origin=raw.origin)
+                lazy = conform_lazy(
+                    TABLES[table], raw.frame.lazy(), origin=raw.origin, known_nulls=raw.null_counts
+                )
             if lazy is not None:
                 self._cache[table] = lazy.frame
                 self._reports[table] = self._report(table, raw)
                 if self._trusting:
                     self._reports[table].issues.append(self._trust_notice(table, raw.origin))
                     return lazy.frame
+                if self._remembered(table, raw.fingerprint):
+                    return lazy.frame
+                if raw.fingerprint is not None:
+                    self._fingerprints[table] = raw.fingerprint
                 self._pending[table] = lazy
                 if not self._deferring:
                     self.settle(self.run_checks())
@@ -136,6 +156,22 @@ class Connector(ABC):
         if raw.rejected:
             report.rejected.update(raw.rejected)
         return report
+
+    def fingerprint(self, table: str) -> str | None:
+        """The fingerprint of the rows ``table`` was read from (after :meth:`scan`), if known."""
+        return self._sources.get(table)
+
+    def _remembered(self, table: str, key: str | None) -> bool:
+        """Whether the checks already passed on exactly these rows; fills in the report if so."""
+        if key is None or self.checks_cache is None:
+            return False
+        entry = self.checks_cache.get(key)
+        if entry is None or not isinstance(entry.get(ROWS_CHECKED), int):
+            return False
+        report = self._reports[table]
+        report.rows_kept = entry[ROWS_CHECKED]
+        report.rows_read = report.rows_kept + sum(report.rejected.values())
+        return True
 
     @staticmethod
     def _trust_notice(table: str, origin: str) -> Issue:
@@ -191,10 +227,13 @@ class Connector(ABC):
             if lazy is None:
                 continue
             row = frame.row(0, named=True)
+            key = self._fingerprints.pop(table, None)
             if LazyConformed.clean(row):
                 report = self._reports[table]
                 report.rows_kept = int(row[ROWS_CHECKED])
                 report.rows_read = report.rows_kept + sum(report.rejected.values())
+                if key is not None and self.checks_cache is not None:
+                    self.checks_cache.put(key, {ROWS_CHECKED: report.rows_kept})
                 continue
             self._eager.add(table)
             self._cache.pop(table, None)

@@ -70,6 +70,8 @@ class Engine:
         load_installed_plugins: False for an isolated engine with only ``plugins``.
         project: a project file's settings: named sources with connector options, more
             definition folders and parameter overrides.
+        cache: remember the verdict of the data checks of unchanged files in the user's
+            cache folder (``CRMETRICS_CACHE_DIR``); False checks every file on every run.
     """
 
     def __init__(
@@ -79,8 +81,10 @@ class Engine:
         plugins: Sequence[object] = (),
         load_installed_plugins: bool = True,
         project: Project | None = None,
+        cache: bool = True,
     ) -> None:
         self.project = project or Project()
+        self.cache = cache
         self._definitions = [*self.project.definitions, *(Path(p) for p in definitions)]
         self._plugins = list(plugins)
         self._load_installed = load_installed_plugins
@@ -123,6 +127,12 @@ class Engine:
 
     def open_source(self, source: Source) -> Connector:
         """A connector for ``source``: a URI (``csv:DIR``, ``sample``), a connector, or frames."""
+        connector = self._connector(source)
+        if not self.cache:
+            connector.checks_cache = None
+        return connector
+
+    def _connector(self, source: Source) -> Connector:
         if isinstance(source, Connector):
             return source
         if isinstance(source, Mapping):
@@ -237,11 +247,14 @@ def evaluate(
     streaming: bool = False,
     engine: str = "polars",
     trust: bool = False,
+    cache: bool = True,
 ) -> pl.DataFrame:
     """Evaluate metrics on a source and return one row per (metric, period, group).
 
     ``streaming=True`` collects with Polars' streaming engine (sources larger than memory);
-    ``trust=True`` skips the row checks of already-typed tables (see :meth:`Engine.evaluate`).
+    ``trust=True`` skips the row checks of already-typed tables (see :meth:`Engine.evaluate`);
+    ``cache=False`` checks every file again instead of reusing the verdict of an unchanged
+    file (docs/performance.md).
     ``engine`` is ``polars``, ``duckdb`` or ``spark`` (docs/scaling.md).
 
     Example:
@@ -250,7 +263,7 @@ def evaluate(
         >>> result.columns
         ['metric', 'period_start', 'value']
     """
-    facade = Engine(definitions=definitions, plugins=plugins)
+    facade = Engine(definitions=definitions, plugins=plugins, cache=cache)
     request = Request.build(
         [metrics] if isinstance(metrics, str) else metrics,
         grain=grain,

@@ -40,18 +40,37 @@ def inspect_source(connector: Connector) -> list[TableInspection]:
             results.append(inspection)
             continue
         inspection.report = next((r for r in connector.reports() if r.table == table), None)
-        columns = TABLES[table].column_names
-        time = _time_column(table)
-        stats = frame.select(
-            *(pl.col(c).null_count().truediv(pl.len()).alias(c) for c in columns),
-            pl.col(time).min().alias("__first"),
-            pl.col(time).max().alias("__last"),
-        ).collect()
-        row = stats.row(0, named=True)
-        inspection.null_rates = {c: row[c] or 0.0 for c in columns}
-        inspection.span = (row["__first"], row["__last"])
+        inspection.null_rates, inspection.span = _figures(connector, table, frame)
         results.append(inspection)
     return results
+
+
+def _figures(
+    connector: Connector, table: str, frame: pl.LazyFrame
+) -> tuple[dict[str, float], tuple[datetime | None, datetime | None]]:
+    """Null rates and time span of a table, remembered with its checks for an unchanged file."""
+    cache, key = connector.checks_cache, connector.fingerprint(table)
+    entry = cache.get(f"{key}-inspect") if cache is not None and key is not None else None
+    if entry is None:
+        columns = TABLES[table].column_names
+        time = _time_column(table)
+        row = (
+            frame.select(
+                *(pl.col(c).null_count().truediv(pl.len()).alias(c) for c in columns),
+                pl.col(time).min().alias("__first"),
+                pl.col(time).max().alias("__last"),
+            )
+            .collect()
+            .row(0, named=True)
+        )
+        entry = {
+            "null_rates": {c: row[c] or 0.0 for c in columns},
+            "span": [None if row[k] is None else row[k].isoformat() for k in ("__first", "__last")],
+        }
+        if cache is not None and key is not None:
+            cache.put(f"{key}-inspect", entry)
+    first, last = (None if v is None else datetime.fromisoformat(v) for v in entry["span"])
+    return dict(entry["null_rates"]), (first, last)
 
 
 def render_inspection(results: list[TableInspection]) -> str:

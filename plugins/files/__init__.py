@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from crmetrics.checks_cache import fingerprint
 from crmetrics.connector import Connector, RawTable
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.hookspecs import hookimpl
@@ -65,7 +66,9 @@ class ParquetConnector(_FolderConnector):
     """Canonical Parquet files, typed or not; types are converted like CSV text.
 
     Files are scanned, not read: when their columns already have the canonical types, the
-    query reads only the columns it uses and the row groups inside its time window.
+    query reads only the columns it uses and the row groups inside its time window. The
+    footer's null counts spare the checks a scan of required columns that hold no null,
+    and the file's fingerprint lets an unchanged file skip the checks altogether.
     """
 
     scheme = "parquet"
@@ -83,7 +86,40 @@ class ParquetConnector(_FolderConnector):
             raise DataError(
                 Issue("unreadable-file", f"cannot read {path} as Parquet: {error}", Location(str(path)))
             ) from None
-        return RawTable(frame, str(path), first_row=1)
+        return RawTable(
+            frame,
+            str(path),
+            first_row=1,
+            fingerprint=fingerprint(path, table=table),
+            null_counts=footer_null_counts(path),
+        )
+
+
+def footer_null_counts(path: Path) -> dict[str, int]:
+    """Null counts of the top-level columns whose every row group records one.
+
+    A writer may leave statistics out; a column without them in any row group is left out
+    here, so it is counted by reading it.
+    """
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    try:
+        metadata = pq.read_metadata(path)
+    except (OSError, pq.lib.ArrowException):
+        return {}
+    totals: dict[str, int] = {}
+    unknown: set[str] = set()
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            name = chunk.path_in_schema
+            stats = chunk.statistics
+            if stats is None or not stats.has_null_count:
+                unknown.add(name)
+                continue
+            totals[name] = totals.get(name, 0) + stats.null_count
+    return {name: count for name, count in totals.items() if name not in unknown and "." not in name}
 
 
 class SampleConnector(CsvConnector):

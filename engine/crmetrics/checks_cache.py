@@ -100,6 +100,13 @@ def fingerprint(path: str | Path, *, table: str, extra: str = "") -> str | None:
     return digest.hexdigest()
 
 
+def fingerprint_of(parts: list[str | None]) -> str | None:
+    """One key for a table spread over several files: None if any file has none."""
+    if any(part is None for part in parts):
+        return None
+    return hashlib.sha256("\0".join(str(p) for p in parts).encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class ChecksCache:
     """Verdicts of the data checks, one small JSON file per fingerprint under ``folder``."""

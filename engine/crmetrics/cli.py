@@ -49,11 +49,15 @@ def _engine_options(command: F) -> F:
     return command
 
 
-def _engine(project: Path | None, definitions: Sequence[Path], *, cache: bool = True) -> Any:
+def _engine(
+    project: Path | None, definitions: Sequence[Path], *, cache: bool = True, memory_limit: str | None = None
+) -> Any:
     from crmetrics.engine import Engine
     from crmetrics.project import find_project
 
-    return Engine(definitions=definitions, project=find_project(project), cache=cache)
+    return Engine(
+        definitions=definitions, project=find_project(project), cache=cache, memory_limit=memory_limit
+    )
 
 
 _NO_CACHE = click.option(
@@ -252,6 +256,13 @@ def _source(engine: Any, source: str | None) -> str:
     "of tables already in canonical types, e.g. typed Parquet. Faster; the source vouches.",
 )
 @_NO_CACHE
+@click.option(
+    "--memory-limit",
+    default=None,
+    envvar="CRMETRICS_MEMORY_LIMIT",
+    help="Most memory the duckdb engine may use, e.g. 2GB (the rest spills to disk); "
+    "for spark, the driver memory of a new local session, e.g. 2g.",
+)
 @_engine_options
 def run(
     metrics: str,
@@ -268,6 +279,7 @@ def run(
     streaming: bool,
     trust: bool,
     no_cache: bool,
+    memory_limit: str | None,
     project: Path | None,
     definitions: tuple[Path, ...],
 ) -> None:
@@ -281,7 +293,7 @@ def run(
     from crmetrics.output import MetricDisplay, RenderInfo
 
     with _reported():
-        engine = _engine(project, definitions, cache=not no_cache)
+        engine = _engine(project, definitions, cache=not no_cache, memory_limit=memory_limit)
         names = _split([metrics])
         request = _request(engine, names, grain, start, end, by, where, params)
         formats = engine.registry.output_formats

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import polars as pl
@@ -55,6 +56,23 @@ class RawTable:
     null_counts: Mapping[str, int] | None = None
 
 
+@dataclass(frozen=True)
+class FileLocation:
+    """Where a table's rows lie as files that a SQL engine can read in place.
+
+    Attributes:
+        path: one file, or a folder of files (Hive-partitioned folders allowed).
+        format: the files' format; ``"parquet"`` is the one the engines read.
+        fingerprint: as :attr:`RawTable.fingerprint`, keying the verdict of the checks.
+        null_counts: as :attr:`RawTable.null_counts`.
+    """
+
+    path: Path
+    format: str
+    fingerprint: str | None = None
+    null_counts: Mapping[str, int] | None = None
+
+
 class Connector(ABC):
     """A source of canonical tables.
 
@@ -89,6 +107,15 @@ class Connector(ABC):
     @abstractmethod
     def read_table(self, table: str) -> RawTable:
         """Read one canonical table's rows; names must already be the canonical ones."""
+
+    def file_location(self, table: str) -> FileLocation | None:
+        """Where ``table``'s rows lie as files a SQL engine can read itself, if they do.
+
+        The DuckDB and Spark engines read such files in place, converting and checking them
+        in SQL, instead of receiving the table from this connector. The default is None:
+        the rows come through :meth:`scan`.
+        """
+        return None
 
     def scan(self, table: str) -> pl.LazyFrame:
         """The canonical table ``table`` as a LazyFrame, converted and checked.

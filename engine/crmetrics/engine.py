@@ -72,6 +72,8 @@ class Engine:
             definition folders and parameter overrides.
         cache: remember the verdict of the data checks of unchanged files in the user's
             cache folder (``CRMETRICS_CACHE_DIR``); False checks every file on every run.
+        memory_limit: the most memory the DuckDB engine may use (``512MB``, ``4GB``; it
+            spills the rest to disk), or the driver memory of a new local Spark session.
     """
 
     def __init__(
@@ -82,9 +84,11 @@ class Engine:
         load_installed_plugins: bool = True,
         project: Project | None = None,
         cache: bool = True,
+        memory_limit: str | None = None,
     ) -> None:
         self.project = project or Project()
         self.cache = cache
+        self.memory_limit = memory_limit
         self._definitions = [*self.project.definitions, *(Path(p) for p in definitions)]
         self._plugins = list(plugins)
         self._load_installed = load_installed_plugins
@@ -248,13 +252,15 @@ def evaluate(
     engine: str = "polars",
     trust: bool = False,
     cache: bool = True,
+    memory_limit: str | None = None,
 ) -> pl.DataFrame:
     """Evaluate metrics on a source and return one row per (metric, period, group).
 
     ``streaming=True`` collects with Polars' streaming engine (sources larger than memory);
     ``trust=True`` skips the row checks of already-typed tables (see :meth:`Engine.evaluate`);
     ``cache=False`` checks every file again instead of reusing the verdict of an unchanged
-    file (docs/performance.md).
+    file (docs/performance.md); ``memory_limit`` bounds the DuckDB engine (``"2GB"``) or a
+    new local Spark session's driver (``"2g"``).
     ``engine`` is ``polars``, ``duckdb`` or ``spark`` (docs/scaling.md).
 
     Example:
@@ -263,7 +269,7 @@ def evaluate(
         >>> result.columns
         ['metric', 'period_start', 'value']
     """
-    facade = Engine(definitions=definitions, plugins=plugins, cache=cache)
+    facade = Engine(definitions=definitions, plugins=plugins, cache=cache, memory_limit=memory_limit)
     request = Request.build(
         [metrics] if isinstance(metrics, str) else metrics,
         grain=grain,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import polars as pl
 
-from crmetrics.checks_cache import fingerprint
-from crmetrics.connector import Connector, RawTable
+from crmetrics.checks_cache import fingerprint, fingerprint_of
+from crmetrics.connector import Connector, FileLocation, RawTable
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.hookspecs import hookimpl
 from crmetrics.model import TABLES
@@ -65,6 +65,10 @@ class CsvConnector(_FolderConnector):
 class ParquetConnector(_FolderConnector):
     """Canonical Parquet files, typed or not; types are converted like CSV text.
 
+    A table is one file (``deals.parquet``) or a folder of files named after it
+    (``deals/``), Hive-partitioned or not (``deals/year=2025/part-0.parquet``); partition
+    values become columns.
+
     Files are scanned, not read: when their columns already have the canonical types, the
     query reads only the columns it uses and the row groups inside its time window. The
     footer's null counts spare the checks a scan of required columns that hold no null,
@@ -75,10 +79,46 @@ class ParquetConnector(_FolderConnector):
     suffix = ".parquet"
     description = "a folder of canonical Parquet files (customers.parquet, ...)"
 
+    def available_tables(self) -> list[str]:
+        files = set(super().available_tables())
+        return [name for name in TABLES if name in files or (self.folder / name).is_dir()]
+
+    def path(self, table: str) -> Path:
+        file = super().path(table)
+        return self.folder / table if not file.is_file() and (self.folder / table).is_dir() else file
+
+    def _files(self, table: str) -> list[Path]:
+        path = self.path(table)
+        return sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+
+    def file_location(self, table: str) -> FileLocation | None:
+        path = self.path(table)
+        files = self._files(table)
+        if not files:
+            return None
+        return FileLocation(path, "parquet", self._fingerprint(table, files), self._null_counts(files))
+
+    @staticmethod
+    def _fingerprint(table: str, files: list[Path]) -> str | None:
+        keys = [fingerprint(file, table=table) for file in files]
+        return keys[0] if len(keys) == 1 else fingerprint_of(keys)
+
+    @staticmethod
+    def _null_counts(files: list[Path]) -> dict[str, int]:
+        counts = [footer_null_counts(file) for file in files]
+        common = set(counts[0]).intersection(*counts[1:])
+        return {name: sum(c[name] for c in counts) for name in common}
+
     def read_table(self, table: str) -> RawTable:
         path = self.path(table)
+        files = self._files(table)
         try:
-            frame = pl.scan_parquet(path)
+            if path.is_dir():
+                if not files:
+                    raise OSError(f"{path} holds no .parquet file")
+                frame = pl.scan_parquet(path / "**" / "*.parquet", hive_partitioning=True)
+            else:
+                frame = pl.scan_parquet(path)
             # The footer is read here, so that a broken file is reported as such now
             # rather than as a failure of the query later.
             frame.collect_schema()
@@ -90,8 +130,8 @@ class ParquetConnector(_FolderConnector):
             frame,
             str(path),
             first_row=1,
-            fingerprint=fingerprint(path, table=table),
-            null_counts=footer_null_counts(path),
+            fingerprint=self._fingerprint(table, files),
+            null_counts=self._null_counts(files),
         )
 
 

@@ -15,8 +15,9 @@ import polars as pl
 from crmetrics.connector import SourceURI
 from crmetrics.errors import DataError, Issue, Location, UsageError, did_you_mean
 from crmetrics.plan import LogicalPlan, Request
-from crmetrics.sql.execute import conform_result, plan_tables, source_frames, warehouse_tables
+from crmetrics.sql.execute import conform_result, plan_tables, warehouse_tables
 from crmetrics.sql.renderer import render_sql
+from crmetrics.sql.source_scan import checked_warehouse, read_tables
 from crmetrics.sql.tables import Tables
 
 if TYPE_CHECKING:
@@ -66,14 +67,14 @@ def check_source(engine: Engine, name: str, source: Source) -> SourceURI | None:
     return native
 
 
-def _runner(name: str, database: str | None) -> Any:
+def _runner(name: str, database: str | None, memory_limit: str | None) -> Any:
     if name == "duckdb":
         from crmetrics.sql.duckdb_engine import DuckDBRunner
 
-        return DuckDBRunner(database)
-    from crmetrics.sql.spark_engine import SparkRunner
+        return DuckDBRunner(database, memory_limit=memory_limit)
+    from crmetrics.sql.spark_engine import SparkRunner, session
 
-    return SparkRunner()
+    return SparkRunner(session(memory_limit=memory_limit))
 
 
 def evaluate_sql(engine: Engine, name: str, request: Request, source: Source) -> pl.DataFrame:
@@ -81,10 +82,10 @@ def evaluate_sql(engine: Engine, name: str, request: Request, source: Source) ->
     plan = engine.plan(request)
     native = check_source(engine, name, source)
     database = native.location or None if native is not None and name == "duckdb" else None
-    runner = _runner(name, database)
+    runner = _runner(name, database, engine.memory_limit)
     try:
         if native is None:
-            tables = runner.load(source_frames(plan, engine.catalog, engine.open_source(source)))
+            tables = read_tables(runner, plan, engine.catalog, engine.open_source(source))
         else:
             tables = _warehouse(runner, engine, plan, str(native))
         # conform_result sorts the rows as the Polars result is sorted, so the engine need not.
@@ -112,7 +113,8 @@ def _warehouse(runner: Any, engine: Engine, plan: LogicalPlan, where: str) -> Ta
             )
     if plan.request.by or plan.request.where:
         schemas.setdefault("customers", runner.schema(base.relation("customers")))
-    return warehouse_tables(schemas, base)
+    present = [table for table, schema in schemas.items() if schema is not None]
+    return checked_warehouse(runner, warehouse_tables(schemas, base), present, where)
 
 
 __all__ = ["ENGINES", "check_engine", "check_source", "evaluate_sql", "native_source"]

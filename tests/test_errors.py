@@ -533,9 +533,13 @@ def test_misspelt_grouping_column_suggests_the_right_one() -> None:
 def test_where_that_does_not_parse() -> None:
     result = invoke("run", "-s", "sample", "-m", "churn_rate", "--where", "segment =", *RANGE)
     lines = paragraph(failed(result, 2))
-    assert lines[0] == (
-        "error: cannot parse --where 'segment =': Required keyword: 'expression' missing for EQ"
-    )
+    # Plain words, and a caret under the "=" (character 9) after which the value is missing.
+    assert lines[:3] == [
+        "error: cannot read --where at character 9: something is missing after this",
+        "  segment =",
+        "          ^",
+    ]
+    assert hint(lines).endswith("text goes in single quotes")
 
 
 # -- data errors ---------------------------------------------------------------------------

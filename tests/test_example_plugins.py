@@ -1,9 +1,12 @@
-"""The example plugin in examples/jsonl-connector, installed the way its README says.
+"""The example plugin in examples/jsonl-connector, found the way an installed plugin is.
 
-The session fixture runs ``pip install -e examples/jsonl-connector`` into the running
-environment (once: an environment that already has it is left alone), so that these tests
-go through the real path: distribution metadata, the ``crmetrics`` entry-point group,
-:class:`crmetrics.Engine` loading installed plugins, and ``crmetrics plugins``.
+The session fixture does not run pip: it writes the distribution metadata pip would write
+(``crmetrics_jsonl-0.1.0.dist-info`` with the ``crmetrics`` entry point of the example's
+pyproject.toml) into a temporary folder and puts that folder and the example's source on
+``sys.path`` for this test run only. Importlib finds the entry point exactly as it finds an
+installed one, so these tests still go through the real path (distribution metadata, the
+``crmetrics`` entry-point group, :class:`crmetrics.Engine` loading installed plugins,
+``crmetrics plugins``) without changing the environment the tests run in.
 
 Expected numbers, from examples/jsonl-connector/tests/data (worked out in that folder's
 tests/test_jsonl.py): new customers by month of acquired_at in UTC are January 1 (c1),
@@ -14,10 +17,11 @@ revenue is January 100, February 250.25, March 100.5 + 49.5 = 150.
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import site
+import os
 import subprocess
 import sys
+import tomllib
+from collections.abc import Iterator
 from datetime import date
 from importlib import metadata
 from pathlib import Path
@@ -35,47 +39,45 @@ EXAMPLE = ROOT / "examples" / "jsonl-connector"
 DATA = EXAMPLE / "tests" / "data"
 
 
-def _is_installed() -> bool:
-    names = {ep.name for ep in metadata.entry_points(group="crmetrics")}
-    return "jsonl" in names and importlib.util.find_spec("crmetrics_jsonl") is not None
-
-
-def _can_build_without_isolation() -> bool:
-    """Whether the setuptools here can build an editable wheel without fetching anything."""
-    try:
-        major, minor = (int(part) for part in metadata.version("setuptools").split(".")[:2])
-    except (metadata.PackageNotFoundError, ValueError):
-        return False
-    # setuptools 70.1 ships bdist_wheel; older ones (64 or later) need the wheel package.
-    return (major, minor) >= (70, 1) or (major >= 64 and importlib.util.find_spec("wheel") is not None)
+def write_dist_info(target: Path) -> None:
+    """The metadata pip writes for the example, from its own pyproject.toml."""
+    project = tomllib.loads((EXAMPLE / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    folder = target / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+    folder.mkdir(parents=True)
+    (folder / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n",
+        encoding="utf-8",
+    )
+    points = project["entry-points"]["crmetrics"]
+    lines = ["[crmetrics]", *(f"{name} = {value}" for name, value in points.items())]
+    (folder / "entry_points.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
-def jsonl_installed() -> None:
-    """Install the example (editable, no dependencies) unless it already is."""
-    if _is_installed():
-        return
-    command = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--disable-pip-version-check"]
-    if _can_build_without_isolation():
-        command.append("--no-build-isolation")
-    done = subprocess.run([*command, "-e", str(EXAMPLE)], capture_output=True, text=True, check=False)
-    if done.returncode:
-        pytest.fail(f"pip could not install {EXAMPLE}:\n{done.stdout}\n{done.stderr}")
-    # A running interpreter only reads .pth files at start-up: read the new one now, as a
-    # fresh interpreter would.
-    site.addsitedir(str(metadata.distribution("crmetrics-jsonl").locate_file("")))
+def jsonl_installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The example on ``sys.path`` with its distribution metadata; yields that folder."""
+    site = tmp_path_factory.mktemp("site")
+    write_dist_info(site)
+    added = [str(site), str(EXAMPLE)]
+    sys.path[:0] = added
     importlib.invalidate_caches()
-    assert _is_installed()
+    try:
+        yield site
+    finally:
+        for entry in added:
+            sys.path.remove(entry)
+        sys.modules.pop("crmetrics_jsonl", None)
+        importlib.invalidate_caches()
 
 
-def test_entry_point_is_installed(jsonl_installed: None) -> None:
+def test_entry_point_is_installed(jsonl_installed: Path) -> None:
     found = {ep.name: ep for ep in metadata.entry_points(group="crmetrics")}
     assert found["jsonl"].value == "crmetrics_jsonl"
     assert found["jsonl"].dist is not None
     assert found["jsonl"].dist.metadata["Name"] == "crmetrics-jsonl"
 
 
-def test_engine_evaluates_a_jsonl_source(jsonl_installed: None) -> None:
+def test_engine_evaluates_a_jsonl_source(jsonl_installed: Path) -> None:
     engine = crmetrics.Engine()
     assert engine.registry.plugins["jsonl"].errors == []
     assert engine.registry.plugins["jsonl"].provides == ["connector jsonl:"]
@@ -93,14 +95,14 @@ def test_engine_evaluates_a_jsonl_source(jsonl_installed: None) -> None:
     assert_frame_equal(engine.evaluate(request, f"jsonl:{DATA}"), expected)
 
 
-def test_plugins_command_lists_jsonl(jsonl_installed: None) -> None:
+def test_plugins_command_lists_jsonl(jsonl_installed: Path) -> None:
     result = CliRunner().invoke(main, ["plugins"])
     assert result.exit_code == 0, result.output
     assert "jsonl 0.1.0 [ok]" in result.output
     assert "provides: connector jsonl:" in result.output
 
 
-def test_run_command_reads_a_jsonl_source(jsonl_installed: None) -> None:
+def test_run_command_reads_a_jsonl_source(jsonl_installed: Path) -> None:
     args = ["run", "-s", f"jsonl:{DATA}", "-m", "revenue", "--start", "2025-01-01", "--end", "2025-04-01"]
     result = CliRunner().invoke(main, [*args, "--format", "csv"])
     assert result.exit_code == 0, result.output
@@ -112,15 +114,30 @@ def test_run_command_reads_a_jsonl_source(jsonl_installed: None) -> None:
     ]
 
 
-def test_example_own_tests_pass(jsonl_installed: None) -> None:
+def test_example_own_tests_pass(jsonl_installed: Path) -> None:
+    path = os.pathsep.join([str(jsonl_installed), str(EXAMPLE), os.environ.get("PYTHONPATH", "")])
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=EXAMPLE,
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "PYTHONPATH": path},
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_environment_is_left_as_it_was(jsonl_installed: Path) -> None:
+    """The example is found only through this run's sys.path, never installed."""
+    outside = subprocess.run(
+        [sys.executable, "-c", "import importlib.util; print(importlib.util.find_spec('crmetrics_jsonl'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        cwd=jsonl_installed,
+    )
+    assert outside.stdout.strip() == "None"
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,9 @@ _EXPORTS = {
     "TableReport": "crmetrics.canonical",
     "Connector": "crmetrics.connector",
     "RawTable": "crmetrics.connector",
+    "Dimension": "crmetrics.discovery",
     "Engine": "crmetrics.engine",
+    "Run": "crmetrics.engine",
     "MemoryConnector": "crmetrics.engine",
     "evaluate": "crmetrics.engine",
     "CrmetricsError": "crmetrics.errors",
@@ -40,7 +42,8 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from crmetrics.canonical import TableReport
     from crmetrics.connector import Connector, RawTable
-    from crmetrics.engine import Engine, MemoryConnector, evaluate
+    from crmetrics.discovery import Dimension
+    from crmetrics.engine import Engine, MemoryConnector, Run, evaluate
     from crmetrics.errors import (
         CrmetricsError,
         DataError,
@@ -76,6 +79,7 @@ __all__ = [
     "CrmetricsError",
     "DataError",
     "DefinitionError",
+    "Dimension",
     "Engine",
     "FunctionSpec",
     "Issue",
@@ -86,6 +90,7 @@ __all__ = [
     "RawTable",
     "RenderInfo",
     "Request",
+    "Run",
     "TableReport",
     "UsageError",
     "__version__",

@@ -337,4 +337,40 @@ def no_cyclic_metric_references(catalog: Catalog) -> Iterator[Issue]:
             yield from visit(name)
 
 
-RULES: tuple[Rule, ...] = (tables_and_columns_exist, params_do_not_shadow, formulas_compile)
+def sample_size_is_a_count_metric(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    """``n`` names another metric of the catalog, one that counts (unit ``count``)."""
+    if metric.min_n is not None and not metric.n:
+        yield Issue(
+            "min-n-without-n",
+            "min_n needs n: the count metric giving the sample size",
+            metric.key_location("min_n", key=True),
+            subject=metric.name,
+            hint="add e.g. 'n: nps_responses', or remove min_n",
+        )
+    if not metric.n:
+        return
+    target = catalog.metrics.get(metric.n)
+    if target is None or target.name == metric.name:
+        yield Issue(
+            "unknown-sample-size",
+            f"n: {metric.n!r} is not " + ("another metric" if target else "a metric"),
+            metric.key_location("n"),
+            subject=metric.name,
+            hint=did_you_mean(metric.n, [n for n in catalog.metrics if n != metric.name]),
+        )
+    elif target.unit != "count":
+        yield Issue(
+            "sample-size-unit",
+            f"n: {metric.n!r} has unit {target.unit}, but a sample size is a count",
+            metric.key_location("n"),
+            subject=metric.name,
+            hint="name a metric with unit: count",
+        )
+
+
+RULES: tuple[Rule, ...] = (
+    tables_and_columns_exist,
+    params_do_not_shadow,
+    formulas_compile,
+    sample_size_is_a_count_metric,
+)

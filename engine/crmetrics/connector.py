@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -73,8 +73,41 @@ class FileLocation:
     null_counts: Mapping[str, int] | None = None
 
 
+@dataclass
+class _ScanState:
+    """What the base class remembers between scans; no subclass attribute can replace it."""
+
+    cache: dict[str, pl.LazyFrame] = field(default_factory=dict)
+    reports: dict[str, TableReport] = field(default_factory=dict)
+    pending: dict[str, LazyConformed] = field(default_factory=dict)
+    eager: set[str] = field(default_factory=set)
+    deferring: bool = False
+    trusting: bool = False
+    #: Fingerprints of the tables read, and of those whose checks are pending.
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    unchecked: dict[str, str] = field(default_factory=dict)
+    checks_cache: ChecksCache | None = field(default_factory=ChecksCache.default)
+
+
+#: Methods the base class relies on to convert and check every table the same way.
+SEALED_METHODS: tuple[str, ...] = (
+    "scan",
+    "deferred_checks",
+    "pending_checks",
+    "run_checks",
+    "settle",
+    "reports",
+)
+
+
 class Connector(ABC):
     """A source of canonical tables.
+
+    A subclass sets the class attributes below, implements :meth:`available_tables` and
+    :meth:`read_table`, and may use ``self.location`` and ``self.options``. The base class
+    keeps its own state out of reach of subclass attributes, and refuses, when the
+    subclass is defined, to let it replace the methods that convert and check tables
+    (:data:`SEALED_METHODS`).
 
     Attributes:
         scheme: the URI scheme that selects this connector (``csv`` in ``csv:DIR``).
@@ -86,19 +119,48 @@ class Connector(ABC):
     tables: ClassVar[tuple[str, ...]] = tuple(TABLES)
     description: ClassVar[str] = ""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        clashes = [name for name in SEALED_METHODS if name in vars(cls)]
+        if clashes:
+            raise TypeError(
+                f"connector {cls.__module__}.{cls.__qualname__} defines {', '.join(clashes)}, which "
+                "the Connector base class uses to convert and check every table the same way; "
+                "implement read_table() (and available_tables()) instead, and rename the "
+                "attribute if it means something else"
+            )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in SEALED_METHODS:
+            raise TypeError(
+                f"connector {type(self).__qualname__} sets the attribute {name!r}, which would hide "
+                f"the Connector method {name}(); give the attribute another name"
+            )
+        super().__setattr__(name, value)
+
     def __init__(self, location: str, options: Mapping[str, Any] | None = None) -> None:
         self.location = location
         self.options: Mapping[str, Any] = options or {}
-        self._cache: dict[str, pl.LazyFrame] = {}
-        self._reports: dict[str, TableReport] = {}
-        self._pending: dict[str, LazyConformed] = {}
-        self._eager: set[str] = set()
-        self._deferring = False
-        self._trusting = False
-        self._fingerprints: dict[str, str] = {}
-        self._sources: dict[str, str] = {}
-        #: Where verdicts of the data checks are remembered; None checks every run.
-        self.checks_cache: ChecksCache | None = ChecksCache.default()
+
+    @property
+    def __state(self) -> _ScanState:
+        # Name-mangled (``_Connector__state``) and created on first use, so that neither
+        # a subclass attribute of the same short name nor a subclass __init__ that forgets
+        # super().__init__() can take it away.
+        state = self.__dict__.get("_Connector__scan_state")
+        if state is None:
+            state = self.__dict__["_Connector__scan_state"] = _ScanState()
+        return state
+
+    @property
+    def checks_cache(self) -> ChecksCache | None:
+        """Where verdicts of the data checks are remembered (the user's cache folder by
+        default, see ``crmetrics.checks_cache``); None checks every table on every run."""
+        return self.__state.checks_cache
+
+    @checks_cache.setter
+    def checks_cache(self, cache: ChecksCache | None) -> None:
+        self.__state.checks_cache = cache
 
     @abstractmethod
     def available_tables(self) -> list[str]:
@@ -125,7 +187,7 @@ class Connector(ABC):
         rules are checked by a separate aggregate query (see :meth:`deferred_checks`). Any
         other table is read, converted and checked row by row before the query runs.
         """
-        if table not in self._cache:
+        if table not in self.__state.cache:
             if table not in self.available_tables():
                 raise DataError(
                     Issue(
@@ -137,30 +199,30 @@ class Connector(ABC):
                 )
             raw = self.read_table(table)
             if raw.fingerprint is not None:
-                self._sources[table] = raw.fingerprint
+                self.__state.fingerprints[table] = raw.fingerprint
             if raw.trusted and isinstance(raw.frame, pl.LazyFrame):
-                self._cache[table] = raw.frame
-                self._reports[table] = TableReport(table, raw.origin)
+                self.__state.cache[table] = raw.frame
+                self.__state.reports[table] = TableReport(table, raw.origin)
                 return raw.frame
             lazy = None
-            if table not in self._eager:
+            if table not in self.__state.eager:
                 lazy = conform_lazy(
                     TABLES[table], raw.frame.lazy(), origin=raw.origin, known_nulls=raw.null_counts
                 )
             if lazy is not None:
-                self._cache[table] = lazy.frame
-                self._reports[table] = self._report(table, raw)
-                if self._trusting:
-                    self._reports[table].issues.append(self._trust_notice(table, raw.origin))
+                self.__state.cache[table] = lazy.frame
+                self.__state.reports[table] = self._report(table, raw)
+                if self.__state.trusting:
+                    self.__state.reports[table].issues.append(self._trust_notice(table, raw.origin))
                     return lazy.frame
                 if self._remembered(table, raw.fingerprint):
                     return lazy.frame
                 if raw.fingerprint is not None:
-                    self._fingerprints[table] = raw.fingerprint
-                self._pending[table] = lazy
-                if not self._deferring:
+                    self.__state.unchecked[table] = raw.fingerprint
+                self.__state.pending[table] = lazy
+                if not self.__state.deferring:
                     self.settle(self.run_checks())
-                return self._cache[table]
+                return self.__state.cache[table]
             frame = raw.frame.collect() if isinstance(raw.frame, pl.LazyFrame) else raw.frame
             result = conform(
                 TABLES[table],
@@ -173,9 +235,9 @@ class Connector(ABC):
             if raw.rejected:
                 result.report.rejected.update(raw.rejected)
                 result.report.rows_read += sum(raw.rejected.values())
-            self._reports[table] = result.report
-            self._cache[table] = result.frame.lazy()
-        return self._cache[table]
+            self.__state.reports[table] = result.report
+            self.__state.cache[table] = result.frame.lazy()
+        return self.__state.cache[table]
 
     @staticmethod
     def _report(table: str, raw: RawTable) -> TableReport:
@@ -186,7 +248,7 @@ class Connector(ABC):
 
     def fingerprint(self, table: str) -> str | None:
         """The fingerprint of the rows ``table`` was read from (after :meth:`scan`), if known."""
-        return self._sources.get(table)
+        return self.__state.fingerprints.get(table)
 
     def _remembered(self, table: str, key: str | None) -> bool:
         """Whether the checks already passed on exactly these rows; fills in the report if so."""
@@ -195,7 +257,7 @@ class Connector(ABC):
         entry = self.checks_cache.get(key)
         if entry is None or not isinstance(entry.get(ROWS_CHECKED), int):
             return False
-        report = self._reports[table]
+        report = self.__state.reports[table]
         report.rows_kept = entry[ROWS_CHECKED]
         report.rows_read = report.rows_kept + sum(report.rejected.values())
         return True
@@ -223,22 +285,22 @@ class Connector(ABC):
         checks at all: the source vouches for its keys and values, and each such table's
         report carries a warning saying so. Tables that need converting are still checked.
         """
-        saved = self._deferring, self._trusting
-        self._deferring, self._trusting = True, trust
+        saved = self.__state.deferring, self.__state.trusting
+        self.__state.deferring, self.__state.trusting = True, trust
         try:
             yield
         finally:
-            self._deferring, self._trusting = saved
+            self.__state.deferring, self.__state.trusting = saved
 
     def pending_checks(self) -> dict[str, pl.LazyFrame]:
         """The check queries of the lazily scanned tables not yet checked."""
-        return {table: lazy.checks for table, lazy in self._pending.items()}
+        return {table: lazy.checks for table, lazy in self.__state.pending.items()}
 
     def run_checks(self, engine: str = "auto") -> dict[str, pl.DataFrame]:
         """Run every pending check query now, one table at a time to bound memory."""
         return {
             table: lazy.checks.collect(engine=engine)  # type: ignore[arg-type]
-            for table, lazy in self._pending.items()
+            for table, lazy in self.__state.pending.items()
         }
 
     def settle(self, counts: Mapping[str, pl.DataFrame]) -> list[str]:
@@ -250,30 +312,30 @@ class Connector(ABC):
         """
         again = []
         for table, frame in counts.items():
-            lazy = self._pending.pop(table, None)
+            lazy = self.__state.pending.pop(table, None)
             if lazy is None:
                 continue
             row = frame.row(0, named=True)
-            key = self._fingerprints.pop(table, None)
+            key = self.__state.unchecked.pop(table, None)
             if LazyConformed.clean(row):
-                report = self._reports[table]
+                report = self.__state.reports[table]
                 report.rows_kept = int(row[ROWS_CHECKED])
                 report.rows_read = report.rows_kept + sum(report.rejected.values())
                 if key is not None and self.checks_cache is not None:
                     self.checks_cache.put(key, {ROWS_CHECKED: report.rows_kept})
                 continue
-            self._eager.add(table)
-            self._cache.pop(table, None)
-            self._reports.pop(table, None)
+            self.__state.eager.add(table)
+            self.__state.cache.pop(table, None)
+            self.__state.reports.pop(table, None)
             again.append(table)
-        if again and not self._deferring:
+        if again and not self.__state.deferring:
             for table in again:
                 self.scan(table)
         return again
 
     def reports(self) -> list[TableReport]:
         """Reports of the tables read so far."""
-        return list(self._reports.values())
+        return list(self.__state.reports.values())
 
 
 @dataclass(frozen=True)

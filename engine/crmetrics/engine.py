@@ -6,8 +6,9 @@ The CLI calls exactly these methods; so can any Python program or notebook.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -16,9 +17,12 @@ import polars as pl
 
 from crmetrics.catalog import Catalog, load_catalog
 from crmetrics.connector import Connector, RawTable, SourceURI
+from crmetrics.discovery import Dimension
 from crmetrics.errors import DataError, DefinitionError, Issue, Location, UsageError, did_you_mean
+from crmetrics.inspect import TableInspection
 from crmetrics.metric import MetricDefinition
 from crmetrics.model import TABLES
+from crmetrics.output import OutputFormat
 from crmetrics.plan import LogicalPlan, Request, build_plan
 from crmetrics.polars_backend import evaluate as collect_plan
 from crmetrics.polars_backend import render
@@ -26,6 +30,26 @@ from crmetrics.project import Project
 from crmetrics.registry import Registry, build_registry
 
 Source = str | Connector | Mapping[str, pl.DataFrame | pl.LazyFrame]
+
+
+@dataclass(frozen=True)
+class Run:
+    """The outcome of :meth:`Engine.run`.
+
+    Attributes:
+        frame: the long-format result: ``metric``, ``period_start``, the grouping columns,
+            ``value``; with ``compare``, ``compare_value``, ``change`` and
+            ``relative_change``; with ``with_n``, ``n``.
+        request: the request as run (``all`` replaced by the metrics that apply).
+        notes: warnings for stderr: skipped metrics, suppressed values, a filter or range
+            that leaves no data, and the source's data-quality findings.
+        source: a description of the source, for captions.
+    """
+
+    frame: pl.DataFrame
+    request: Request
+    notes: list[Issue] = field(default_factory=list)
+    source: str = ""
 
 
 def _joined(first: str, second: str) -> str:
@@ -59,6 +83,46 @@ class MemoryConnector(Connector):
 
     def read_table(self, table: str) -> RawTable:
         return RawTable(self.frames[table], f"<{table}>", first_row=1)
+
+
+def distinct_definitions(
+    paths: Sequence[Path], *, already: Sequence[Path] = ()
+) -> tuple[list[Path], list[Path]]:
+    """The folders and files of ``paths``, each loaded once however often it is named.
+
+    A path named twice (the project file's ``definitions:`` and ``-d``, or ``metrics`` and
+    ``metrics/``), a file inside a folder also named, and a folder ``already`` loaded (a
+    plugin's) count once: loading them twice would report every metric in them as defined
+    twice, in the same place.
+    """
+    seen = {folder.resolve() for folder in already}
+    folders: list[Path] = []
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                folders.append(path)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DefinitionError(
+                Issue(
+                    "missing-definitions",
+                    f"{path} does not exist",
+                    Location(str(path)),
+                    hint="--definitions takes a folder of *.yaml files or a file",
+                )
+            )
+    loaded: set[Path] = set()
+    unique_files = []
+    for file in files:
+        resolved = file.resolve()
+        if resolved in loaded or (resolved.parent in seen and file.suffix in (".yaml", ".yml")):
+            continue
+        loaded.add(resolved)
+        unique_files.append(file)
+    return folders, unique_files
 
 
 class Engine:
@@ -105,22 +169,13 @@ class Engine:
     @cached_property
     def catalog(self) -> Catalog:
         """Every metric from plugins and the user's definitions, checked."""
-        folders, files = [], []
-        for path in self._definitions:
-            if path.is_dir():
-                folders.append((path, "user"))
-            elif path.is_file():
-                files.append((path, "user"))
-            else:
-                raise DefinitionError(
-                    Issue(
-                        "missing-definitions",
-                        f"{path} does not exist",
-                        Location(str(path)),
-                        hint="--definitions takes a folder of *.yaml files or a file",
-                    )
-                )
-        return load_catalog([*self.registry.definition_dirs, *folders], self.registry.functions, files)
+        plugin_dirs = [folder for folder, _ in self.registry.definition_dirs]
+        folders, files = distinct_definitions(self._definitions, already=plugin_dirs)
+        return load_catalog(
+            [*self.registry.definition_dirs, *((f, "user") for f in folders)],
+            self.registry.functions,
+            [(f, "user") for f in files],
+        )
 
     def list_metrics(self) -> list[MetricDefinition]:
         return sorted(self.catalog.metrics.values(), key=lambda m: (m.category, m.name))
@@ -160,8 +215,23 @@ class Engine:
             self.project.check_options(named.name, getattr(connector, "options_schema", None))
         return connector(uri.location, named.options if named else None)
 
+    def check_names(self, names: Sequence[str]) -> None:
+        """Raise one :class:`UsageError` listing every unknown metric of ``names``."""
+        known = self.catalog.metrics
+        unknown = [n for n in dict.fromkeys(names) if n != "all" and n not in known]
+        if unknown:
+            raise UsageError(
+                [
+                    Issue(
+                        "unknown-metric", f"unknown metric {n!r}", hint=did_you_mean(n, self.catalog.metrics)
+                    )
+                    for n in unknown
+                ]
+            )
+
     def plan(self, request: Request) -> LogicalPlan:
         """The logical plan of ``request``, with the project file's parameters applied."""
+        self.check_names(request.metrics)
         defaults = self._project_params(request)
         if defaults:
             request = replace(request, params={**defaults, **request.params})
@@ -222,18 +292,202 @@ class Engine:
                 )
             ) from None
 
+    def run(
+        self,
+        request: Request,
+        source: Source,
+        *,
+        engine: str = "polars",
+        streaming: bool = False,
+        trust: bool = False,
+        compare: str | None = None,
+        with_n: bool = False,
+        min_n: int | None = None,
+    ) -> Run:
+        """Evaluate ``request`` as the ``run`` command does, with its warnings as data.
+
+        Besides :meth:`evaluate`: ``metrics=("all",)`` keeps the metrics the source can
+        compute (a note says why each other one was skipped); ``compare`` (``previous`` or
+        ``year_ago``) adds each value's comparison and change; ``with_n`` adds each value's
+        sample size ``n``; ``min_n`` hides values whose ``n`` is smaller (it replaces the
+        definitions' own ``min_n``). A ``--where`` or a range that leaves no data gets a
+        note, and so does each finding of the source's data-quality checks.
+        """
+        from crmetrics import comparison, diagnostics, sample_size
+        from crmetrics.sql.run import check_engine, native_source
+
+        check_engine(engine)
+        if compare is not None:
+            comparison.distance(compare, request.grain.name)
+        if min_n is not None and min_n < 1:
+            raise UsageError(Issue("bad-min-n", f"--min-n must be 1 or more, not {min_n}"))
+        native = native_source(self, source)
+        connector = None if native is not None else self.open_source(source)
+        notes: list[Issue] = []
+        if request.metrics == ("all",):
+            request, notes = self.applicable(request, connector or source)
+        names = list(dict.fromkeys(request.metrics))
+        self.check_names(names)
+        if connector is not None:
+            diagnostics.check_bare_words(request.where, connector)
+        widened = comparison.widened(request, compare) if compare else request
+        widened = sample_size.with_counts(widened, self.catalog, names)
+        frame = self.evaluate(widened, connector or source, engine=engine, streaming=streaming, trust=trust)
+        limits = sample_size.thresholds(self.catalog, names, min_n)
+        frame, suppressed = sample_size.attach(frame, self.catalog, names, request.by, min_n=limits)
+        if suppressed.total:
+            per_metric = ", ".join(f"{m} {n}" for m, n in sorted(suppressed.counts.items()))
+            notes.append(
+                Issue(
+                    "suppressed",
+                    f"{suppressed.total} value(s) shown as null because their n was below min_n "
+                    f"({per_metric})",
+                    severity="warning",
+                    hint="lower --min-n, or widen the grain or the groups to gather more rows",
+                )
+            )
+        if not with_n:
+            frame = frame.drop(sample_size.N_COLUMN)
+        if compare:
+            frame = comparison.compared(frame, request, compare)
+        if connector is not None:
+            notes.extend(diagnostics.emptiness(self.plan(request), self.catalog, connector))
+            notes.extend(issue for report in connector.reports() for issue in report.issues)
+        described = source if isinstance(source, str) else getattr(connector, "scheme", "memory")
+        return Run(frame, request, notes, described)
+
+    def applicable(self, request: Request, source: Source) -> tuple[Request, list[Issue]]:
+        """``request`` with ``all`` replaced by the metrics ``source`` can compute, and why
+        each other metric was skipped (a missing table, a ``--by`` column out of reach).
+
+        An engine's own tables (``duckdb:FILE``, ``spark:``) and ``crmetrics sql`` are
+        judged on the canonical tables.
+        """
+        from crmetrics.applicable import applicable
+        from crmetrics.discovery import canonical_schemas, source_schemas
+
+        names = [m.name for m in self.list_metrics()] if request.metrics == ("all",) else request.metrics
+        if isinstance(source, str) and self._is_native(source):
+            present, schemas = list(TABLES), canonical_schemas
+        else:
+            connector = self.open_source(source)
+            present, schemas = connector.available_tables(), source_schemas(connector)
+        kept, skipped = applicable(
+            self.catalog,
+            list(names),
+            present=present,
+            by=request.by,
+            where=request.where,
+            schema_of=lambda table: list(schemas(table)),
+        )
+        if not kept:
+            raise UsageError(
+                Issue(
+                    "nothing-applies",
+                    "no metric applies to this source and grouping",
+                    hint="; ".join(i.message for i in skipped[:5]),
+                )
+            )
+        return replace(request, metrics=tuple(kept)), skipped
+
+    def _is_native(self, source: str) -> bool:
+        from crmetrics.sql.run import native_source
+
+        return native_source(self, source) is not None
+
+    def dimensions(self, metric: str | None = None, source: Source | None = None) -> list[Dimension]:
+        """The columns ``metric`` can be grouped and filtered by (every table's without one).
+
+        With a source, the columns it really has (extra columns included); without, the
+        canonical model's.
+        """
+        from crmetrics.discovery import canonical_schemas, dimensions, source_schemas
+
+        if metric is not None:
+            self.catalog.get(metric)
+        schemas = canonical_schemas if source is None else source_schemas(self.open_source(source))
+        return dimensions(self.catalog, metric, schemas)
+
+    def values(self, column: str, source: Source, *, table: str | None = None) -> pl.DataFrame:
+        """The distinct values of ``column`` in ``source`` with their row counts: columns
+        ``value``, ``count`` and ``table`` (where they were read), most frequent first."""
+        from crmetrics.discovery import values
+
+        return values(column, self.open_source(source), table)
+
     def sql(self, request: Request, dialect: str, *, pretty: bool = True) -> str:
-        """One SQL statement computing ``request`` in ``dialect`` on the project's warehouse."""
+        """One SQL statement computing ``request`` in ``dialect`` on the project's warehouse.
+
+        ``all`` means the metrics that reach the request's ``by`` and ``where`` columns in the
+        canonical tables; the others are skipped (see :meth:`sql_request`).
+        """
         from crmetrics.sql import Tables, to_sql
 
+        request, _ = self.sql_request(request)
         tables = Tables.warehouse(self.project.warehouse)
         return to_sql(self.plan(request), self.catalog, tables, dialect, pretty=pretty)
 
+    def sql_request(self, request: Request) -> tuple[Request, list[Issue]]:
+        """``request`` as :meth:`sql` renders it, and a warning per metric ``all`` skipped."""
+        if request.metrics != ("all",):
+            return request, []
+        from crmetrics.applicable import applicable
+        from crmetrics.discovery import canonical_schemas
+
+        kept, skipped = applicable(
+            self.catalog,
+            [m.name for m in self.list_metrics()],
+            present=list(TABLES),
+            by=request.by,
+            where=request.where,
+            schema_of=lambda table: list(canonical_schemas(table)),
+        )
+        return replace(request, metrics=tuple(kept)), skipped
+
+    @property
+    def engines(self) -> tuple[str, ...]:
+        """The engines :meth:`evaluate` can compute on."""
+        from crmetrics.sql.run import ENGINES
+
+        return ENGINES
+
     def explain(self, metric: str, request: Request | None = None, source: Source | None = None) -> str:
-        """A metric's definition, dependency tree and (with a source) its compiled plan."""
+        """A metric's definition, dependency tree and (with a request and a source) its plan."""
         from crmetrics.explain import explain
 
         return explain(self, metric, request, source)
+
+    def describe(
+        self, metric: str, request: Request | None = None, source: Source | None = None
+    ) -> dict[str, object]:
+        """What :meth:`explain` shows, as data: the definition, the dependency tree, the plan."""
+        from crmetrics.explain import describe
+
+        return describe(self, metric, request, source)
+
+    def empty_source(self) -> dict[str, pl.DataFrame]:
+        """Every canonical table, empty: compiles a plan without any data."""
+        return {name: pl.DataFrame(schema=table.schema) for name, table in TABLES.items()}
+
+    def inspect(self, source: Source) -> list[TableInspection]:
+        """Per table of ``source``: rows read, kept and rejected, null rates, time span."""
+        from crmetrics.inspect import inspect_source
+
+        return inspect_source(self.open_source(source))
+
+    @property
+    def output_formats(self) -> dict[str, OutputFormat]:
+        """The output formats, built-in and added by plugins, by name."""
+        return self.registry.output_formats
+
+    def output_format(self, name: str) -> OutputFormat:
+        """The output format ``name``; an unknown name is a :class:`UsageError`."""
+        formats = self.output_formats
+        if name not in formats:
+            raise UsageError(
+                Issue("unknown-format", f"unknown format {name!r}", hint=did_you_mean(name, formats))
+            )
+        return formats[name]
 
 
 def evaluate(
@@ -248,20 +502,46 @@ def evaluate(
     params: Mapping[str, float] | None = None,
     definitions: Sequence[str | Path] = (),
     plugins: Sequence[object] = (),
+    project: str | Path | Project | None = None,
     streaming: bool = False,
     engine: str = "polars",
     trust: bool = False,
+    compare: str | None = None,
+    with_n: bool = False,
+    min_n: int | None = None,
     cache: bool = True,
     memory_limit: str | None = None,
 ) -> pl.DataFrame:
     """Evaluate metrics on a source and return one row per (metric, period, group).
 
-    ``streaming=True`` collects with Polars' streaming engine (sources larger than memory);
-    ``trust=True`` skips the row checks of already-typed tables (see :meth:`Engine.evaluate`);
-    ``cache=False`` checks every file again instead of reusing the verdict of an unchanged
-    file (docs/performance.md); ``memory_limit`` bounds the DuckDB engine (``"2GB"``) or a
-    new local Spark session's driver (``"2g"``).
-    ``engine`` is ``polars``, ``duckdb`` or ``spark`` (docs/scaling.md).
+    Args:
+        metrics: metric names, or ``"all"`` for every metric the source can compute.
+        source: a URI (``csv:DIR``, ``parquet:DIR``, ``sample``), a source named in the
+            project file, a :class:`Connector`, or ``{"table": DataFrame}``.
+        grain: ``day``, ``week``, ``month``, ``quarter`` or ``year``.
+        start: the first period's start (inclusive).
+        end: the end of the range (exclusive).
+        by: grouping columns.
+        where: a SQL condition on grouping columns, e.g. ``"segment = 'SMB'"``.
+        params: parameter overrides, ``{"metric.param": value}``.
+        definitions: extra folders or files of metric definitions.
+        plugins: in-process plugins to register besides the installed ones.
+        project: a project file (its path or a loaded :class:`Project`); by default
+            ``CRMETRICS_PROJECT`` or ``./crmetrics.yaml`` when present, as for the CLI.
+        streaming: collect with Polars' streaming engine (sources larger than memory).
+        engine: ``polars``, ``duckdb`` or ``spark`` (docs/scaling.md).
+        trust: skip the row checks of already-typed tables (see :meth:`Engine.evaluate`).
+        compare: ``previous`` or ``year_ago``: add ``compare_value``, ``change`` and
+            ``relative_change``.
+        with_n: add ``n``, the sample size behind each value of metrics that declare one.
+        min_n: show values whose ``n`` is below this as null.
+        cache: False checks every file again instead of reusing the verdict kept for an
+            unchanged file (docs/performance.md).
+        memory_limit: the most memory the DuckDB engine may use (``"2GB"``), or the driver
+            memory of a new local Spark session (``"2g"``).
+
+    Warnings (skipped metrics, suppressed values, a filter or range without data) are
+    issued as Python :class:`UserWarning`.
 
     Example:
         >>> import crmetrics
@@ -269,7 +549,17 @@ def evaluate(
         >>> result.columns
         ['metric', 'period_start', 'value']
     """
-    facade = Engine(definitions=definitions, plugins=plugins, cache=cache, memory_limit=memory_limit)
+    from crmetrics.project import find_project, load_project
+
+    if isinstance(project, Project):
+        chosen = project
+    elif project is not None:
+        chosen = load_project(Path(project))
+    else:
+        chosen = find_project()
+    facade = Engine(
+        definitions=definitions, plugins=plugins, project=chosen, cache=cache, memory_limit=memory_limit
+    )
     request = Request.build(
         [metrics] if isinstance(metrics, str) else metrics,
         grain=grain,
@@ -279,4 +569,16 @@ def evaluate(
         where=where,
         params=params,
     )
-    return facade.evaluate(request, source, streaming=streaming, engine=engine, trust=trust)
+    outcome = facade.run(
+        request,
+        source,
+        engine=engine,
+        streaming=streaming,
+        trust=trust,
+        compare=compare,
+        with_n=with_n,
+        min_n=min_n,
+    )
+    for note in outcome.notes:
+        warnings.warn(note.render(), UserWarning, stacklevel=2)
+    return outcome.frame

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from crmetrics.catalog import Catalog
 from crmetrics.plan import Request
 
 if TYPE_CHECKING:
@@ -52,3 +53,42 @@ def explain(engine: Engine, name: str, request: Request | None, source: Source |
         )
         lines.append(query.explain())
     return "\n".join(lines)
+
+
+def describe(engine: Engine, name: str, request: Request | None, source: Source | None) -> dict[str, object]:
+    """The definition, the dependency tree and (with a request and a source) the plan, as data."""
+    catalog = engine.catalog
+    metric = catalog.get(name)
+    data: dict[str, object] = {
+        "name": metric.name,
+        "label": metric.title,
+        "type": metric.type,
+        "category": metric.category,
+        "unit": metric.unit,
+        "defined": str(metric.location),
+        "origin": metric.origin.provider,
+        "description": metric.description,
+        "table": metric.table or None,
+        "time": metric.time or None,
+        "expr": metric.expr.text.strip() if metric.expr else None,
+        "filter": metric.filter.text.strip() if metric.filter else None,
+        "measures": {
+            m.name: {"table": m.table, "time": m.time, "expr": m.expr.text.strip()}
+            for m in metric.measures.values()
+        },
+        "params": dict(metric.params),
+        "n": metric.n or None,
+        "min_n": metric.min_n,
+        "dependencies": _tree(catalog, name),
+    }
+    if request is not None and source is not None:
+        data["plan"] = engine.compile(request, source).explain()
+    return data
+
+
+def _tree(catalog: Catalog, name: str) -> dict[str, object]:
+    return {
+        "name": name,
+        "type": catalog.metrics[name].type,
+        "depends_on": [_tree(catalog, d) for d in sorted(catalog.references.get(name, ()))],
+    }

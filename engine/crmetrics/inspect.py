@@ -23,6 +23,24 @@ class TableInspection:
     span: tuple[datetime | None, datetime | None] = (None, None)
     errors: list[Issue] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, object]:
+        """The figures as plain data (for ``inspect --format json``)."""
+        report = self.report
+        first, last = self.span
+        return {
+            "table": self.table,
+            "origin": report.origin if report else None,
+            "rows_read": report.rows_read if report else None,
+            "rows_kept": report.rows_kept if report else None,
+            "rejected": dict(report.rejected) if report else {},
+            "duplicates_dropped": report.duplicates_dropped if report else None,
+            "warnings": [i.message for i in report.issues] if report else [],
+            "first": first.isoformat() if first else None,
+            "last": last.isoformat() if last else None,
+            "null_rates": self.null_rates,
+            "errors": [i.render() for i in self.errors],
+        }
+
 
 def _time_column(table: str) -> str:
     return next(c.name for c in TABLES[table].columns if c.kind == "datetime")

@@ -79,6 +79,9 @@ class MetricDefinition:
     rollup: str = "avg"
     params: Mapping[str, float] = field(default_factory=dict)
     override: bool = False
+    #: The count metric giving each value's sample size, and the least one to show.
+    n: str = ""
+    min_n: int | None = None
     document: Document | None = field(default=None, repr=False, compare=False)
     index: int = 0
 
@@ -174,6 +177,8 @@ def _metric(document: Document, origin: Origin, index: int, raw: dict[str, Any])
         rollup=raw.get("rollup", "avg"),
         params={k: float(v) for k, v in raw.get("params", {}).items()},
         override=bool(raw.get("override", False)),
+        n=raw.get("n", ""),
+        min_n=raw.get("min_n"),
         document=document,
         index=index,
     )

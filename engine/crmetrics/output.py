@@ -12,6 +12,8 @@ from typing import BinaryIO
 
 import polars as pl
 
+from crmetrics.output_table import Layout, format_value, render_table
+
 
 @dataclass(frozen=True)
 class MetricDisplay:
@@ -24,10 +26,25 @@ class MetricDisplay:
 
 @dataclass(frozen=True)
 class RenderInfo:
-    """What a writer knows besides the rows."""
+    """What a writer knows besides the rows.
+
+    Attributes:
+        by: the grouping columns.
+        metrics: each metric's label, unit and category.
+        order: the metrics in the order they were asked for.
+        grain: the period length.
+        caption: one line saying source, grain, range, grouping and filter.
+        width: the width of the terminal (80 when the output is not a terminal).
+        currency: the project's reporting currency code, or "".
+    """
 
     by: Sequence[str] = ()
     metrics: Mapping[str, MetricDisplay] = field(default_factory=dict)
+    order: Sequence[str] = ()
+    grain: str = "month"
+    caption: str = ""
+    width: int = 80
+    currency: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,97 +63,54 @@ class OutputFormat:
     description: str = ""
 
 
+def _through_python(write: Callable[[io.BytesIO], None], stream: BinaryIO) -> None:
+    # Polars writes to a stream from Rust, where a reader that went away (`| head -1`)
+    # surfaces as an opaque OSError or ComputeError; writing the (small, aggregated) result
+    # to memory first lets Python's own write raise BrokenPipeError, which the CLI expects.
+    buffer = io.BytesIO()
+    write(buffer)
+    stream.write(buffer.getvalue())
+
+
 def _csv(result: pl.DataFrame, stream: BinaryIO, info: RenderInfo) -> None:
-    result.write_csv(stream)
+    _through_python(result.write_csv, stream)
 
 
 def _json(result: pl.DataFrame, stream: BinaryIO, info: RenderInfo) -> None:
     rows = []
     for row in result.iter_rows(named=True):
-        value = row["value"]
-        row["value"] = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+        row = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
         rows.append({k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()})
     stream.write(json.dumps(rows, indent=2).encode() + b"\n")
 
 
 def _parquet(result: pl.DataFrame, stream: BinaryIO, info: RenderInfo) -> None:
-    result.write_parquet(stream)
-
-
-def format_value(value: float | None, unit: str) -> str:
-    """A value as people read it: ``0.05`` with unit ``ratio`` is ``5.0 %``."""
-    if value is None:
-        return "-"
-    if unit == "ratio":
-        return f"{value * 100:,.1f} %"
-    if unit == "percent":
-        return f"{value:,.1f} %"
-    if unit == "count":
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-    if unit == "currency":
-        return f"{value:,.2f}"
-    if unit in ("hours", "minutes", "days"):
-        return f"{value:,.2f} {unit[0] if unit != 'minutes' else 'min'}"
-    return f"{value:,.2f}"
-
-
-#: Metrics per table: beyond this a terminal row no longer fits one screen width.
-_COLUMNS_PER_TABLE = 8
-
-
-def _sections(names: list[str], info: RenderInfo) -> list[tuple[str, list[str]]]:
-    """Metrics split by category, then into chunks narrow enough to read."""
-    by_category: dict[str, list[str]] = {}
-    for name in names:
-        category = info.metrics.get(name, MetricDisplay(name)).category
-        by_category.setdefault(category, []).append(name)
-    sections = []
-    for category, members in by_category.items():
-        chunks = [members[i : i + _COLUMNS_PER_TABLE] for i in range(0, len(members), _COLUMNS_PER_TABLE)]
-        for number, chunk in enumerate(chunks, 1):
-            title = category + (f" ({number}/{len(chunks)})" if len(chunks) > 1 else "")
-            sections.append((title, chunk))
-    return sections
+    _through_python(result.write_parquet, stream)
 
 
 def _table(result: pl.DataFrame, stream: BinaryIO, info: RenderInfo) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    keys = ["period_start", *info.by]
-    names = list(dict.fromkeys(result["metric"].to_list()))
-    wide = result.pivot(on="metric", index=keys, values="value", maintain_order=True) if names else result
-    text = io.StringIO()
-    sections = _sections(names, info)
-    for title, members in sections or [("", [])]:
-        table = Table(
-            show_edge=False,
-            header_style="bold",
-            title=title if len(sections) > 1 else None,
-            title_justify="left",
-            title_style="bold",
-        )
-        for key in keys:
-            table.add_column(key)
-        for name in members:
-            table.add_column(info.metrics.get(name, MetricDisplay(name)).label, justify="right")
-        for row in wide.iter_rows(named=True):
-            cells = ["(null)" if row[k] is None else str(row[k]) for k in keys]
-            units = [info.metrics.get(n, MetricDisplay(n)).unit for n in members]
-            cells += [format_value(row.get(n), unit) for n, unit in zip(members, units, strict=True)]
-            table.add_row(*cells)
-        width = max(100, 16 * (len(keys) + len(members)))
-        Console(file=text, width=width, no_color=True).print(table)
-        text.write("\n")
-    stream.write(text.getvalue().rstrip("\n").encode() + b"\n")
+    layout = Layout(
+        order=info.order or list(dict.fromkeys(result["metric"].to_list())),
+        labels={n: info.metrics[n].label if n in info.metrics else n for n in result["metric"].unique()},
+        units={n: d.unit for n, d in info.metrics.items()},
+        categories={n: d.category for n, d in info.metrics.items()},
+        by=info.by,
+        grain=info.grain,
+        width=info.width,
+        currency=info.currency,
+    )
+    stream.write(render_table(result, layout, info.caption).encode())
 
 
 BUILTIN_FORMATS: dict[str, OutputFormat] = {
     f.name: f
     for f in (
-        OutputFormat("table", _table, "a table for people: a period per row, a metric per column"),
+        OutputFormat("table", _table, "a table for people, fitted to the terminal's width"),
         OutputFormat("csv", _csv, "long format: one row per (metric, period, group)"),
         OutputFormat("json", _json, "long format, a JSON array of objects"),
         OutputFormat("parquet", _parquet, "long format, Parquet"),
     )
 }
+
+
+__all__ = ["BUILTIN_FORMATS", "MetricDisplay", "OutputFormat", "RenderInfo", "format_value"]

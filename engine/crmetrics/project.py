@@ -31,6 +31,19 @@ class SourceConfig:
 
 @dataclass
 class Project:
+    """A project file's settings; an empty project when there is no file.
+
+    Attributes:
+        path: the project file.
+        definitions: folders and files of definitions, relative to the project file.
+        source: the source used when none is given.
+        sources: named sources with connector options.
+        params: parameter overrides applied to every run.
+        warehouse: canonical table -> warehouse table, for the SQL engines.
+        reporting_currency: the currency code tables write after currency values.
+        document: the parsed file, for locating messages.
+    """
+
     path: Path | None = None
     definitions: list[Path] = field(default_factory=list)
     source: str | None = None
@@ -38,6 +51,8 @@ class Project:
     params: dict[str, float] = field(default_factory=dict)
     #: Canonical table -> warehouse table (a name, or ``{table, columns}``), for SQL engines.
     warehouse: dict[str, Any] = field(default_factory=dict)
+    #: The currency code written after currency values in tables (e.g. EUR), or None.
+    reporting_currency: str | None = None
     document: Document | None = None
 
     def check_options(self, name: str, schema: Mapping[str, Any] | None) -> None:
@@ -100,6 +115,7 @@ def load_project(path: Path) -> Project:
         sources=sources,
         params={k: float(v) for k, v in data.get("params", {}).items()},
         warehouse=dict(data.get("warehouse", {}).get("tables", {})),
+        reporting_currency=data.get("reporting_currency"),
         document=document,
     )
 

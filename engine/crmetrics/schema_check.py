@@ -100,7 +100,11 @@ def _sentence(error: ValidationError, document: Document) -> str:
         return f"{key or 'value'} must be {error.validator_value!r}"
     if error.validator == "type":
         expected = _article(error.validator_value)
-        return f"{key or 'value'} must be {expected}, not {type(instance).__name__} {instance!r}"
+        if key == "metrics" and error.validator_value == "array":
+            expected = "a list of metrics"
+        if instance is None:
+            return f"{key or 'value'}: is empty; expected {expected}"
+        return f"{key or 'value'}: is {_yaml_kind(instance)} ({_yaml_text(instance)}); expected {expected}"
     if error.validator == "pattern":
         return f"{key or 'name'} {instance!r} is not a valid name"
     if error.validator == "propertyNames":
@@ -138,6 +142,27 @@ def _a(kind: object) -> str:
 
 def _not_keys(schema: Mapping[str, Any]) -> list[str]:
     return [k for branch in schema.get("anyOf", []) for k in branch.get("required", [])]
+
+
+def _yaml_kind(value: Any) -> str:
+    """What a YAML reader calls ``value``'s kind (never a Python type name)."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a value"
+
+
+def _yaml_text(value: Any) -> str:
+    """``value`` written the way YAML shows it, shortened."""
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _article(kind: Any) -> str:

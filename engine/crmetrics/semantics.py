@@ -26,7 +26,7 @@ from sqlglot import exp
 from crmetrics.catalog import Catalog
 from crmetrics.errors import Issue, UsageError, did_you_mean
 from crmetrics.formula.compiler import PERIOD_DAYS_COLUMN, prior_column
-from crmetrics.formula.parse import describe_parse_error
+from crmetrics.formula.parse import error_offset, plain_parse_error, pointer
 from crmetrics.metric import MetricDefinition
 from crmetrics.plan import LogicalPlan
 
@@ -45,11 +45,16 @@ def where_columns(where: str | None) -> list[str]:
     try:
         tree = sqlglot.parse_one(where)
     except sqlglot.errors.ParseError as error:
+        detail = error.errors[0] if error.errors else {}
+        offset = error_offset(where, detail)
         raise UsageError(
             Issue(
                 "bad-where",
-                f"cannot parse --where {where!r}: {describe_parse_error(error.errors[0]['description'])}",
-                hint="write a SQL condition, e.g. segment = 'SMB'",
+                f"cannot read --where at character {offset + 1}: "
+                f"{plain_parse_error(str(detail.get('description', error)))}",
+                hint="write a SQL condition, e.g. segment = 'SMB' AND region IN ('EMEA', 'NA'); "
+                "text goes in single quotes",
+                context=pointer(where, offset),
             )
         ) from None
     return sorted({c.name for c in tree.find_all(exp.Column)})

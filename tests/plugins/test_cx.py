@@ -40,7 +40,6 @@ JAN, FEB, MAR = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
 @pytest.fixture(autouse=True)
 def _in_process_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRMETRICS_DISABLE_PLUGINS", "cx")
-    monkeypatch.delenv("CRMETRICS_LOAD_PLUGINS", raising=False)
 
 
 def utc(

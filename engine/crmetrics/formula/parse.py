@@ -51,6 +51,27 @@ def describe_parse_error(description: str) -> str:
     return re.sub(r"<class '(?:\w+\.)*(\w+)'>", r"\1", first)
 
 
+def plain_parse_error(description: str) -> str:
+    """sqlglot's message in plain words, for people who never read a parser's grammar."""
+    text = describe_parse_error(description)
+    if text.startswith("Required keyword"):
+        return "something is missing after this"
+    if text.startswith(("Invalid expression", "Unexpected token")):
+        return "this is not understood here"
+    if text.startswith("Expecting )"):
+        return "a closing parenthesis is missing"
+    return text
+
+
+def error_offset(text: str, detail: dict[str, object]) -> int:
+    """The 0-based offset of the token sqlglot's error ``detail`` is about (its start)."""
+    line = detail.get("line", 1)
+    column = detail.get("col", 1)
+    end = _offset(text, line if isinstance(line, int) else 1, column if isinstance(column, int) else 1)
+    highlight = detail.get("highlight") or ""
+    return max(end - max(len(str(highlight)) - 1, 0), 0)
+
+
 def pointer(text: str, offset: int) -> str:
     """The formula line holding ``offset``, with a caret under that character."""
     offset = min(max(offset, 0), len(text))

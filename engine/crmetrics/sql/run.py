@@ -35,10 +35,17 @@ def check_engine(name: str) -> str:
             Issue(
                 "unknown-engine",
                 f"unknown engine {name!r}",
-                hint=f"{did_you_mean(engine, ENGINES)} engines: {', '.join(ENGINES)}".lstrip(),
+                hint=_engine_hint(engine),
             )
         )
     return engine
+
+
+def _engine_hint(name: str) -> str:
+    """``did you mean 'duckdb'?`` when a name is close, and the engines, listed once."""
+    close = did_you_mean(name, ENGINES)
+    listed = f"engines: {', '.join(ENGINES)}"
+    return f"{close} {listed}" if close.startswith("did you mean") else listed
 
 
 def native_source(engine: Engine, source: Source) -> SourceURI | None:

@@ -1,0 +1,82 @@
+"""Where ``run`` writes: stdout or ``-o FILE``, in the format given or implied by the file.
+
+Checked before anything is computed, so a bad ``-o`` costs nothing: a missing folder, a
+directory, a file that cannot be written, a format that contradicts the file's extension,
+or binary Parquet bound for a terminal are each one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+from crmetrics.errors import Issue, UsageError
+
+#: File extensions that imply a format when ``--format`` is not given.
+EXTENSIONS: dict[str, str] = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
+BINARY_FORMATS = frozenset({"parquet"})
+
+
+def chosen_format(fmt: str | None, output: Path | None) -> str:
+    """``--format``, else the format ``-o``'s extension names, else ``table``."""
+    implied = EXTENSIONS.get(output.suffix.lower()) if output is not None else None
+    if fmt is None:
+        return implied or "table"
+    if implied is not None and implied != fmt:
+        raise UsageError(
+            Issue(
+                "format-mismatch",
+                f"--format {fmt} does not match the extension of {output} ({implied})",
+                hint=f"drop --format to write {implied}, or name the file with the .{fmt} extension",
+            )
+        )
+    return fmt
+
+
+def check_output(output: Path | None, fmt: str) -> None:
+    """Refuse an output that cannot be written, before any work is done."""
+    if output is None:
+        if fmt in BINARY_FORMATS and sys.stdout.isatty():
+            raise UsageError(
+                Issue(
+                    "binary-to-terminal",
+                    f"{fmt} is binary and stdout is a terminal",
+                    hint=f"write it to a file with -o result.{fmt}, or pipe it to a program",
+                )
+            )
+        return
+    if output.is_dir():
+        raise UsageError(
+            Issue(
+                "output-is-folder",
+                f"-o {output} is a folder",
+                hint=f"name a file, e.g. -o {output}/result.csv",
+            )
+        )
+    folder = output.parent
+    if not folder.is_dir():
+        raise UsageError(
+            Issue(
+                "output-folder",
+                f"-o {output}: folder {folder} does not exist",
+                hint=f"create it: mkdir -p {folder}",
+            )
+        )
+    writable = os.access(output, os.W_OK) if output.exists() else os.access(folder, os.W_OK)
+    if not writable:
+        raise UsageError(
+            Issue("output-denied", f"-o {output}: no permission to write there", hint="choose another file")
+        )
+
+
+def open_output(output: Path) -> BinaryIO:
+    """``output`` opened for binary writing; an OS refusal is one line, exit code 2."""
+    try:
+        return output.open("wb")
+    except OSError as error:
+        raise UsageError(Issue("output", f"-o {output}: {error.strerror or error}")) from None
+
+
+__all__ = ["BINARY_FORMATS", "EXTENSIONS", "check_output", "chosen_format", "open_output"]

@@ -1,0 +1,156 @@
+"""Warnings against silent emptiness: a filter or a range that leaves no data to measure.
+
+A run whose ``--where`` matches no row, or whose range lies outside the data, prints
+zeros and nulls that look like real numbers. These checks say so on stderr, with what the
+data holds instead. A ``--where`` comparing a column with a bare word (``segment = SMB``)
+reads the word as a column; that is refused before anything runs, with the column's values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import polars as pl
+import sqlglot
+from sqlglot import exp
+
+from crmetrics.applicable import tables_read
+from crmetrics.catalog import Catalog
+from crmetrics.connector import Connector
+from crmetrics.discovery import source_schemas, value_summary, values
+from crmetrics.errors import Issue, UsageError
+from crmetrics.plan import LogicalPlan, Request
+from crmetrics.semantics import CUSTOMERS, where_columns
+
+
+def _reachable_columns(connector: Connector) -> set[str]:
+    schema_of = source_schemas(connector)
+    return {c for table in connector.available_tables() for c in schema_of(table)}
+
+
+def check_bare_words(where: str | None, connector: Connector) -> None:
+    """Refuse ``column = word`` where ``word`` is no column: it was meant as text."""
+    if not where:
+        return
+    known = _reachable_columns(connector)
+    if all(c in known for c in where_columns(where)):
+        return
+    tree = sqlglot.parse_one(where)
+    for node in tree.find_all(exp.EQ, exp.NEQ, exp.In, exp.GT, exp.GTE, exp.LT, exp.LTE):
+        sides = [node.this, *(node.expressions if isinstance(node, exp.In) else [node.expression])]
+        columns = [s for s in sides if isinstance(s, exp.Column)]
+        named = [c for c in columns if c.name in known]
+        words = [c for c in columns if c.name not in known]
+        if not named or not words:
+            continue
+        column, word = named[0].name, words[0].name
+        fixed = where.replace(words[0].sql(), f"'{word}'", 1)
+        counts = values(column, connector)
+        raise UsageError(
+            Issue(
+                "bare-word",
+                f"--where compares column {column!r} with {word!r}, which is not a column; "
+                f"to compare with the text {word}, quote it: {fixed}",
+                hint=f"{column} holds: {value_summary(counts)}",
+            )
+        )
+
+
+def _where_matches(plan: LogicalPlan, catalog: Catalog, connector: Connector) -> dict[str, int]:
+    """Rows of each table the requested metrics read that pass ``--where``."""
+    from crmetrics.polars_backend import PolarsRenderer
+
+    renderer = PolarsRenderer(plan, catalog, connector.scan)
+    counts: dict[str, pl.LazyFrame] = {}
+    for name in plan.order:
+        for table in tables_read(catalog.metrics[name]):
+            if table not in counts:
+                counts[table] = renderer.filtered(name, table).select(pl.len())
+    collected = pl.collect_all(list(counts.values()))
+    return {t: int(f.item()) for t, f in zip(counts, collected, strict=True)}
+
+
+def _time_columns(catalog: Catalog, names: Sequence[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for name in names:
+        metric = catalog.metrics[name]
+        if metric.type == "aggregate":
+            pairs.append((metric.table, metric.time))
+        pairs.extend((m.table, m.time) for m in metric.measures.values())
+    return list(dict.fromkeys(pairs))
+
+
+def _present_time_columns(
+    catalog: Catalog, names: Sequence[str], connector: Connector
+) -> list[tuple[str, str]]:
+    present = connector.available_tables()
+    return [(t, c) for t, c in _time_columns(catalog, names) if t in present]
+
+
+def _outside(
+    request: Request, catalog: Catalog, names: Sequence[str], connector: Connector
+) -> list[tuple[str, str, datetime, datetime]]:
+    """The (table, time column, first, last) whose rows all lie outside the range."""
+    pairs = _present_time_columns(catalog, names, connector)
+    if not pairs:
+        return []
+    spans = pl.collect_all(
+        [
+            connector.scan(t).select(pl.col(c).min().alias("first"), pl.col(c).max().alias("last"))
+            for t, c in pairs
+        ]
+    )
+    found = []
+    for (table, column), span in zip(pairs, spans, strict=True):
+        first, last = span.row(0)
+        if first is None:
+            continue
+        if last < request.start or first >= request.end:
+            found.append((table, column, first, last))
+    return found
+
+
+def emptiness(plan: LogicalPlan, catalog: Catalog, connector: Connector) -> list[Issue]:
+    """Warnings for a ``--where`` matching no row and for data wholly outside the range."""
+    request = plan.request
+    issues = []
+    if request.where:
+        matches = _where_matches(plan, catalog, connector)
+        empty = [t for t, n in matches.items() if n == 0]
+        if empty:
+            columns = where_columns(request.where)
+            held = []
+            for column in columns:
+                table = CUSTOMERS if column in source_schemas(connector)(CUSTOMERS) else None
+                counts = values(column, connector, table)
+                held.append(f"{column} holds {value_summary(counts)}")
+            issues.append(
+                Issue(
+                    "where-matches-nothing",
+                    f"--where {request.where} matches no row of {', '.join(empty)}: "
+                    "their metrics are computed over no data",
+                    severity="warning",
+                    hint="; ".join(held),
+                )
+            )
+    outside = _outside(request, catalog, plan.order, connector)
+    # Only when no time column read has a row in the range: then every number is empty.
+    if outside and len(outside) == len(_present_time_columns(catalog, plan.order, connector)):
+        spans = "; ".join(
+            f"{table}.{column} spans {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+            for table, column, first, last in outside
+        )
+        issues.append(
+            Issue(
+                "range-outside-data",
+                f"the range {request.start:%Y-%m-%d} to {request.end:%Y-%m-%d} holds no row of "
+                f"{', '.join(sorted({t for t, *_ in outside}))}: their metrics are computed over no data",
+                severity="warning",
+                hint=f"{spans}; choose --start and --end inside the data",
+            )
+        )
+    return issues
+
+
+__all__ = ["check_bare_words", "emptiness"]

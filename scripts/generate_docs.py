@@ -97,15 +97,18 @@ def type_text(node: Mapping[str, Any], root: Mapping[str, Any]) -> str:
     name = ref_name(node)
     if name is not None:
         if resolve(node, root).get("type") == "object":
-            return f"a `{name}` mapping (see [{name.capitalize()} keys](#{name}-keys))"
+            title = name.replace("_", " ").capitalize()
+            return f"a `{name}` mapping (see [{title} keys](#{title.lower().replace(' ', '-')}-keys))"
         return f"[`{name}`](#value-types)"
     if "enum" in node:
         return "one of " + code(node["enum"])
     if "const" in node:
         return f"`{node['const']}`"
-    if "oneOf" in node:
+    if "oneOf" in node and "type" not in node:  # with a type, oneOf only picks required keys
         return " or ".join(type_text(option, root) for option in node["oneOf"])
     kind = node.get("type")
+    if isinstance(kind, list):
+        return " or ".join(type_text({**node, "type": one}, root) for one in kind)
     if kind == "array":
         return f"list; each item: {type_text(node.get('items', {}), root)}"
     if kind == "object":
@@ -124,9 +127,13 @@ def type_text(node: Mapping[str, Any], root: Mapping[str, Any]) -> str:
                 + (f" (required: {code(required)})" if required else "")
             )
         return "mapping"
-    text = {"string": "string", "number": "number", "integer": "integer", "boolean": "`true` or `false`"}.get(
-        kind or "", "value"
-    )
+    text = {
+        "string": "string",
+        "number": "number",
+        "integer": "integer",
+        "boolean": "`true` or `false`",
+        "null": "`null`",
+    }.get(kind or "", "value")
     if kind == "string" and node.get("minLength"):
         text = "non-empty string"
     if "pattern" in node:
@@ -255,6 +262,7 @@ def reference_page(definitions: Mapping[str, Any], project: Mapping[str, Any]) -
                 lines.append(f"- {verb}: {code(kinds)}.")
         lines.append("")
     lines += measure_section(definitions)
+    lines += test_case_section(definitions)
     lines += value_types_section(definitions)
     lines += project_section(project)
     return "\n".join(lines).rstrip() + "\n"
@@ -279,6 +287,32 @@ def measure_section(definitions: Mapping[str, Any]) -> list[str]:
             f"| {cell(node.get('description', ''))} |"
         )
     return [*lines, ""]
+
+
+def key_table(node: Mapping[str, Any], root: Mapping[str, Any]) -> list[str]:
+    required = set(node.get("required", []))
+    lines = ["| Key | Accepts | Required | Description |", "|---|---|---|---|"]
+    for key, child in node["properties"].items():
+        lines.append(
+            f"| `{key}` | {cell(type_text(child, root))} | {'yes' if key in required else 'no'} "
+            f"| {cell(child.get('description', ''))} |"
+        )
+    return [*lines, ""]
+
+
+def test_case_section(definitions: Mapping[str, Any]) -> list[str]:
+    case = definitions["definitions"]["test_case"]
+    lines = [
+        "## Test case keys",
+        "",
+        case.get("description", ""),
+        "Each entry of a file's `tests` list is a mapping with these keys (guide: docs/tests.md).",
+        "",
+        *key_table(case, definitions),
+    ]
+    for key in ("request", "expect"):
+        lines += [f"Keys of `{key}`:", "", *key_table(case["properties"][key], definitions)]
+    return lines
 
 
 def value_types_section(definitions: Mapping[str, Any]) -> list[str]:

@@ -20,8 +20,9 @@ F64 = pl.Float64
 BOOL = pl.Boolean
 
 
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0,
-        microsecond: int = 0) -> datetime:
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, microsecond: int = 0
+) -> datetime:
     """A timezone-aware UTC datetime."""
     return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=UTC)
 
@@ -34,19 +35,37 @@ def table(schema: dict[str, pl.DataType], rows: list[tuple]) -> pl.DataFrame:
 # Schemas with real datetime columns (used for empty tables and datetime-typed fixtures).
 CUSTOMERS_SCHEMA = {"customer_id": STR, "segment": STR, "acquired_at": TS, "churned_at": TS}
 REVENUE_SCHEMA = {
-    "revenue_id": STR, "customer_id": STR, "recognized_at": TS, "amount": F64, "cost": F64,
+    "revenue_id": STR,
+    "customer_id": STR,
+    "recognized_at": TS,
+    "amount": F64,
+    "cost": F64,
 }
 SPEND_SCHEMA = {"spend_id": STR, "spent_at": TS, "category": STR, "amount": F64}
 DEALS_SCHEMA = {
-    "deal_id": STR, "customer_id": STR, "stage": STR, "is_closed": BOOL, "is_won": BOOL,
-    "deal_type": STR, "created_at": TS, "closed_at": TS,
+    "deal_id": STR,
+    "customer_id": STR,
+    "stage": STR,
+    "is_closed": BOOL,
+    "is_won": BOOL,
+    "deal_type": STR,
+    "created_at": TS,
+    "closed_at": TS,
 }
 LEADS_SCHEMA = {
-    "lead_id": STR, "created_at": TS, "is_converted": BOOL, "converted_at": TS, "customer_id": STR,
+    "lead_id": STR,
+    "created_at": TS,
+    "is_converted": BOOL,
+    "converted_at": TS,
+    "customer_id": STR,
 }
 TICKETS_SCHEMA = {"ticket_id": STR, "customer_id": STR, "created_at": TS, "first_response_at": TS}
 SURVEYS_SCHEMA = {
-    "response_id": STR, "customer_id": STR, "survey_type": STR, "score": F64, "submitted_at": TS,
+    "response_id": STR,
+    "customer_id": STR,
+    "survey_type": STR,
+    "score": F64,
+    "submitted_at": TS,
 }
 ACTIVITY_SCHEMA = {"activity_id": STR, "customer_id": STR, "occurred_at": TS}
 
@@ -70,6 +89,7 @@ def empty_source() -> dict[str, pl.DataFrame]:
 # ---------------------------------------------------------------------------------------
 # The main fixture: eight customers over December 2024 .. April 2025.
 # ---------------------------------------------------------------------------------------
+
 
 def main_customers() -> pl.DataFrame:
     """Customers, timestamps as ISO strings.
@@ -165,11 +185,9 @@ def main_deals() -> pl.DataFrame:
         DEALS_SCHEMA,
         [
             ("D1", "C1", "Closed Won", True, True, "upsell", utc(2025, 1, 2), utc(2025, 1, 15)),
-            ("D2", "C3", "Closed Won", True, True, "cross_sell", utc(2025, 1, 3),
-             utc(2025, 1, 20)),
+            ("D2", "C3", "Closed Won", True, True, "cross_sell", utc(2025, 1, 3), utc(2025, 1, 20)),
             ("D3", "C1", "Closed Lost", True, False, "upsell", utc(2025, 1, 4), utc(2025, 1, 22)),
-            ("D4", "C2", "Closed Won", True, True, "new_business", utc(2024, 12, 1),
-             utc(2025, 1, 5)),
+            ("D4", "C2", "Closed Won", True, True, "new_business", utc(2024, 12, 1), utc(2025, 1, 5)),
             ("D5", "C3", "Closed Won", True, True, "renewal", utc(2025, 1, 10), utc(2025, 2, 10)),
             ("D6", "C4", "Closed Won", True, True, "upsell", utc(2025, 2, 2), utc(2025, 2, 20)),
             ("D7", "C5", "Negotiation", False, False, "cross_sell", utc(2025, 2, 3), None),
@@ -191,8 +209,7 @@ def main_leads() -> pl.DataFrame:
     Mar: L8 converted -> C8 (Enterprise)                               -> 1 of 1
     """
     return table(
-        {"lead_id": STR, "created_at": STR, "is_converted": BOOL, "converted_at": STR,
-         "customer_id": STR},
+        {"lead_id": STR, "created_at": STR, "is_converted": BOOL, "converted_at": STR, "customer_id": STR},
         [
             ("L1", "2025-01-05T00:00:00Z", True, "2025-01-20T00:00:00Z", "C6"),
             ("L2", "2025-01-10T00:00:00Z", False, None, None),
@@ -287,6 +304,7 @@ def main_source() -> dict[str, pl.DataFrame]:
 # The health-score fixture: March 2025.
 # ---------------------------------------------------------------------------------------
 
+
 def health_source() -> dict[str, pl.DataFrame]:
     """Customers with activity, responses and tickets around March 2025.
 
@@ -317,11 +335,11 @@ def health_source() -> dict[str, pl.DataFrame]:
         for day in days:
             activity_rows.append((f"{customer}-{month}-{day}", customer, utc(2025, month, day)))
 
-    add_activity("H1", 3, range(1, 11))   # 10 rows in March
-    add_activity("H1", 2, range(1, 6))    # 5 rows in February
-    add_activity("H2", 3, range(1, 26))   # 25 rows in March
-    add_activity("H3", 3, range(1, 5))    # 4 rows in March
-    add_activity("H4", 3, range(1, 21))   # 20 rows in March (H4 not active at period end)
+    add_activity("H1", 3, range(1, 11))  # 10 rows in March
+    add_activity("H1", 2, range(1, 6))  # 5 rows in February
+    add_activity("H2", 3, range(1, 26))  # 25 rows in March
+    add_activity("H3", 3, range(1, 5))  # 4 rows in March
+    add_activity("H4", 3, range(1, 21))  # 20 rows in March (H4 not active at period end)
     activity_rows.append(("H3-4-1", "H3", utc(2025, 4, 1)))
     activity = table(ACTIVITY_SCHEMA, activity_rows)
 
@@ -356,6 +374,7 @@ def health_source() -> dict[str, pl.DataFrame]:
 # ---------------------------------------------------------------------------------------
 # The week-grain fixture: weeks of 2025-01-06 and 2025-01-13 (both Mondays).
 # ---------------------------------------------------------------------------------------
+
 
 def week_source() -> dict[str, pl.DataFrame]:
     """Customers and revenue around two ISO weeks.

@@ -44,6 +44,7 @@ def data_error(folder: Path, table: str, *lines: str) -> DataError:
 
 # -- timestamps ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -74,7 +75,8 @@ def test_timestamp_text_becomes_utc(text: str, expected: datetime) -> None:
 
 def test_csv_timestamps_become_utc(tmp_path: Path) -> None:
     frame = load_csv(
-        tmp_path, "customers",
+        tmp_path,
+        "customers",
         "customer_id,acquired_at,churned_at",
         "c1,2025-03-01T01:30:00+02:00,2025-03-02T00:00:00.250+0200",
         "c2,2025-03-01,1740873600000",
@@ -132,7 +134,8 @@ def test_parquet_timestamps_of_every_type_become_utc(tmp_path: Path) -> None:
 
 def test_bad_date_names_file_row_column_and_value(tmp_path: Path) -> None:
     error = data_error(
-        tmp_path, "customers",
+        tmp_path,
+        "customers",
         "customer_id,acquired_at",
         "c1,2025-03-01",
         "c2,2025-13-45",
@@ -150,11 +153,21 @@ def test_bad_date_names_file_row_column_and_value(tmp_path: Path) -> None:
 
 # -- booleans --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("true", True), ("TRUE", True), ("True", True), ("1", True), ("yes", True), ("Yes", True),
-        ("false", False), ("False", False), ("0", False), ("no", False), (" NO ", False),
+        ("true", True),
+        ("TRUE", True),
+        ("True", True),
+        ("1", True),
+        ("yes", True),
+        ("Yes", True),
+        ("false", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+        (" NO ", False),
     ],
 )
 def test_boolean_spellings(text: str, expected: bool) -> None:
@@ -174,7 +187,8 @@ def test_boolean_spellings(text: str, expected: bool) -> None:
 @pytest.mark.parametrize("text", ["maybe", "t", "y", "n", "2", "-1", "truee"])
 def test_other_boolean_text_is_a_data_error(tmp_path: Path, text: str) -> None:
     error = data_error(
-        tmp_path, "leads",
+        tmp_path,
+        "leads",
         "lead_id,created_at,is_converted,converted_at",
         "l1,2025-01-01,false,",
         "l2,2025-01-02,true,2025-01-05",
@@ -208,9 +222,11 @@ def test_parquet_booleans(tmp_path: Path) -> None:
 
 # -- keys and columns ------------------------------------------------------------------------
 
+
 def test_duplicate_key_keeps_last_copy_and_is_reported(tmp_path: Path) -> None:
     write_csv(
-        tmp_path, "customers",
+        tmp_path,
+        "customers",
         "customer_id,name,acquired_at",
         "c1,Old Name,2024-01-01",
         "c2,Other,2024-02-01",
@@ -234,7 +250,8 @@ def test_duplicate_key_keeps_last_copy_and_is_reported(tmp_path: Path) -> None:
 
 def test_churned_before_acquired_is_a_data_error(tmp_path: Path) -> None:
     error = data_error(
-        tmp_path, "customers",
+        tmp_path,
+        "customers",
         "customer_id,acquired_at,churned_at",
         "c1,2025-03-01,2025-03-01",
         "c2,2025-03-01T10:00:00Z,2025-03-01T09:59:59Z",
@@ -248,7 +265,8 @@ def test_churned_before_acquired_is_a_data_error(tmp_path: Path) -> None:
 
 def test_churned_at_equal_to_acquired_at_is_allowed(tmp_path: Path) -> None:
     frame = load_csv(
-        tmp_path, "customers",
+        tmp_path,
+        "customers",
         "customer_id,acquired_at,churned_at",
         "c1,2025-03-01T02:00:00+02:00,2025-03-01",
     )
@@ -281,7 +299,8 @@ def test_missing_nullable_columns_become_null(tmp_path: Path) -> None:
 
 def test_extra_columns_are_kept_after_the_canonical_ones(tmp_path: Path) -> None:
     frame = load_csv(
-        tmp_path, "customers",
+        tmp_path,
+        "customers",
         "plan,customer_id,acquired_at,account_owner",
         "pro,c1,2025-03-01,Ana",
         "basic,c2,2025-03-02,",
@@ -303,9 +322,11 @@ def test_empty_required_value_is_a_data_error(tmp_path: Path) -> None:
 
 # -- allowed values and row rules ------------------------------------------------------------
 
+
 def test_deal_type_outside_the_allowed_set_is_a_data_error(tmp_path: Path) -> None:
     error = data_error(
-        tmp_path, "deals",
+        tmp_path,
+        "deals",
         "deal_id,stage,is_closed,is_won,deal_type,created_at,closed_at",
         "d1,Won,true,true,new_business,2025-01-01,2025-02-01",
         "d2,Won,true,true,expansion,2025-01-01,2025-02-01",
@@ -319,7 +340,8 @@ def test_deal_type_outside_the_allowed_set_is_a_data_error(tmp_path: Path) -> No
 
 def test_deal_rules(tmp_path: Path) -> None:
     error = data_error(
-        tmp_path, "deals",
+        tmp_path,
+        "deals",
         "deal_id,stage,is_closed,is_won,created_at,closed_at",
         "d1,Open,false,true,2025-01-01,",
         "d2,Lost,true,false,2025-01-01,",
@@ -334,9 +356,18 @@ def test_deal_rules(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("survey_type", "score", "valid"),
     [
-        ("nps", "0", True), ("nps", "10", True), ("nps", "10.5", False), ("nps", "-1", False),
-        ("csat", "1", True), ("csat", "5", True), ("csat", "0", False), ("csat", "6", False),
-        ("ces", "1", True), ("ces", "7", True), ("ces", "0.5", False), ("ces", "8", False),
+        ("nps", "0", True),
+        ("nps", "10", True),
+        ("nps", "10.5", False),
+        ("nps", "-1", False),
+        ("csat", "1", True),
+        ("csat", "5", True),
+        ("csat", "0", False),
+        ("csat", "6", False),
+        ("ces", "1", True),
+        ("ces", "7", True),
+        ("ces", "0.5", False),
+        ("ces", "8", False),
     ],
 )
 def test_survey_score_must_lie_on_its_scale(
@@ -403,6 +434,7 @@ def test_raise_refuses_the_table_with_every_problem() -> None:
 
 # -- folders ---------------------------------------------------------------------------------
 
+
 def test_missing_table_names_it_and_lists_present_ones(tmp_path: Path) -> None:
     write_csv(tmp_path, "deals", "deal_id,stage,is_closed,is_won,created_at")
     write_csv(tmp_path, "customers", "customer_id,acquired_at")
@@ -443,6 +475,7 @@ def test_folder_that_does_not_exist_is_a_data_error(
 
 
 # -- the bundled sample ----------------------------------------------------------------------
+
 
 def test_sample_loads_every_canonical_table_without_issues() -> None:
     connector = SampleConnector("")

@@ -91,8 +91,10 @@ Expected = dict[Key, float | None]
 # helpers
 # ---------------------------------------------------------------------------------------
 
-def evaluate(metrics: Iterable[str], source, start: str, end: str, grain: str = "month",
-             **options) -> pl.DataFrame:
+
+def evaluate(
+    metrics: Iterable[str], source, start: str, end: str, grain: str = "month", **options
+) -> pl.DataFrame:
     return crmetrics.evaluate(
         metrics=list(metrics), source=source, grain=grain, start=start, end=end, **options
     )
@@ -141,8 +143,9 @@ def per_period(series: dict[str, Sequence[float | None]], periods: Sequence[date
     }
 
 
-def per_group(series: dict[str, dict[str | None, Sequence[float | None]]],
-              periods: Sequence[date]) -> Expected:
+def per_group(
+    series: dict[str, dict[str | None, Sequence[float | None]]], periods: Sequence[date]
+) -> Expected:
     """{metric: {group: (v1, v2, ...)}} -> {(metric, period, group): v}."""
     return {
         (metric, period, group): value
@@ -258,18 +261,17 @@ def test_whole_catalog_in_one_call() -> None:
 
 IDENTITY_CASES = [
     pytest.param(main_source, "month", "2025-01-01", "2025-04-01", (), id="month"),
-    pytest.param(main_source, "month", "2025-01-01", "2025-04-01", ("segment",),
-                 id="month-by-segment"),
+    pytest.param(main_source, "month", "2025-01-01", "2025-04-01", ("segment",), id="month-by-segment"),
     pytest.param(main_source, "quarter", "2024-10-01", "2025-07-01", (), id="quarter"),
-    pytest.param(main_source, "week", "2025-01-06", "2025-03-10", ("segment",),
-                 id="week-by-segment"),
+    pytest.param(main_source, "week", "2025-01-06", "2025-03-10", ("segment",), id="week-by-segment"),
     pytest.param(week_source, "week", "2025-01-06", "2025-01-27", (), id="week-fixture"),
 ]
 
 
 @pytest.mark.parametrize(("source", "grain", "start", "end", "by"), IDENTITY_CASES)
-def test_customers_at_end_identity(source: Callable, grain: str, start: str, end: str,
-                                   by: tuple[str, ...]) -> None:
+def test_customers_at_end_identity(
+    source: Callable, grain: str, start: str, end: str, by: tuple[str, ...]
+) -> None:
     blocks = ["customers_at_start", "new_customers", "lost_customers", "customers_at_end"]
     options = {"by": list(by)} if by else {}
     values = collect(evaluate(blocks, source(), start, end, grain, **options), by)
@@ -289,8 +291,9 @@ def test_retention_equals_one_minus_churn(by: tuple[str, ...]) -> None:
     # retention = (end - new)/start = (start - lost)/start = 1 - lost/start = 1 - churn
     options = {"by": list(by)} if by else {}
     values = collect(
-        evaluate(["churn_rate", "customer_retention_rate"], main_source(), "2025-01-01",
-                 "2025-04-01", **options),
+        evaluate(
+            ["churn_rate", "customer_retention_rate"], main_source(), "2025-01-01", "2025-04-01", **options
+        ),
         by,
     )
     cells = {key[1:] for key in values}
@@ -313,49 +316,57 @@ ZERO = (0.0, 0.0, 0.0, 0.0)
 # (acquired_at, churned_at) -> per month (customers_at_start, new, lost, customers_at_end)
 BOUNDARY_CASES = [
     pytest.param(
-        "2025-02-01T00:00:00Z", None,
+        "2025-02-01T00:00:00Z",
+        None,
         # new in Feb; not active at Feb 1 (acquired_at < t is false); active at Mar 1
         [ZERO, (0.0, 1.0, 0.0, 1.0), (1.0, 0.0, 0.0, 1.0)],
         id="acquired-exactly-at-feb-1",
     ),
     pytest.param(
-        utc(2025, 2, 1), None,
+        utc(2025, 2, 1),
+        None,
         # the same instant given as a datetime instead of a string
         [ZERO, (0.0, 1.0, 0.0, 1.0), (1.0, 0.0, 0.0, 1.0)],
         id="acquired-exactly-at-feb-1-datetime",
     ),
     pytest.param(
-        "2025-02-01", None,
+        "2025-02-01",
+        None,
         # a bare date is midnight UTC: identical to the case above
         [ZERO, (0.0, 1.0, 0.0, 1.0), (1.0, 0.0, 0.0, 1.0)],
         id="bare-date-is-midnight-utc",
     ),
     pytest.param(
-        "2024-12-01T00:00:00Z", "2025-03-01T00:00:00Z",
+        "2024-12-01T00:00:00Z",
+        "2025-03-01T00:00:00Z",
         # active at Mar 1 (churned_at >= t), so still in Feb's end and Mar's start; lost in Mar
         [(1.0, 0.0, 0.0, 1.0), (1.0, 0.0, 0.0, 1.0), (1.0, 0.0, 1.0, 0.0)],
         id="churned-exactly-at-mar-1",
     ),
     pytest.param(
-        "2025-02-05T00:00:00Z", "2025-02-20T00:00:00Z",
+        "2025-02-05T00:00:00Z",
+        "2025-02-20T00:00:00Z",
         # new and lost in Feb, never in a start or end count
         [ZERO, (0.0, 1.0, 1.0, 0.0), ZERO],
         id="acquired-and-lost-inside-feb",
     ),
     pytest.param(
-        "2025-02-10T00:00:00Z", "2025-02-10T00:00:00Z",
+        "2025-02-10T00:00:00Z",
+        "2025-02-10T00:00:00Z",
         # acquired_at < t <= churned_at never holds: new and lost in Feb, never active
         [ZERO, (0.0, 1.0, 1.0, 0.0), ZERO],
         id="acquired-and-churned-same-instant",
     ),
     pytest.param(
-        "2025-03-01T01:00:00+02:00", None,
+        "2025-03-01T01:00:00+02:00",
+        None,
         # = 2025-02-28T23:00Z: a February acquisition, active at Mar 1
         [ZERO, (0.0, 1.0, 0.0, 1.0), (1.0, 0.0, 0.0, 1.0)],
         id="offset-acquisition-is-february",
     ),
     pytest.param(
-        "2024-12-01T00:00:00Z", "2025-02-01T01:30:00+02:00",
+        "2024-12-01T00:00:00Z",
+        "2025-02-01T01:30:00+02:00",
         # churned_at = 2025-01-31T23:30Z: lost in Jan, not active at Feb 1
         [(1.0, 0.0, 1.0, 0.0), ZERO, ZERO],
         id="offset-churn-is-january",
@@ -364,8 +375,9 @@ BOUNDARY_CASES = [
 
 
 @pytest.mark.parametrize(("acquired_at", "churned_at", "months"), BOUNDARY_CASES)
-def test_customer_boundaries(acquired_at: str | datetime, churned_at: str | datetime | None,
-                             months: list[tuple[float, ...]]) -> None:
+def test_customer_boundaries(
+    acquired_at: str | datetime, churned_at: str | datetime | None, months: list[tuple[float, ...]]
+) -> None:
     dtype = STR if isinstance(acquired_at, str) else TS
     customers = table(
         {"customer_id": STR, "acquired_at": dtype, "churned_at": dtype},
@@ -385,6 +397,7 @@ def test_customer_boundaries(acquired_at: str | datetime, churned_at: str | date
 # grouping
 # ---------------------------------------------------------------------------------------
 
+
 def test_customer_metrics_by_segment_every_group_every_period() -> None:
     # SMB: C1, C2 (lost Feb 10), C5 (lost exactly Mar 1), C7 (new Feb 28 23:00Z)
     # Enterprise: C3, C4 (new exactly Feb 1), C8 (new Mar 15)
@@ -392,8 +405,8 @@ def test_customer_metrics_by_segment_every_group_every_period() -> None:
     expected = per_group(
         {
             "customers_at_start": {
-                "SMB": (3.0, 3.0, 3.0),          # {C1 C2 C5}, {C1 C2 C5}, {C1 C5 C7}
-                "Enterprise": (1.0, 1.0, 2.0),   # {C3}, {C3}, {C3 C4}
+                "SMB": (3.0, 3.0, 3.0),  # {C1 C2 C5}, {C1 C2 C5}, {C1 C5 C7}
+                "Enterprise": (1.0, 1.0, 2.0),  # {C3}, {C3}, {C3 C4}
                 "Mid-Market": (0.0, 0.0, 0.0),
             },
             "new_customers": {
@@ -407,9 +420,9 @@ def test_customer_metrics_by_segment_every_group_every_period() -> None:
                 "Mid-Market": (1.0, 0.0, 0.0),
             },
             "customers_at_end": {
-                "SMB": (3.0, 3.0, 2.0),          # 3+0-0, 3+1-1, 3+0-1
-                "Enterprise": (1.0, 2.0, 3.0),   # 1+0-0, 1+1-0, 2+1-0
-                "Mid-Market": (0.0, 0.0, 0.0),   # 0+1-1
+                "SMB": (3.0, 3.0, 2.0),  # 3+0-0, 3+1-1, 3+0-1
+                "Enterprise": (1.0, 2.0, 3.0),  # 1+0-0, 1+1-0, 2+1-0
+                "Mid-Market": (0.0, 0.0, 0.0),  # 0+1-1
             },
             "churn_rate": {
                 "SMB": (0.0, 1.0 / 3.0, 1.0 / 3.0),
@@ -418,16 +431,25 @@ def test_customer_metrics_by_segment_every_group_every_period() -> None:
             },
             "customer_retention_rate": {
                 "SMB": (1.0, 2.0 / 3.0, 2.0 / 3.0),  # (3-0)/3, (3-1)/3, (2-0)/3
-                "Enterprise": (1.0, 1.0, 1.0),       # (1-0)/1, (2-1)/1, (3-1)/2
+                "Enterprise": (1.0, 1.0, 1.0),  # (1-0)/1, (2-1)/1, (3-1)/2
                 "Mid-Market": (None, None, None),
             },
         },
         MONTHS,
     )
     result = evaluate(
-        ["customers_at_start", "new_customers", "lost_customers", "customers_at_end",
-         "churn_rate", "customer_retention_rate"],
-        main_source(), "2025-01-01", "2025-04-01", by=["segment"],
+        [
+            "customers_at_start",
+            "new_customers",
+            "lost_customers",
+            "customers_at_end",
+            "churn_rate",
+            "customer_retention_rate",
+        ],
+        main_source(),
+        "2025-01-01",
+        "2025-04-01",
+        by=["segment"],
     )
     check(collect(result, ("segment",)), expected)
 
@@ -449,16 +471,19 @@ def test_revenue_by_segment_through_customers_join() -> None:
                 "Mid-Market": (1.0, 0.0, 0.0),
             },
             "revenue_per_customer": {
-                "SMB": (200.0, None, None),         # 400/2
+                "SMB": (200.0, None, None),  # 400/2
                 "Enterprise": (300.0, 450.0, None),  # 300/1, 900/2
-                "Mid-Market": (100.0, None, None),   # 100/1
+                "Mid-Market": (100.0, None, None),  # 100/1
             },
         },
         MONTHS,
     )
     result = evaluate(
-        ["revenue", "paying_customers", "revenue_per_customer"], main_source(),
-        "2025-01-01", "2025-04-01", by=["segment"],
+        ["revenue", "paying_customers", "revenue_per_customer"],
+        main_source(),
+        "2025-01-01",
+        "2025-04-01",
+        by=["segment"],
     )
     check(collect(result, ("segment",)), expected)
 
@@ -478,8 +503,7 @@ def test_revenue_growth_by_segment_looks_back_before_start() -> None:
         },
         MONTHS,
     )
-    result = evaluate(["revenue_growth_rate"], main_source(), "2025-01-01", "2025-04-01",
-                      by=["segment"])
+    result = evaluate(["revenue_growth_rate"], main_source(), "2025-01-01", "2025-04-01", by=["segment"])
     check(collect(result, ("segment",)), expected)
 
 
@@ -506,8 +530,7 @@ def test_lead_conversion_by_segment_keeps_the_null_group() -> None:
         },
         MONTHS,
     )
-    result = evaluate(["lead_conversion_rate"], main_source(), "2025-01-01", "2025-04-01",
-                      by=["segment"])
+    result = evaluate(["lead_conversion_rate"], main_source(), "2025-01-01", "2025-04-01", by=["segment"])
     check(collect(result, ("segment",)), expected)
 
 
@@ -524,8 +547,7 @@ def test_upsell_cross_sell_rate_by_segment() -> None:
         },
         MONTHS,
     )
-    result = evaluate(["upsell_cross_sell_rate"], main_source(), "2025-01-01", "2025-04-01",
-                      by=["segment"])
+    result = evaluate(["upsell_cross_sell_rate"], main_source(), "2025-01-01", "2025-04-01", by=["segment"])
     check(collect(result, ("segment",)), expected)
 
 
@@ -564,9 +586,19 @@ def test_where_filter_restricts_to_segment() -> None:
         MONTHS,
     )
     result = evaluate(
-        ["customers_at_start", "new_customers", "lost_customers", "customers_at_end",
-         "churn_rate", "revenue", "lead_conversion_rate"],
-        main_source(), "2025-01-01", "2025-04-01", where="segment = 'SMB'",
+        [
+            "customers_at_start",
+            "new_customers",
+            "lost_customers",
+            "customers_at_end",
+            "churn_rate",
+            "revenue",
+            "lead_conversion_rate",
+        ],
+        main_source(),
+        "2025-01-01",
+        "2025-04-01",
+        where="segment = 'SMB'",
     )
     check(collect(result), expected)
 
@@ -574,6 +606,7 @@ def test_where_filter_restricts_to_segment() -> None:
 # ---------------------------------------------------------------------------------------
 # empty periods and zero denominators
 # ---------------------------------------------------------------------------------------
+
 
 def test_quiet_months_after_the_data() -> None:
     # May and June 2025 have no events; C1 C3 C4 C7 C8 stay active throughout.
@@ -591,12 +624,12 @@ def test_quiet_months_after_the_data() -> None:
         "sales_marketing_spend": (0.0, 0.0),
         "retention_spend": (0.0, 0.0),
         "expansion_deals": (0.0, 0.0),
-        "customer_acquisition_cost": (None, None),   # 0/0
-        "customer_lifetime_value": (None, None),     # no revenue per customer, churn 0
+        "customer_acquisition_cost": (None, None),  # 0/0
+        "customer_lifetime_value": (None, None),  # no revenue per customer, churn 0
         "net_promoter_score": (None, None),
-        "churn_rate": (0.0, 0.0),                    # 0/5
-        "upsell_cross_sell_rate": (0.0, 0.0),        # 0/5
-        "customer_retention_rate": (1.0, 1.0),       # (5-0)/5
+        "churn_rate": (0.0, 0.0),  # 0/5
+        "upsell_cross_sell_rate": (0.0, 0.0),  # 0/5
+        "customer_retention_rate": (1.0, 1.0),  # (5-0)/5
         "customer_health_score": (35.0, 35.0),
         "lead_conversion_rate": (None, None),
         "customer_service_response_time": (None, None),
@@ -628,9 +661,12 @@ def _zero_start_source() -> dict[str, pl.DataFrame]:
     # D1 upsell won in Jan.
     return {
         "customers": _customers(("Z1", utc(2025, 1, 10), None)),
-        "deals": table(DEALS_SCHEMA, [
-            ("D1", "Z1", "Closed Won", True, True, "upsell", utc(2025, 1, 10), utc(2025, 1, 20)),
-        ]),
+        "deals": table(
+            DEALS_SCHEMA,
+            [
+                ("D1", "Z1", "Closed Won", True, True, "upsell", utc(2025, 1, 10), utc(2025, 1, 20)),
+            ],
+        ),
     }
 
 
@@ -638,10 +674,13 @@ def _gross_margin_source() -> dict[str, pl.DataFrame]:
     # Jan: revenue 0, cost 0; Feb: revenue 100, cost null; Mar: no rows
     return {
         "customers": _customers(("Z1", utc(2024, 12, 1), None)),
-        "revenue": table(REVENUE_SCHEMA, [
-            ("R1", "Z1", utc(2025, 1, 10), 0.0, 0.0),
-            ("R2", "Z1", utc(2025, 2, 10), 100.0, None),
-        ]),
+        "revenue": table(
+            REVENUE_SCHEMA,
+            [
+                ("R1", "Z1", utc(2025, 1, 10), 0.0, 0.0),
+                ("R2", "Z1", utc(2025, 2, 10), 100.0, None),
+            ],
+        ),
     }
 
 
@@ -661,10 +700,13 @@ def _clv_source() -> dict[str, pl.DataFrame]:
             ("Z1", utc(2024, 12, 1), None),
             ("Z2", utc(2024, 12, 1), utc(2025, 2, 15)),
         ),
-        "revenue": table(REVENUE_SCHEMA, [
-            ("R1", "Z1", utc(2025, 1, 10), 100.0, None),
-            ("R2", "Z2", utc(2025, 2, 10), 50.0, None),
-        ]),
+        "revenue": table(
+            REVENUE_SCHEMA,
+            [
+                ("R1", "Z1", utc(2025, 1, 10), 100.0, None),
+                ("R2", "Z2", utc(2025, 2, 10), 50.0, None),
+            ],
+        ),
     }
 
 
@@ -685,11 +727,14 @@ def _ratio_source() -> dict[str, pl.DataFrame]:
             ("Z2", utc(2025, 1, 10), None),
             ("Z3", utc(2025, 2, 5), None),
         ),
-        "spend": table(SPEND_SCHEMA, [
-            ("S1", utc(2025, 1, 5), "marketing", 300.0),
-            ("S2", utc(2025, 2, 6), "marketing", 200.0),
-            ("S3", utc(2025, 2, 7), "retention", 100.0),
-        ]),
+        "spend": table(
+            SPEND_SCHEMA,
+            [
+                ("S1", utc(2025, 1, 5), "marketing", 300.0),
+                ("S2", utc(2025, 2, 6), "marketing", 200.0),
+                ("S3", utc(2025, 2, 7), "retention", 100.0),
+            ],
+        ),
     }
 
 
@@ -697,10 +742,13 @@ def _nps_source() -> dict[str, pl.DataFrame]:
     # Jan: one csat response only; Feb: one nps 8 (passive); Mar: nothing
     return {
         "customers": _customers(("Z1", utc(2024, 12, 1), None)),
-        "survey_responses": table(SURVEYS_SCHEMA, [
-            ("P1", "Z1", "csat", 5.0, utc(2025, 1, 10)),
-            ("P2", "Z1", "nps", 8.0, utc(2025, 2, 10)),
-        ]),
+        "survey_responses": table(
+            SURVEYS_SCHEMA,
+            [
+                ("P1", "Z1", "csat", 5.0, utc(2025, 1, 10)),
+                ("P2", "Z1", "nps", 8.0, utc(2025, 2, 10)),
+            ],
+        ),
     }
 
 
@@ -716,51 +764,66 @@ def _tickets_source() -> dict[str, pl.DataFrame]:
     # Jan: a ticket never answered; Feb: answered after 30 minutes; Mar: nothing
     return {
         "customers": _customers(("Z1", utc(2024, 12, 1), None)),
-        "tickets": table(TICKETS_SCHEMA, [
-            ("T1", "Z1", utc(2025, 1, 10), None),
-            ("T2", "Z1", utc(2025, 2, 10, 9), utc(2025, 2, 10, 9, 30)),
-        ]),
+        "tickets": table(
+            TICKETS_SCHEMA,
+            [
+                ("T1", "Z1", utc(2025, 1, 10), None),
+                ("T2", "Z1", utc(2025, 2, 10, 9), utc(2025, 2, 10, 9, 30)),
+            ],
+        ),
     }
 
 
 ZERO_DENOMINATOR_CASES = [
-    pytest.param("churn_rate", _zero_start_source, (None, 0.0, 0.0),
-                 id="churn-no-customers-at-start"),            # 0/0, 0/1, 0/1
-    pytest.param("customer_retention_rate", _zero_start_source, (None, 1.0, 1.0),
-                 id="retention-no-customers-at-start"),        # (0-1)/0, (1-0)/1, (1-0)/1
-    pytest.param("upsell_cross_sell_rate", _zero_start_source, (None, 0.0, 0.0),
-                 id="upsell-no-customers-at-start"),           # 1/0, 0/1, 0/1
-    pytest.param("gross_profit_margin", _gross_margin_source, (None, 1.0, None),
-                 id="gross-margin-revenue-zero"),              # 0/0, (100-0)/100, 0/0
-    pytest.param("customer_acquisition_cost", _cac_source, (None, 0.0, None),
-                 id="cac-no-new-customers"),                   # 500/0, 0/1, 0/0
+    pytest.param(
+        "churn_rate", _zero_start_source, (None, 0.0, 0.0), id="churn-no-customers-at-start"
+    ),  # 0/0, 0/1, 0/1
+    pytest.param(
+        "customer_retention_rate", _zero_start_source, (None, 1.0, 1.0), id="retention-no-customers-at-start"
+    ),  # (0-1)/0, (1-0)/1, (1-0)/1
+    pytest.param(
+        "upsell_cross_sell_rate", _zero_start_source, (None, 0.0, 0.0), id="upsell-no-customers-at-start"
+    ),  # 1/0, 0/1, 0/1
+    pytest.param(
+        "gross_profit_margin", _gross_margin_source, (None, 1.0, None), id="gross-margin-revenue-zero"
+    ),  # 0/0, (100-0)/100, 0/0
+    pytest.param(
+        "customer_acquisition_cost", _cac_source, (None, 0.0, None), id="cac-no-new-customers"
+    ),  # 500/0, 0/1, 0/0
     # Jan: revenue per customer 100/1, churn 0/2 = 0 -> null
     # Feb (28 days): 50/1 = 50, churn 1/2 = 0.5:
     #   (50 * 365.25 / 28) * (28 / 365.25 / 0.5) = 50 / 0.5 = 100
     # Mar: no revenue -> null
-    pytest.param("customer_lifetime_value", _clv_source, (None, 100.0, None),
-                 id="clv-churn-zero"),
-    pytest.param("revenue_growth_rate", _growth_source, (None, None, -1.0),
-                 id="growth-prior-revenue-zero"),              # 0/0, 100/0, (0-100)/100
+    pytest.param("customer_lifetime_value", _clv_source, (None, 100.0, None), id="clv-churn-zero"),
+    pytest.param(
+        "revenue_growth_rate", _growth_source, (None, None, -1.0), id="growth-prior-revenue-zero"
+    ),  # 0/0, 100/0, (0-100)/100
     # Jan: CAC 300/1 = 300, retention 0 / start 1 = 0 -> null
     # Feb: CAC 200/1 = 200, retention 100 / start 2 = 50 -> 4
     # Mar: CAC 0/0 -> null
-    pytest.param("acquisition_retention_cost_ratio", _ratio_source, (None, 4.0, None),
-                 id="ratio-retention-spend-zero"),
-    pytest.param("revenue_per_customer", _growth_source, (None, 100.0, None),
-                 id="revenue-per-customer-no-payers"),         # 0/0, 100/1, 0/0
-    pytest.param("net_promoter_score", _nps_source, (None, 0.0, None),
-                 id="nps-no-nps-responses"),                   # -, 100*(0-0)/1, -
-    pytest.param("lead_conversion_rate", _leads_source, (None, 0.0, None),
-                 id="lead-conversion-no-leads"),               # -, 0/1, -
-    pytest.param("customer_service_response_time", _tickets_source, (None, 0.5, None),
-                 id="response-time-no-answered-ticket"),       # -, 0.5 h, -
+    pytest.param(
+        "acquisition_retention_cost_ratio", _ratio_source, (None, 4.0, None), id="ratio-retention-spend-zero"
+    ),
+    pytest.param(
+        "revenue_per_customer", _growth_source, (None, 100.0, None), id="revenue-per-customer-no-payers"
+    ),  # 0/0, 100/1, 0/0
+    pytest.param(
+        "net_promoter_score", _nps_source, (None, 0.0, None), id="nps-no-nps-responses"
+    ),  # -, 100*(0-0)/1, -
+    pytest.param(
+        "lead_conversion_rate", _leads_source, (None, 0.0, None), id="lead-conversion-no-leads"
+    ),  # -, 0/1, -
+    pytest.param(
+        "customer_service_response_time",
+        _tickets_source,
+        (None, 0.5, None),
+        id="response-time-no-answered-ticket",
+    ),  # -, 0.5 h, -
 ]
 
 
 @pytest.mark.parametrize(("metric", "source", "values"), ZERO_DENOMINATOR_CASES)
-def test_zero_denominator_gives_null(metric: str, source: Callable,
-                                     values: tuple[float | None, ...]) -> None:
+def test_zero_denominator_gives_null(metric: str, source: Callable, values: tuple[float | None, ...]) -> None:
     result = evaluate([metric], source(), "2025-01-01", "2025-04-01")
     check(collect(result), per_period({metric: values}, MONTHS))
 
@@ -782,8 +845,9 @@ HEALTH_PER_CUSTOMER = {"H1": 65.0, "H2": 85.0, "H3": 19.0, "H5": 35.0}
 
 
 def test_health_score_per_customer() -> None:
-    result = evaluate(["customer_health_score"], health_source(), "2025-03-01", "2025-04-01",
-                      by=["customer_id"])
+    result = evaluate(
+        ["customer_health_score"], health_source(), "2025-03-01", "2025-04-01", by=["customer_id"]
+    )
     values = collect(result, ("customer_id",))
     expected = {("customer_health_score", MAR, cid): s for cid, s in HEALTH_PER_CUSTOMER.items()}
     check(values, expected, exact=False)
@@ -803,8 +867,7 @@ def test_health_score_mean_over_active_customers() -> None:
 def test_health_score_by_segment() -> None:
     # SMB (H1, H2): (65 + 85)/2 = 75; Enterprise (H3, H5; H4 not active): (19 + 35)/2 = 27
     # Mid-Market: H6 churned before period end -> nobody active -> null
-    result = evaluate(["customer_health_score"], health_source(), "2025-03-01", "2025-04-01",
-                      by=["segment"])
+    result = evaluate(["customer_health_score"], health_source(), "2025-03-01", "2025-04-01", by=["segment"])
     expected = {
         ("customer_health_score", MAR, "SMB"): 75.0,
         ("customer_health_score", MAR, "Enterprise"): 27.0,
@@ -863,11 +926,11 @@ HEALTH_PARAM_CASES = [
 @pytest.mark.parametrize(("params", "per_customer", "mean"), HEALTH_PARAM_CASES)
 def test_health_score_params(params: dict, per_customer: dict[str, float], mean: float) -> None:
     source = health_source()
-    total = evaluate(["customer_health_score"], source, "2025-03-01", "2025-04-01",
-                     params=params)
+    total = evaluate(["customer_health_score"], source, "2025-03-01", "2025-04-01", params=params)
     check(collect(total), {("customer_health_score", MAR): mean})
-    by_customer = evaluate(["customer_health_score"], source, "2025-03-01", "2025-04-01",
-                           by=["customer_id"], params=params)
+    by_customer = evaluate(
+        ["customer_health_score"], source, "2025-03-01", "2025-04-01", by=["customer_id"], params=params
+    )
     expected = {("customer_health_score", MAR, cid): s for cid, s in per_customer.items()}
     check(collect(by_customer, ("customer_id",)), expected, exact=False)
 
@@ -875,6 +938,7 @@ def test_health_score_params(params: dict, per_customer: dict[str, float], mean:
 # ---------------------------------------------------------------------------------------
 # other grains
 # ---------------------------------------------------------------------------------------
+
 
 def test_week_grain_weeks_start_on_monday() -> None:
     # weeks of Mon 2025-01-06 and Mon 2025-01-13
@@ -898,9 +962,19 @@ def test_week_grain_weeks_start_on_monday() -> None:
         weeks,
     )
     result = evaluate(
-        ["new_customers", "lost_customers", "customers_at_start", "customers_at_end",
-         "churn_rate", "revenue", "revenue_growth_rate"],
-        week_source(), "2025-01-06", "2025-01-20", grain="week",
+        [
+            "new_customers",
+            "lost_customers",
+            "customers_at_start",
+            "customers_at_end",
+            "churn_rate",
+            "revenue",
+            "revenue_growth_rate",
+        ],
+        week_source(),
+        "2025-01-06",
+        "2025-01-20",
+        grain="week",
     )
     check(collect(result), expected)
 
@@ -929,9 +1003,20 @@ def test_quarter_grain() -> None:
         quarters,
     )
     result = evaluate(
-        ["new_customers", "lost_customers", "customers_at_start", "customers_at_end",
-         "churn_rate", "revenue", "revenue_growth_rate", "customer_lifetime_value"],
-        main_source(), "2025-01-01", "2025-07-01", grain="quarter",
+        [
+            "new_customers",
+            "lost_customers",
+            "customers_at_start",
+            "customers_at_end",
+            "churn_rate",
+            "revenue",
+            "revenue_growth_rate",
+            "customer_lifetime_value",
+        ],
+        main_source(),
+        "2025-01-01",
+        "2025-07-01",
+        grain="quarter",
     )
     check(collect(result), expected)
 
@@ -940,13 +1025,11 @@ def test_quarter_grain() -> None:
 # sources and errors
 # ---------------------------------------------------------------------------------------
 
+
 def test_csv_source_directory(tmp_path) -> None:
     main_customers().write_csv(tmp_path / "customers.csv")
-    result = evaluate(["new_customers", "customers_at_start"], f"csv:{tmp_path}",
-                      "2025-01-01", "2025-04-01")
-    expected = per_period(
-        {"new_customers": (1.0, 2.0, 1.0), "customers_at_start": (4.0, 4.0, 5.0)}, MONTHS
-    )
+    result = evaluate(["new_customers", "customers_at_start"], f"csv:{tmp_path}", "2025-01-01", "2025-04-01")
+    expected = per_period({"new_customers": (1.0, 2.0, 1.0), "customers_at_start": (4.0, 4.0, 5.0)}, MONTHS)
     check(collect(result), expected)
 
 
@@ -958,6 +1041,5 @@ def test_unknown_metric_is_a_usage_error() -> None:
 
 def test_missing_table_is_a_data_error() -> None:
     with pytest.raises(crmetrics.DataError) as excinfo:
-        evaluate(["net_promoter_score"], {"customers": main_customers()}, "2025-01-01",
-                 "2025-04-01")
+        evaluate(["net_promoter_score"], {"customers": main_customers()}, "2025-01-01", "2025-04-01")
     assert "survey_responses" in str(excinfo.value)

@@ -143,9 +143,7 @@ def test_run_parquet_to_output_file(data: Path, tmp_path: Path) -> None:
     assert result.stdout == ""
     assert result.stderr == f"wrote 6 rows to {target}\n"
     frame = pl.read_parquet(target)
-    assert frame.schema == pl.Schema(
-        {"metric": pl.String, "period_start": pl.Date, "value": pl.Float64}
-    )
+    assert frame.schema == pl.Schema({"metric": pl.String, "period_start": pl.Date, "value": pl.Float64})
     assert frame.filter(pl.col("metric") == "new_customers")["value"].to_list() == [1.0, 1.0, 0.0]
     assert frame.filter(pl.col("metric") == "churn_rate")["value"].to_list() == pytest.approx(
         [0.0, 1 / 3, 1 / 3]
@@ -212,8 +210,18 @@ def test_param_changes_the_value() -> None:
     def health(*extra: str) -> float:
         result = ok(
             invoke(
-                "run", "-s", "sample", "-m", "customer_health_score", "--start", "2025-01-01",
-                "--end", "2025-02-01", "-f", "json", *extra,
+                "run",
+                "-s",
+                "sample",
+                "-m",
+                "customer_health_score",
+                "--start",
+                "2025-01-01",
+                "--end",
+                "2025-02-01",
+                "-f",
+                "json",
+                *extra,
             )
         )
         rows = json.loads(result.stdout)
@@ -283,8 +291,9 @@ def test_explain_shows_dependency_tree_and_plan() -> None:
         "    customers_at_start [snapshot]",
         "    lost_customers [aggregate]",
     ]
-    assert "plan (month, 2025-01-01 to 2025-04-01), as Polars optimises it:" in lines
-    assert "period_start" in out.split("plan (", 1)[1]
+    # The plan is the relational IR as our own text; its lines are snapshot-tested in test_explain.
+    assert "plan (month):" in lines
+    assert "  %1 = scan customers" in lines
 
 
 def test_schema_is_a_valid_draft7_schema() -> None:

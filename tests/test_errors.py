@@ -204,9 +204,7 @@ def test_schema_bad_enum_far_from_any_value_lists_what_is_allowed(tmp_path: Path
     )
     lines = paragraph(stderr)
     assert lines[0] == f"{path}:4:11: error: [metric odd_unit] unit 'bananas' is not allowed"
-    assert hint(lines) == (
-        "allowed: count, currency, ratio, percent, score, hours, minutes, days, number"
-    )
+    assert hint(lines) == ("allowed: count, currency, ratio, percent, score, hours, minutes, days, number")
 
 
 # -- names inside formulas -----------------------------------------------------------------
@@ -636,8 +634,19 @@ def test_override_of_a_builtin_replaces_it(tmp_path: Path) -> None:
         "C2,Beta,2024-12-03,2025-02-14,SMB,EMEA,Software,web",
     )
     result = invoke(
-        "run", "-s", f"csv:{tmp_path / 'data'}", "-d", str(tmp_path / "defs"), "-m", "churn_rate",
-        "--start", "2025-02-01", "--end", "2025-03-01", "-f", "csv",
+        "run",
+        "-s",
+        f"csv:{tmp_path / 'data'}",
+        "-d",
+        str(tmp_path / "defs"),
+        "-m",
+        "churn_rate",
+        "--start",
+        "2025-02-01",
+        "--end",
+        "2025-03-01",
+        "-f",
+        "csv",
     )
     assert result.exit_code == 0, result.output
     assert result.stdout == "metric,period_start,value\nchurn_rate,2025-02-01,1.0\n"

@@ -30,7 +30,6 @@ _EXPORTS = {
     "DefinitionError": "crmetrics.errors",
     "Issue": "crmetrics.errors",
     "Location": "crmetrics.errors",
-    "PluginError": "crmetrics.errors",
     "UsageError": "crmetrics.errors",
     "FunctionSpec": "crmetrics.formula.functions",
     "hookimpl": "crmetrics.hookspecs",
@@ -50,7 +49,6 @@ if TYPE_CHECKING:
         DefinitionError,
         Issue,
         Location,
-        PluginError,
         UsageError,
     )
     from crmetrics.formula.functions import FunctionSpec
@@ -86,7 +84,6 @@ __all__ = [
     "Location",
     "MemoryConnector",
     "OutputFormat",
-    "PluginError",
     "RawTable",
     "RenderInfo",
     "Request",

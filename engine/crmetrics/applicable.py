@@ -10,8 +10,9 @@ from collections.abc import Callable, Collection, Sequence
 
 from crmetrics.catalog import Catalog
 from crmetrics.errors import Issue
+from crmetrics.ir.nodes import CUSTOMERS, ENTITY_KEY
+from crmetrics.ir.reach import tables_of, unreachable, where_columns
 from crmetrics.metric import MetricDefinition
-from crmetrics.semantics import CUSTOMERS, ENTITY_KEY, tables_of, unreachable, where_columns
 
 #: The column names of a table present in the source.
 SchemaOf = Callable[[str], Sequence[str]]

@@ -53,6 +53,8 @@ class TableReport:
 
 @dataclass
 class Conformed:
+    """A table converted to the canonical model, and the report of what the conversion found."""
+
     frame: pl.DataFrame
     report: TableReport
 
@@ -341,6 +343,7 @@ class LazyConformed:
 
     @staticmethod
     def clean(counts: Mapping[str, int | None]) -> bool:
+        """Whether the check counts found no broken row."""
         return not any(v for k, v in counts.items() if k != ROWS_CHECKED)
 
 
@@ -397,11 +400,6 @@ def conform_lazy(
     return LazyConformed(frame, frame.select(counts))
 
 
-def empty_frame(table: Table) -> pl.DataFrame:
-    """A frame with no rows and the canonical schema of ``table``."""
-    return pl.DataFrame(schema=table.schema)
-
-
 __all__ = [
     "UTC_DATETIME",
     "Conformed",
@@ -409,6 +407,5 @@ __all__ = [
     "TableReport",
     "conform",
     "conform_lazy",
-    "empty_frame",
     "parse_datetime",
 ]

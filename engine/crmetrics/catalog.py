@@ -11,11 +11,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
-
 from crmetrics.errors import DefinitionError, Issue, UsageError, did_you_mean
-from crmetrics.formula.compiler import Context, compile_formula
-from crmetrics.formula.functions import FunctionTable, Kind
+from crmetrics.formula.check import check_formula
+from crmetrics.formula.functions import FunctionTable
+from crmetrics.formula.typed import Checked, Kind, Scope
 from crmetrics.metric import Formula, MetricDefinition, load_definitions_file
 from crmetrics.model import TABLES
 
@@ -27,19 +26,8 @@ KIND_OF_COLUMN: dict[str, Kind] = {
 }
 
 
-def kind_of_dtype(dtype: pl.DataType) -> Kind:
-    if dtype.is_numeric():
-        return "number"
-    if isinstance(dtype, pl.Boolean):
-        return "boolean"
-    if isinstance(dtype, (pl.Datetime, pl.Date)):
-        return "datetime"
-    if isinstance(dtype, (pl.String, pl.Categorical, pl.Enum)):
-        return "text"
-    return "any"
-
-
 def canonical_columns(table: str) -> dict[str, Kind]:
+    """The columns of canonical table ``table`` and their formula kinds."""
     return {c.name: KIND_OF_COLUMN[c.kind] for c in TABLES[table].columns}
 
 
@@ -53,6 +41,7 @@ class Catalog:
     priors: dict[str, set[str]] = field(default_factory=dict)
 
     def get(self, name: str) -> MetricDefinition:
+        """The metric called ``name``; an unknown name is a usage error with a suggestion."""
         if name not in self.metrics:
             raise UsageError(
                 Issue("unknown-metric", f"unknown metric {name!r}", hint=did_you_mean(name, self.metrics))
@@ -131,6 +120,7 @@ Rule = Callable[[Catalog, MetricDefinition], Iterator[Issue]]
 
 
 def check_catalog(catalog: Catalog) -> list[Issue]:
+    """Every issue the semantic rules find in ``catalog``, then the reference cycles."""
     issues: list[Issue] = []
     for metric in catalog.metrics.values():
         for rule in RULES:
@@ -185,6 +175,7 @@ def _column_issue(
 
 
 def tables_and_columns_exist(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    """The tables and time columns ``metric`` names exist, with the right kinds."""
     if metric.type == "aggregate":
         yield from _table_issue(metric, metric.table, ("table",))
         if metric.table in TABLES:
@@ -211,79 +202,65 @@ def tables_and_columns_exist(catalog: Catalog, metric: MetricDefinition) -> Iter
                 )
 
 
-def formulas_compile(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
-    """Compile every formula of ``metric`` against the canonical columns."""
+def formulas_check(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    """Check every formula of ``metric`` against the canonical columns; record its references."""
     names: Mapping[str, Kind] = dict.fromkeys(catalog.metrics, "number")
     if metric.type in ("aggregate", "snapshot") and metric.table in TABLES:
         columns = canonical_columns(metric.table)
         if metric.filter:
-            yield from _compile(catalog, metric, metric.filter, "row", columns=columns, want="boolean")
+            yield from _check(catalog, metric, metric.filter, "row", "boolean", columns=columns)
         if metric.expr:
-            yield from _compile(catalog, metric, metric.expr, "aggregate", columns=columns, want="number")
+            yield from _check(catalog, metric, metric.expr, "aggregate", "number", columns=columns)
     elif metric.type == "derived" and metric.expr:
-        context = _context(
-            catalog,
-            metric,
-            metric.expr,
-            "derived",
-            names={n: k for n, k in names.items() if n != metric.name},
-        )
-        yield from _run(context, "number")
-        catalog.references[metric.name] = set(context.references)
-        catalog.priors[metric.name] = set(context.priors)
+        others = {n: k for n, k in names.items() if n != metric.name}
+        checked: list[Checked] = []
+        yield from _check(catalog, metric, metric.expr, "derived", "number", names=others, found=checked)
+        for formula in checked:
+            catalog.references[metric.name] = set(formula.references)
+            catalog.priors[metric.name] = set(formula.priors)
     elif metric.type == "entity" and metric.expr:
         for measure in metric.measures.values():
             if measure.table not in TABLES:
                 continue
             columns = canonical_columns(measure.table)
             if measure.filter:
-                yield from _compile(catalog, metric, measure.filter, "row", columns=columns, want="boolean")
-            yield from _compile(catalog, metric, measure.expr, "aggregate", columns=columns, want="number")
-        yield from _compile(
-            catalog,
-            metric,
-            metric.expr,
-            "entity",
-            names=dict.fromkeys(metric.measures, "number"),
-            want="number",
-        )
+                yield from _check(catalog, metric, measure.filter, "row", "boolean", columns=columns)
+            yield from _check(catalog, metric, measure.expr, "aggregate", "number", columns=columns)
+        measures = dict.fromkeys(metric.measures, "number")
+        yield from _check(catalog, metric, metric.expr, "entity", "number", names=measures)  # type: ignore[arg-type]
 
 
-def _context(
-    catalog: Catalog, metric: MetricDefinition, formula: Formula, scope: str, **kw: object
-) -> Context:
-    return Context(
-        formula=formula,
-        scope=scope,
-        subject=metric.name,  # type: ignore[arg-type]
-        functions=catalog.functions,
-        params=metric.params,
-        **kw,
-    )  # type: ignore[arg-type]
-
-
-def _compile(
-    catalog: Catalog, metric: MetricDefinition, formula: Formula, scope: str, want: Kind, **kw: object
+def _check(
+    catalog: Catalog,
+    metric: MetricDefinition,
+    formula: Formula,
+    scope: Scope,
+    want: Kind,
+    *,
+    columns: Mapping[str, Kind] | None = None,
+    names: Mapping[str, Kind] | None = None,
+    found: list[Checked] | None = None,
 ) -> Iterator[Issue]:
-    yield from _run(_context(catalog, metric, formula, scope, **kw), want)
-
-
-def _run(context: Context, want: Kind) -> Iterator[Issue]:
     try:
-        typed = compile_formula(context)
+        checked = check_formula(
+            formula, scope, metric.name, catalog.functions, columns=columns, names=names, params=metric.params
+        )
     except DefinitionError as error:
         yield from error.issues
         return
-    if typed.kind not in (want, "any"):
+    if found is not None:
+        found.append(checked)
+    if checked.kind not in (want, "any"):
         yield Issue(
             "formula-type",
-            f"this formula gives {typed.kind}, but {want} is needed",
-            context.formula.location,
-            subject=context.subject,
+            f"this formula gives {checked.kind}, but {want} is needed",
+            formula.location,
+            subject=metric.name,
         )
 
 
 def params_do_not_shadow(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    """No parameter of ``metric`` has the name of a column, measure or metric it could mean."""
     tables = [metric.table, *(m.table for m in metric.measures.values())]
     columns = {c for t in tables if t in TABLES for c in canonical_columns(t)}
     for name in metric.params:
@@ -307,6 +284,7 @@ def params_do_not_shadow(catalog: Catalog, metric: MetricDefinition) -> Iterator
 
 
 def no_cyclic_metric_references(catalog: Catalog) -> Iterator[Issue]:
+    """No metric depends on itself, directly or through others: one issue per cycle."""
     state: dict[str, str] = {}
     stack: list[str] = []
     reported: set[frozenset[str]] = set()
@@ -371,6 +349,6 @@ def sample_size_is_a_count_metric(catalog: Catalog, metric: MetricDefinition) ->
 RULES: tuple[Rule, ...] = (
     tables_and_columns_exist,
     params_do_not_shadow,
-    formulas_compile,
+    formulas_check,
     sample_size_is_a_count_metric,
 )

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import polars as pl
 
@@ -22,6 +22,9 @@ from crmetrics.canonical import ROWS_CHECKED, LazyConformed, TableReport, confor
 from crmetrics.checks_cache import ChecksCache
 from crmetrics.errors import DataError, Issue, Location, UsageError
 from crmetrics.model import TABLES
+
+#: The Polars engines a run collects with: in memory, or streaming in batches.
+CollectEngine = Literal["auto", "streaming"]
 
 
 @dataclass
@@ -93,7 +96,6 @@ class _ScanState:
 SEALED_METHODS: tuple[str, ...] = (
     "scan",
     "deferred_checks",
-    "pending_checks",
     "run_checks",
     "settle",
     "reports",
@@ -276,8 +278,7 @@ class Connector(ABC):
     def deferred_checks(self, *, trust: bool = False) -> Iterator[None]:
         """Within the block, :meth:`scan` leaves the checks of lazy tables pending.
 
-        The caller runs its query, then :meth:`run_checks` (or collects
-        :meth:`pending_checks` itself), and hands the counts to :meth:`settle` before
+        The caller runs its query, then :meth:`run_checks`, and hands the counts to :meth:`settle` before
         trusting any result: a query's result is only valid once ``settle`` returns no table
         to read again.
 
@@ -292,16 +293,9 @@ class Connector(ABC):
         finally:
             self.__state.deferring, self.__state.trusting = saved
 
-    def pending_checks(self) -> dict[str, pl.LazyFrame]:
-        """The check queries of the lazily scanned tables not yet checked."""
-        return {table: lazy.checks for table, lazy in self.__state.pending.items()}
-
-    def run_checks(self, engine: str = "auto") -> dict[str, pl.DataFrame]:
+    def run_checks(self, engine: CollectEngine = "auto") -> dict[str, pl.DataFrame]:
         """Run every pending check query now, one table at a time to bound memory."""
-        return {
-            table: lazy.checks.collect(engine=engine)  # type: ignore[arg-type]
-            for table, lazy in self.__state.pending.items()
-        }
+        return {table: lazy.checks.collect(engine=engine) for table, lazy in self.__state.pending.items()}
 
     def settle(self, counts: Mapping[str, pl.DataFrame]) -> list[str]:
         """Apply check results; returns the tables that broke a rule and must be scanned again.
@@ -347,6 +341,7 @@ class SourceURI:
 
     @classmethod
     def parse(cls, uri: str) -> SourceURI:
+        """``SCHEME:LOCATION`` split at the first colon."""
         scheme, sep, location = uri.partition(":")
         if not sep or not scheme or len(scheme) == 1:  # a Windows drive letter is no scheme
             raise UsageError(

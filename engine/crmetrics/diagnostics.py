@@ -20,8 +20,12 @@ from crmetrics.catalog import Catalog
 from crmetrics.connector import Connector
 from crmetrics.discovery import source_schemas, value_summary, values
 from crmetrics.errors import Issue, UsageError
+from crmetrics.formula.typed import Kind
+from crmetrics.ir.build import Builder
+from crmetrics.ir.nodes import CUSTOMERS
+from crmetrics.ir.reach import where_columns
+from crmetrics.model import kind_of_dtype
 from crmetrics.plan import LogicalPlan, Request
-from crmetrics.semantics import CUSTOMERS, where_columns
 
 
 def _reachable_columns(connector: Connector) -> set[str]:
@@ -59,14 +63,18 @@ def check_bare_words(where: str | None, connector: Connector) -> None:
 
 def _where_matches(plan: LogicalPlan, catalog: Catalog, connector: Connector) -> dict[str, int]:
     """Rows of each table the requested metrics read that pass ``--where``."""
-    from crmetrics.polars_backend import PolarsRenderer
+    from crmetrics.polars_backend.generator import PolarsGenerator
 
-    renderer = PolarsRenderer(plan, catalog, connector.scan)
+    def kinds(table: str) -> dict[str, Kind]:
+        return {n: kind_of_dtype(d) for n, d in connector.scan(table).collect_schema().items()}
+
+    builder = Builder(plan, catalog, kinds)
+    generator = PolarsGenerator(connector.scan, catalog.functions)
     counts: dict[str, pl.LazyFrame] = {}
     for name in plan.order:
         for table in tables_read(catalog.metrics[name]):
             if table not in counts:
-                counts[table] = renderer.filtered(name, table).select(pl.len())
+                counts[table] = generator.frame(builder.filtered(name, table)).select(pl.len())
     collected = pl.collect_all(list(counts.values()))
     return {t: int(f.item()) for t, f in zip(counts, collected, strict=True)}
 

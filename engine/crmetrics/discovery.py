@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from crmetrics.catalog import Catalog, kind_of_dtype
+from crmetrics.catalog import Catalog
 from crmetrics.connector import Connector
 from crmetrics.errors import Issue, UsageError, did_you_mean
-from crmetrics.model import TABLES
-from crmetrics.semantics import CUSTOMERS, ENTITY_KEY, tables_of
+from crmetrics.ir.nodes import CUSTOMERS, ENTITY_KEY
+from crmetrics.ir.reach import tables_of
+from crmetrics.model import TABLES, kind_of_dtype
 
 #: A table's columns and their Polars types.
 Schemas = Callable[[str], Mapping[str, pl.DataType]]
@@ -130,6 +131,7 @@ def value_summary(counts: pl.DataFrame, limit: int = 8) -> str:
 
 __all__ = [
     "Dimension",
+    "Schemas",
     "canonical_schemas",
     "dimensions",
     "source_schemas",

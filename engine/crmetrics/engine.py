@@ -5,29 +5,48 @@ The CLI calls exactly these methods; so can any Python program or notebook.
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
+from crmetrics.backends import ENGINES, backend, check_engine, native_backend
 from crmetrics.catalog import Catalog, load_catalog
 from crmetrics.connector import Connector, RawTable, SourceURI
 from crmetrics.discovery import Dimension
-from crmetrics.errors import DataError, DefinitionError, Issue, Location, UsageError, did_you_mean
+from crmetrics.errors import (
+    CrmetricsError,
+    DataError,
+    DefinitionError,
+    Issue,
+    Location,
+    UsageError,
+    did_you_mean,
+)
+from crmetrics.explain import describe_metric, describe_metric_data
 from crmetrics.inspect import TableInspection
+from crmetrics.ir.build import build_query
+from crmetrics.ir.nodes import Query
+from crmetrics.ir.text import query_text
+from crmetrics.job import Job, ResolvedSource
 from crmetrics.metric import MetricDefinition
 from crmetrics.model import TABLES
 from crmetrics.output import OutputFormat
 from crmetrics.plan import LogicalPlan, Request, build_plan
-from crmetrics.polars_backend import evaluate as collect_plan
-from crmetrics.polars_backend import render
+from crmetrics.polars_backend import query_of, render
+from crmetrics.progress import Progress, reporting
 from crmetrics.project import Project
 from crmetrics.registry import Registry, build_registry
+from crmetrics.sql import Tables, to_sql
+
+if TYPE_CHECKING:
+    from crmetrics.report import ReportData
+    from crmetrics.testing import CaseResult, TestCase
 
 Source = str | Connector | Mapping[str, pl.DataFrame | pl.LazyFrame]
 
@@ -50,6 +69,17 @@ class Run:
     request: Request
     notes: list[Issue] = field(default_factory=list)
     source: str = ""
+
+
+def _described(source: object) -> str:
+    """A source as people name it: ``sample``, ``csv:data/``, ``duckdb:db.duckdb`` or ``memory``."""
+    if isinstance(source, ResolvedSource):
+        source = source.connector or source.native
+    if isinstance(source, str | SourceURI):
+        return str(source)
+    if isinstance(source, Connector):
+        return f"{source.scheme}:{source.location}" if source.location else source.scheme
+    return "memory"
 
 
 def _joined(first: str, second: str) -> str:
@@ -79,9 +109,11 @@ class MemoryConnector(Connector):
         self.frames = dict(frames)
 
     def available_tables(self) -> list[str]:
+        """The tables among the frames given."""
         return list(self.frames)
 
     def read_table(self, table: str) -> RawTable:
+        """The frame given for ``table``, to be conformed like any source's."""
         return RawTable(self.frames[table], f"<{table}>", first_row=1)
 
 
@@ -134,6 +166,8 @@ class Engine:
         load_installed_plugins: False for an isolated engine with only ``plugins``.
         project: a project file's settings: named sources with connector options, more
             definition folders and parameter overrides.
+        progress: receives what each evaluation reads (live pages, retries, tables); the
+            command line passes one that draws on a terminal. Silent by default.
         cache: remember the verdict of the data checks of unchanged files in the user's
             cache folder (``CRMETRICS_CACHE_DIR``); False checks every file on every run.
         memory_limit: the most memory the DuckDB engine may use (``512MB``, ``4GB``; it
@@ -147,24 +181,28 @@ class Engine:
         plugins: Sequence[object] = (),
         load_installed_plugins: bool = True,
         project: Project | None = None,
+        progress: Progress | None = None,
         cache: bool = True,
         memory_limit: str | None = None,
     ) -> None:
         self.project = project or Project()
+        self.progress = progress
         self.cache = cache
         self.memory_limit = memory_limit
         self._definitions = [*self.project.definitions, *(Path(p) for p in definitions)]
         self._plugins = list(plugins)
         self._load_installed = load_installed_plugins
+        self._case_engines: dict[bool, Engine] = {}
 
     @cached_property
     def registry(self) -> Registry:
-        registry = build_registry(
-            self._plugins, entry_point_group="crmetrics" if self._load_installed else None
-        )
-        for problem in registry.problems:
-            print(problem.render(), file=sys.stderr)
-        return registry
+        """The plugins loaded, and what each registered."""
+        return build_registry(self._plugins, entry_point_group="crmetrics" if self._load_installed else None)
+
+    @property
+    def problems(self) -> list[Issue]:
+        """Warnings about plugins that failed to load or register: the caller shows them."""
+        return self.registry.problems
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -178,6 +216,7 @@ class Engine:
         )
 
     def list_metrics(self) -> list[MetricDefinition]:
+        """Every metric, sorted by category and name."""
         return sorted(self.catalog.metrics.values(), key=lambda m: (m.category, m.name))
 
     def validate(self) -> Catalog:
@@ -186,19 +225,47 @@ class Engine:
 
     def open_source(self, source: Source) -> Connector:
         """A connector for ``source``: a URI (``csv:DIR``, ``sample``), a connector, or frames."""
-        connector = self._connector(source)
-        if not self.cache:
-            connector.checks_cache = None
-        return connector
+        resolved = self.resolve_source(source)
+        if resolved.connector is None:
+            assert resolved.native is not None
+            engine = native_backend(resolved.native)
+            raise UsageError(
+                Issue(
+                    "engine-source",
+                    f"source {resolved.native} holds {engine} tables, which only --engine {engine} reads",
+                    hint=f"add --engine {engine}, or use a crmetrics source such as csv:DIR",
+                )
+            )
+        return resolved.connector
 
-    def _connector(self, source: Source) -> Connector:
+    def native_source(self, source: Source) -> SourceURI | None:
+        """The ``duckdb:``/``spark:`` URI ``source`` stands for, if it names an engine's own tables."""
+        if not isinstance(source, str):
+            return None
+        named = self.project.sources.get(source)
+        text = named.uri if named else source
+        if ":" not in text:
+            return None
+        uri = SourceURI.parse(text)
+        return uri if native_backend(uri) else None
+
+    def resolve_source(self, source: Source) -> ResolvedSource:
+        """``source`` read once: the connector reading it, or the engine tables it names."""
+        resolved = self._resolve(source)
+        if resolved.connector is not None and not self.cache:
+            resolved.connector.checks_cache = None
+        return resolved
+
+    def _resolve(self, source: Source) -> ResolvedSource:
         if isinstance(source, Connector):
-            return source
+            return ResolvedSource(connector=source)
         if isinstance(source, Mapping):
-            return MemoryConnector(source)
+            return ResolvedSource(connector=MemoryConnector(source))
         named = self.project.sources.get(source)
         text = named.uri if named else source
         uri = SourceURI.parse(text) if ":" in text else SourceURI(text, "")
+        if native_backend(uri):
+            return ResolvedSource(native=uri)
         connector = self.registry.connectors.get(uri.scheme)
         if connector is None:
             known = [*self.registry.connectors, *self.project.sources]
@@ -213,7 +280,7 @@ class Engine:
             )
         if named:
             self.project.check_options(named.name, getattr(connector, "options_schema", None))
-        return connector(uri.location, named.options if named else None)
+        return ResolvedSource(connector=connector(uri.location, named.options if named else None))
 
     def check_names(self, names: Sequence[str]) -> None:
         """Raise one :class:`UsageError` listing every unknown metric of ``names``."""
@@ -251,15 +318,22 @@ class Engine:
         return chosen
 
     def compile(self, request: Request, source: Source) -> pl.LazyFrame:
-        """The single lazy query computing ``request`` on ``source``."""
+        """The single lazy Polars query computing ``request`` on ``source``."""
         connector = self.open_source(source)
+        return render(self.plan(request), self.catalog, connector.scan)
+
+    def query(self, request: Request, source: Source | None = None) -> Query:
+        """The relational IR of ``request``: on ``source``'s tables, or on the canonical ones."""
         plan = self.plan(request)
-        return render(plan, self.catalog, connector.scan)
+        if source is None:
+            tables = Tables.warehouse(self.project.warehouse)
+            return build_query(plan, self.catalog, lambda table: tables.kinds.get(table, {}))
+        return query_of(plan, self.catalog, self.open_source(source).scan)
 
     def evaluate(
         self,
         request: Request,
-        source: Source,
+        source: Source | ResolvedSource,
         *,
         streaming: bool = False,
         engine: str = "polars",
@@ -272,18 +346,56 @@ class Engine:
         cross-column rules) of tables that already have the canonical column types, such as
         typed Parquet: faster, for sources that guarantee those rules themselves.
         ``engine="duckdb"`` or ``"spark"`` computes the same numbers from the SQL rendering
-        of the same plan (docs/scaling.md).
+        of the same plan (docs/scaling.md). ``source`` may be one :meth:`resolve_source`
+        already read, so that a caller reads it once however many steps use it.
         """
-        from crmetrics.sql.run import check_engine, check_source, evaluate_sql
+        with reporting(self.progress) as progress:
+            progress.reading(self._reading(request, source))
+            try:
+                return self._evaluate(request, source, streaming=streaming, engine=engine, trust=trust)
+            finally:
+                progress.finished()
 
-        if check_engine(engine) != "polars":
-            return evaluate_sql(self, engine, request, source)
-        check_source(self, engine, source)
-        connector = self.open_source(source)
-        plan = self.plan(request)
+    def _reading(self, request: Request, source: Source | ResolvedSource) -> str:
+        """``customers, revenue from csv:data/``: what an evaluation reads, for progress."""
+        from crmetrics.sql.execute import plan_tables
+
+        where = _described(source)
         try:
-            return collect_plan(plan, self.catalog, connector, streaming=streaming, trust=trust)
+            tables = plan_tables(self.plan(request), self.catalog)
+        except CrmetricsError:  # the evaluation itself reports the mistake
+            return str(where)
+        return f"{', '.join(tables)} from {where}"
+
+    def _evaluate(
+        self, request: Request, source: Source | ResolvedSource, *, streaming: bool, engine: str, trust: bool
+    ) -> pl.DataFrame:
+        chosen = backend(engine)
+        resolved = source if isinstance(source, ResolvedSource) else self.resolve_source(source)
+        if resolved.native is not None and native_backend(resolved.native) != chosen.name:
+            scheme = resolved.native.scheme
+            raise UsageError(
+                Issue(
+                    "engine-source",
+                    f"source {resolved.native} holds {scheme} tables, which only --engine {scheme} reads",
+                    hint=f"add --engine {scheme}, or use a crmetrics source such as csv:DIR",
+                )
+            )
+        job = Job(
+            self.plan(request),
+            self.catalog,
+            resolved,
+            warehouse=self.project.warehouse,
+            project_file=str(self.project.path) if self.project.path else None,
+            streaming=streaming,
+            trust=trust,
+            memory_limit=self.memory_limit,
+        )
+        try:
+            return chosen.evaluate(job)
         except pl.exceptions.PolarsError as error:
+            if chosen.name != "polars":
+                raise
             raise DataError(
                 Issue(
                     "evaluation",
@@ -314,15 +426,15 @@ class Engine:
         note, and so does each finding of the source's data-quality checks.
         """
         from crmetrics import comparison, diagnostics, sample_size
-        from crmetrics.sql.run import check_engine, native_source
 
         check_engine(engine)
         if compare is not None:
             comparison.distance(compare, request.grain.name)
         if min_n is not None and min_n < 1:
             raise UsageError(Issue("bad-min-n", f"--min-n must be 1 or more, not {min_n}"))
-        native = native_source(self, source)
-        connector = None if native is not None else self.open_source(source)
+        # The source is read once: the connector (or the engine tables) serves every step.
+        resolved = self.resolve_source(source)
+        connector = resolved.connector
         notes: list[Issue] = []
         if request.metrics == ("all",):
             request, notes = self.applicable(request, connector or source)
@@ -332,7 +444,7 @@ class Engine:
             diagnostics.check_bare_words(request.where, connector)
         widened = comparison.widened(request, compare) if compare else request
         widened = sample_size.with_counts(widened, self.catalog, names)
-        frame = self.evaluate(widened, connector or source, engine=engine, streaming=streaming, trust=trust)
+        frame = self.evaluate(widened, resolved, engine=engine, streaming=streaming, trust=trust)
         limits = sample_size.thresholds(self.catalog, names, min_n)
         frame, suppressed = sample_size.attach(frame, self.catalog, names, request.by, min_n=limits)
         if suppressed.total:
@@ -364,9 +476,10 @@ class Engine:
         judged on the canonical tables.
         """
         from crmetrics.applicable import applicable
-        from crmetrics.discovery import canonical_schemas, source_schemas
+        from crmetrics.discovery import Schemas, canonical_schemas, source_schemas
 
         names = [m.name for m in self.list_metrics()] if request.metrics == ("all",) else request.metrics
+        schemas: Schemas
         if isinstance(source, str) and self._is_native(source):
             present, schemas = list(TABLES), canonical_schemas
         else:
@@ -391,9 +504,7 @@ class Engine:
         return replace(request, metrics=tuple(kept)), skipped
 
     def _is_native(self, source: str) -> bool:
-        from crmetrics.sql.run import native_source
-
-        return native_source(self, source) is not None
+        return self.native_source(source) is not None
 
     def dimensions(self, metric: str | None = None, source: Source | None = None) -> list[Dimension]:
         """The columns ``metric`` can be grouped and filtered by (every table's without one).
@@ -421,8 +532,6 @@ class Engine:
         ``all`` means the metrics that reach the request's ``by`` and ``where`` columns in the
         canonical tables; the others are skipped (see :meth:`sql_request`).
         """
-        from crmetrics.sql import Tables, to_sql
-
         request, _ = self.sql_request(request)
         tables = Tables.warehouse(self.project.warehouse)
         return to_sql(self.plan(request), self.catalog, tables, dialect, pretty=pretty)
@@ -447,23 +556,38 @@ class Engine:
     @property
     def engines(self) -> tuple[str, ...]:
         """The engines :meth:`evaluate` can compute on."""
-        from crmetrics.sql.run import ENGINES
-
         return ENGINES
 
-    def explain(self, metric: str, request: Request | None = None, source: Source | None = None) -> str:
-        """A metric's definition, dependency tree and (with a request and a source) its plan."""
-        from crmetrics.explain import explain
+    def explain(
+        self,
+        metric: str,
+        request: Request | None = None,
+        source: Source | None = None,
+        *,
+        plan: bool = False,
+    ) -> str:
+        """A metric's definition and dependency tree, then (``plan=True``) its relational plan.
 
-        return explain(self, metric, request, source)
+        The plan is the IR every backend generates its code from, as stable text: on
+        ``source``'s tables when given, otherwise on the canonical tables. Without a
+        ``request`` it covers the first quarter of 2025 by month.
+        """
+        text = describe_metric(self.catalog, metric)
+        if not plan:
+            return text
+        request = request or Request.build([metric], start="2025-01-01", end="2025-04-01")
+        return f"{text}\n\n{query_text(self.query(request, source))}"
 
     def describe(
         self, metric: str, request: Request | None = None, source: Source | None = None
     ) -> dict[str, object]:
-        """What :meth:`explain` shows, as data: the definition, the dependency tree, the plan."""
-        from crmetrics.explain import describe
-
-        return describe(self, metric, request, source)
+        """What :meth:`explain` shows, as data: the definition, the dependency tree and,
+        with a request, the plan (the IR's text lines, on ``source``'s tables or the
+        canonical ones)."""
+        data = describe_metric_data(self.catalog, metric)
+        if request is not None:
+            data["plan"] = query_text(self.query(request, source)).splitlines()
+        return data
 
     def empty_source(self) -> dict[str, pl.DataFrame]:
         """Every canonical table, empty: compiles a plan without any data."""
@@ -488,6 +612,82 @@ class Engine:
                 Issue("unknown-format", f"unknown format {name!r}", hint=did_you_mean(name, formats))
             )
         return formats[name]
+
+    def check_engine(self, name: str) -> str:
+        """``name`` as :meth:`evaluate` takes it; an unknown engine is a :class:`UsageError`."""
+        return check_engine(name)
+
+    def test_cases(self, paths: Sequence[str | Path] = (), *, builtin: bool = False) -> list[TestCase]:
+        """The metric test cases to run (docs/tests.md).
+
+        Args:
+            paths: more files or folders of cases, besides the ``tests:`` of the user's
+                definitions files and the project file's ``tests:`` folders.
+            builtin: the cases the installed plugins ship (the built-in catalog's among
+                them) instead of the user's.
+
+        Raises:
+            DefinitionError: a case file is not valid YAML or breaks the schema, with every
+                mistake at its file:line:column.
+        """
+        from crmetrics.testing.suite import plugin_cases, user_cases
+
+        if builtin:
+            return plugin_cases(self.registry.definition_dirs)
+        return user_cases(self._definitions, [*self.project.tests, *(Path(p) for p in paths)])
+
+    def run_test(self, case: TestCase, *, engine: str = "polars") -> CaseResult:
+        """Run one test case on ``engine`` (polars, duckdb or spark) and compare its result.
+
+        A case runs on its own input alone: the project file's sources and parameters do
+        not apply. A user's case sees the user's definitions; a plugin's case sees only
+        the installed plugins, so that a user's override cannot break a built-in case.
+
+        Raises:
+            DefinitionError: the definitions the case runs against are wrong.
+        """
+        from crmetrics.testing.runner import run_case
+
+        isolated = self._case_engine(case.provider == "user")
+        isolated.validate()
+        return run_case(isolated, case, backend=engine)
+
+    def _case_engine(self, with_definitions: bool) -> Engine:
+        if with_definitions not in self._case_engines:
+            self._case_engines[with_definitions] = Engine(
+                definitions=self._definitions if with_definitions else (),
+                plugins=self._plugins,
+                load_installed_plugins=self._load_installed,
+            )
+        return self._case_engines[with_definitions]
+
+    def report_data(self, request: Request, source: Source) -> ReportData:
+        """What a report shows: per metric, the last period's value, its changes and its series.
+
+        ``request.metrics`` may be ``("all",)``: every metric, grouped by category.
+        """
+        from crmetrics.report import report_data
+
+        return report_data(self, request, source, source_name=source if isinstance(source, str) else "")
+
+    def report(self, request: Request, source: Source, *, title: str = "Metrics report") -> str:
+        """A self-contained static HTML report (docs/reports.md): a card and a chart per metric.
+
+        Needs the ``report`` extra (altair and vl-convert-python).
+        """
+        return self.render_report(self.report_data(request, source), title=title)
+
+    def render_report(self, data: ReportData, *, title: str = "Metrics report") -> str:
+        """The HTML page of report ``data`` (from :meth:`report_data`)."""
+        from crmetrics.report import render_html
+
+        return render_html(data, title=title)
+
+    def plot(self, request: Request, source: Source, *, image_format: str = "svg") -> bytes:
+        """A chart of the requested metrics, a line per group, as ``svg`` or ``png`` bytes."""
+        from crmetrics.report import plot_image
+
+        return plot_image(self, request, source, image_format)
 
 
 def evaluate(

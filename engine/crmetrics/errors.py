@@ -45,6 +45,7 @@ class Issue:
     context: str = field(default="", compare=False)
 
     def render(self) -> str:
+        """The issue as ``file:line:col: severity: [metric] message``, its hint and context below."""
         where = f"{self.location}: " if self.location else ""
         subject = f"[{self.subject}] " if self.subject else ""
         text = f"{where}{self.severity}: {subject}{self.message}"
@@ -69,6 +70,7 @@ class CrmetricsError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
+        """Every issue rendered, one after the other."""
         return "\n".join(issue.render() for issue in self.issues)
 
 
@@ -86,12 +88,6 @@ class UsageError(CrmetricsError):
 
 class DataError(CrmetricsError):
     """The data is wrong or missing: a bad date in a file, a missing table, a key clash."""
-
-    exit_code = 1
-
-
-class PluginError(CrmetricsError):
-    """A plugin failed to load or misbehaved."""
 
     exit_code = 1
 

@@ -1,18 +1,12 @@
-"""``crmetrics explain``: a metric's definition, its dependency tree and its compiled plan."""
+"""``crmetrics explain``: a metric's definition and its dependency tree, as text."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from crmetrics.catalog import Catalog
-from crmetrics.plan import Request
-
-if TYPE_CHECKING:
-    from crmetrics.engine import Engine, Source
 
 
-def explain(engine: Engine, name: str, request: Request | None, source: Source | None) -> str:
-    catalog = engine.catalog
+def describe_metric(catalog: Catalog, name: str) -> str:
+    """The definition of metric ``name`` and the tree of metrics it depends on."""
     metric = catalog.get(name)
     lines = [f"{metric.name}: {metric.title}", f"  type:     {metric.type}"]
     if metric.category:
@@ -44,20 +38,11 @@ def explain(engine: Engine, name: str, request: Request | None, source: Source |
         kind = catalog.metrics[node].type
         prior = " (and its prior period)" if node in catalog.priors.get(name, ()) and depth == 1 else ""
         lines.append(f"  {'  ' * depth}{node} [{kind}]{prior}")
-    if request is not None and source is not None:
-        query = engine.compile(request, source)
-        lines.append("")
-        lines.append(
-            f"plan ({request.grain.name}, {request.start:%Y-%m-%d} to {request.end:%Y-%m-%d}), "
-            "as Polars optimises it:"
-        )
-        lines.append(query.explain())
     return "\n".join(lines)
 
 
-def describe(engine: Engine, name: str, request: Request | None, source: Source | None) -> dict[str, object]:
-    """The definition, the dependency tree and (with a request and a source) the plan, as data."""
-    catalog = engine.catalog
+def describe_metric_data(catalog: Catalog, name: str) -> dict[str, object]:
+    """The definition of metric ``name`` and its dependency tree, as data."""
     metric = catalog.get(name)
     data: dict[str, object] = {
         "name": metric.name,
@@ -81,8 +66,6 @@ def describe(engine: Engine, name: str, request: Request | None, source: Source 
         "min_n": metric.min_n,
         "dependencies": _tree(catalog, name),
     }
-    if request is not None and source is not None:
-        data["plan"] = engine.compile(request, source).explain()
     return data
 
 
@@ -92,3 +75,6 @@ def _tree(catalog: Catalog, name: str) -> dict[str, object]:
         "type": catalog.metrics[name].type,
         "depends_on": [_tree(catalog, d) for d in sorted(catalog.references.get(name, ()))],
     }
+
+
+__all__ = ["describe_metric", "describe_metric_data"]

@@ -92,6 +92,7 @@ def _figures(
 
 
 def render_inspection(results: list[TableInspection]) -> str:
+    """The inspection of a source's tables as text for the terminal."""
     lines = []
     for item in results:
         lines.append(f"{item.table}")

@@ -66,6 +66,8 @@ class MetricDefinition:
     description: str = ""
     category: str = ""
     unit: str = "number"
+    #: Which direction of change is good news: ``up``, ``down``, ``neutral`` or ``""`` (not said).
+    good: str = ""
     table: str = ""
     time: str = ""
     expr: Formula | None = None
@@ -87,6 +89,7 @@ class MetricDefinition:
 
     @property
     def title(self) -> str:
+        """The label, or the name made readable."""
         return self.label or self.name.replace("_", " ").capitalize()
 
     def key_location(self, *path: str | int, key: bool = False) -> Location:
@@ -116,6 +119,7 @@ def parse_document(document: Document, provider: str) -> tuple[list[MetricDefini
 
 
 def load_definitions_file(path: Path, provider: str) -> tuple[list[MetricDefinition], list[Issue]]:
+    """The metrics of one YAML file, and every issue found reading and checking it."""
     try:
         return parse_document(load_file(path), provider)
     except DefinitionError as error:
@@ -164,6 +168,7 @@ def _metric(document: Document, origin: Origin, index: int, raw: dict[str, Any])
         description=raw.get("description", "").strip(),
         category=raw.get("category", ""),
         unit=raw.get("unit", "number"),
+        good=raw.get("good", ""),
         table=raw.get("table", "customers" if raw["type"] == "snapshot" else ""),
         time=raw.get("time", ""),
         expr=formula("expr"),

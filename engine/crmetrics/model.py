@@ -12,9 +12,25 @@ from typing import Literal
 
 import polars as pl
 
+from crmetrics.formula.typed import Kind
+
 ColumnKind = Literal["str", "float", "bool", "datetime"]
 
 UTC_DATETIME = pl.Datetime("us", "UTC")
+
+
+def kind_of_dtype(dtype: pl.DataType) -> Kind:
+    """The formula kind of a Polars column type."""
+    if dtype.is_numeric():
+        return "number"
+    if isinstance(dtype, pl.Boolean):
+        return "boolean"
+    if isinstance(dtype, (pl.Datetime, pl.Date)):
+        return "datetime"
+    if isinstance(dtype, (pl.String, pl.Categorical, pl.Enum)):
+        return "text"
+    return "any"
+
 
 POLARS_TYPES: dict[ColumnKind, pl.DataType] = {
     "str": pl.String(),
@@ -35,6 +51,7 @@ class Column:
 
     @property
     def dtype(self) -> pl.DataType:
+        """The Polars type of the column."""
         return POLARS_TYPES[self.kind]
 
 
@@ -48,14 +65,17 @@ class Table:
     description: str = ""
 
     def column(self, name: str) -> Column | None:
+        """The column called ``name``, if the table has it."""
         return next((c for c in self.columns if c.name == name), None)
 
     @property
     def column_names(self) -> list[str]:
+        """The names of the columns, in order."""
         return [c.name for c in self.columns]
 
     @property
     def schema(self) -> dict[str, pl.DataType]:
+        """The canonical Polars schema of the table."""
         return {c.name: c.dtype for c in self.columns}
 
 
@@ -168,6 +188,3 @@ ALLOWED_VALUES: dict[tuple[str, str], frozenset[str]] = {
 
 #: The inclusive scale of each survey type.
 SURVEY_SCALES: dict[str, tuple[float, float]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
-
-#: Columns reachable from any table with a customer_id, through a many-to-one join.
-CUSTOMER_ATTRIBUTES = ("customer_id", "name", "segment", "region", "industry", "acquisition_channel")

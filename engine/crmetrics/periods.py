@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
@@ -17,26 +18,44 @@ PERIOD_START = "period_start"
 
 @dataclass(frozen=True)
 class Grain:
+    """A period length: ``day``, ``week`` (from Monday), ``month``, ``quarter`` or ``year``."""
+
     name: str
 
     @classmethod
     def parse(cls, name: str) -> Grain:
+        """The grain called ``name``; an unknown one is a usage error."""
         if name not in GRAINS:
             raise UsageError(Issue("bad-grain", f"unknown grain {name!r}", hint=did_you_mean(name, GRAINS)))
         return cls(name)
 
     @property
     def every(self) -> str:
+        """The grain as a Polars duration string (``1mo``)."""
         return GRAINS[self.name]
 
     def truncate(self, moment: datetime) -> datetime:
-        return pl.select(pl.lit(moment).dt.truncate(self.every)).item()
+        """The start of the period holding ``moment``."""
+        day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        if self.name == "day":
+            return day
+        if self.name == "week":  # weeks start on Monday
+            return day - timedelta(days=day.weekday())
+        month = {"month": day.month, "quarter": 3 * ((day.month - 1) // 3) + 1, "year": 1}[self.name]
+        return day.replace(month=month, day=1)
 
     def shift(self, moment: datetime, periods: int) -> datetime:
-        if periods == 0:
-            return moment
-        step = f"{periods}{self.every[1:]}" if self.every[0] == "1" else self.every
-        return pl.select(pl.lit(moment).dt.offset_by(step)).item()
+        """``moment`` moved by ``periods`` periods (back when negative).
+
+        Months, quarters and years keep the day of the month, or the month's last day
+        when it has fewer days, as Polars' ``offset_by`` does.
+        """
+        if self.name in ("day", "week"):
+            return moment + timedelta(days=periods * (7 if self.name == "week" else 1))
+        months = periods * {"month": 1, "quarter": 3, "year": 12}[self.name]
+        year, month = divmod(moment.month - 1 + months, 12)
+        year, month = moment.year + year, month + 1
+        return moment.replace(year=year, month=month, day=min(moment.day, monthrange(year, month)[1]))
 
 
 def parse_instant(text: str | date | datetime, what: str) -> datetime:

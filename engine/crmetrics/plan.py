@@ -3,8 +3,8 @@
 A request (metrics, grain, range, grouping, filter, parameters) and the catalog give one
 :class:`LogicalPlan`: aggregate metrics over the same table and time column share one
 scan; point-in-time counts over the same table share one; derived metrics come after
-their inputs. Backends render the plan; the semantics of periods, look-back and grouping
-are decided here once.
+their inputs; the window reaches back as far as ``prior`` looks. The relational IR
+(:mod:`crmetrics.ir`) is built from this plan, and the backends generate from the IR.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from datetime import date, datetime
 
 from crmetrics.catalog import Catalog
 from crmetrics.errors import Issue, UsageError, did_you_mean
-from crmetrics.metric import MetricDefinition
 from crmetrics.periods import Grain, aligned, parse_instant
 
 
@@ -96,6 +95,20 @@ class SnapshotScan:
 
 @dataclass
 class LogicalPlan:
+    """A request's metrics in evaluation order, grouped into shared scans.
+
+    Attributes:
+        request: the request, with ``all`` expanded to metric names.
+        order: every metric needed, dependencies first.
+        lookback: how many periods before ``start`` the window reaches for ``prior``.
+        window_start: the first period computed: ``start`` moved back by ``lookback``.
+        aggregates: aggregate metrics sharing a table and time column.
+        snapshots: point-in-time counts sharing a table, columns and filter.
+        entities: entity metrics.
+        derived: derived metrics, each after its inputs.
+        params: each metric's parameters, overrides applied.
+    """
+
     request: Request
     order: list[str]
     lookback: int
@@ -105,9 +118,6 @@ class LogicalPlan:
     entities: list[str]
     derived: list[str]
     params: dict[str, dict[str, float]]
-
-    def metric(self, catalog: Catalog, name: str) -> MetricDefinition:
-        return catalog.metrics[name]
 
 
 def resolve_params(

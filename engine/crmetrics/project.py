@@ -46,6 +46,8 @@ class Project:
 
     path: Path | None = None
     definitions: list[Path] = field(default_factory=list)
+    #: Folders or files of test cases (``crmetrics test``).
+    tests: list[Path] = field(default_factory=list)
     source: str | None = None
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     params: dict[str, float] = field(default_factory=dict)
@@ -93,6 +95,7 @@ def find_project(explicit: str | Path | None = None) -> Project:
 
 
 def load_project(path: Path) -> Project:
+    """The project file at ``path``, checked against its schema."""
     document = load_file(path)
     data = document.data or {}
     issues = check_document(document, load_schema("project"))
@@ -111,6 +114,7 @@ def load_project(path: Path) -> Project:
     return Project(
         path=path,
         definitions=[base / d for d in data.get("definitions", [])],
+        tests=[base / t for t in data.get("tests", [])],
         source=source if source is None or source in sources else _relative_to(base, source),
         sources=sources,
         params={k: float(v) for k, v in data.get("params", {}).items()},

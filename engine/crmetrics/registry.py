@@ -23,6 +23,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from crmetrics import hookspecs
+from crmetrics.builtin_functions import builtin_functions
 from crmetrics.connector import Connector
 from crmetrics.errors import Issue
 from crmetrics.formula.functions import FunctionSpec, FunctionTable
@@ -49,7 +50,7 @@ class Registry:
     """Everything the plugins registered, with who registered it."""
 
     connectors: dict[str, type[Connector]] = field(default_factory=dict)
-    functions: FunctionTable = field(default_factory=FunctionTable.builtins)
+    functions: FunctionTable = field(default_factory=builtin_functions)
     definition_dirs: list[tuple[Path, str]] = field(default_factory=list)
     output_formats: dict[str, OutputFormat] = field(default_factory=lambda: dict(BUILTIN_FORMATS))
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
@@ -57,6 +58,7 @@ class Registry:
 
     @property
     def problems(self) -> list[Issue]:
+        """A warning per plugin error: the caller decides how to show them."""
         return [
             Issue(
                 "plugin",

@@ -30,6 +30,7 @@ class Suppressed:
 
     @property
     def total(self) -> int:
+        """The number of values suppressed, over every metric."""
         return sum(self.counts.values())
 
 

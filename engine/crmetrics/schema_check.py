@@ -60,9 +60,21 @@ def _leaf_errors(errors: Iterator[ValidationError]) -> Iterator[ValidationError]
             yield error
 
 
+def _schema(error: ValidationError) -> Mapping[str, Any]:
+    """The (sub)schema ``error`` was checked against; a boolean schema has no keys."""
+    return error.schema if isinstance(error.schema, Mapping) else {}
+
+
+def _values(error: ValidationError) -> list[Any]:
+    """The list a validator holds (``enum``, ``required``), as a list."""
+    value = error.validator_value
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
 def _extra_keys(error: ValidationError) -> list[str]:
-    allowed = set(error.schema.get("properties", {}))
-    return sorted(k for k in error.instance if k not in allowed)
+    allowed = set(_schema(error).get("properties", {}))
+    instance = error.instance if isinstance(error.instance, Mapping) else {}
+    return sorted(k for k in instance if k not in allowed)
 
 
 def _subject(data: Any, path: list[Any]) -> str:
@@ -92,7 +104,11 @@ def _sentence(error: ValidationError, document: Document) -> str:
         return f"missing required key {missing!r}{of}"
     if error.validator == "not":
         kind = instance.get("type") if isinstance(instance, dict) else None
-        banned = [k for k in _not_keys(error.validator_value) if isinstance(instance, dict) and k in instance]
+        banned = [
+            k
+            for k in _not_keys(error.validator_value if isinstance(error.validator_value, Mapping) else {})
+            if isinstance(instance, dict) and k in instance
+        ]
         return f"key {', '.join(map(repr, banned))} does not apply to {_a(kind)} metric"
     if error.validator == "enum":
         return f"{key or 'value'} {instance!r} is not allowed"
@@ -117,10 +133,10 @@ def _sentence(error: ValidationError, document: Document) -> str:
 def _hint(error: ValidationError) -> str:
     if error.validator == "additionalProperties":
         extra = _extra_keys(error)
-        allowed = sorted(error.schema.get("properties", {}))
+        allowed = sorted(_schema(error).get("properties", {}))
         return did_you_mean(extra[0], allowed) if extra else ""
     if error.validator == "enum":
-        options = [str(v) for v in error.validator_value]
+        options = [str(v) for v in _values(error)]
         close = did_you_mean(str(error.instance), options)
         return close if close.startswith("did") else "allowed: " + ", ".join(options)
     if error.validator in ("pattern", "propertyNames"):
@@ -130,7 +146,7 @@ def _hint(error: ValidationError) -> str:
     if error.validator == "required":
         instance = error.instance if isinstance(error.instance, dict) else {}
         kind = instance.get("type") if error.absolute_path else None
-        needed = ", ".join(str(k) for k in error.validator_value)
+        needed = ", ".join(str(k) for k in _values(error))
         return f"{_a(kind)} metric needs: {needed}" if kind else f"required keys: {needed}"
     return ""
 

@@ -24,7 +24,7 @@ PathItem = str | int
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_Base):  # type: ignore[misc]
+class _Loader(_Base):
     """The safe loader with YAML 1.2's plain scalars: ``yes``, ``on`` and dates stay text."""
 
 
@@ -54,6 +54,7 @@ class Document:
 
     @property
     def is_empty(self) -> bool:
+        """Whether the document holds nothing."""
         return self.root is None
 
     def location(self, path: Sequence[PathItem], *, key: bool = False) -> Location:
@@ -173,6 +174,7 @@ def _describe(problem: str) -> str:
 
 
 def load_file(path: Path) -> Document:
+    """The YAML document in ``path``, with the positions of its nodes."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -188,8 +190,3 @@ def _excerpt(text: str, where: Location) -> str:
         return ""
     pointer = " " * (max(where.column, 1) - 1) + "^"
     return f"  {lines[where.line - 1]}\n  {pointer}"
-
-
-def excerpt(text: str, where: Location) -> str:
-    """The source line at ``where`` with a caret under the column, for messages."""
-    return _excerpt(text, where)

@@ -57,6 +57,7 @@ class CrmConnector(Connector):
 
     @property
     def is_live(self) -> bool:
+        """Whether the connector reads a live API rather than export files."""
         return self.location.startswith(("http://", "https://"))
 
     @property
@@ -64,11 +65,15 @@ class CrmConnector(Connector):
         """The export folder (files mode), refused clearly when it is not one."""
         folder = Path(self.location or ".")
         if not folder.is_dir():
-            raise DataError(Issue(
-                "missing-source", f"{folder} is not a folder", Location(str(folder)),
-                hint=f"point {self.scheme}: at a folder of exports, or at an https:// API URL; "
-                f"see docs/connectors/{self.scheme}.md",
-            ))
+            raise DataError(
+                Issue(
+                    "missing-source",
+                    f"{folder} is not a folder",
+                    Location(str(folder)),
+                    hint=f"point {self.scheme}: at a folder of exports, or at an https:// API URL; "
+                    f"see docs/connectors/{self.scheme}.md",
+                )
+            )
         return folder
 
     def client(self, classify: Classifier | None = None) -> ApiClient:
@@ -76,15 +81,22 @@ class CrmConnector(Connector):
         if self._client is None:
             token = os.environ.get(self.token_env, "").strip()
             if not token:
-                raise UsageError(Issue(
-                    "missing-token",
-                    f"reading {self.service} live from {self.location} needs an access token",
-                    hint=f"set the environment variable {self.token_env}",
-                ))
+                raise UsageError(
+                    Issue(
+                        "missing-token",
+                        f"reading {self.service} live from {self.location} needs an access token",
+                        hint=f"set the environment variable {self.token_env}",
+                    )
+                )
             self._client = ApiClient(
-                self.location, token, service=self.service, token_env=self.token_env,
-                policy=RetryPolicy.from_options(self.settings["http"]), sleep=self._sleep,
-                classify=classify, transport=self._transport,
+                self.location,
+                token,
+                service=self.service,
+                token_env=self.token_env,
+                policy=RetryPolicy.from_options(self.settings["http"]),
+                sleep=self._sleep,
+                classify=classify,
+                transport=self._transport,
                 logger=logging.getLogger(f"crmetrics.plugins.{self.scheme}"),
             )
         return self._client
@@ -94,9 +106,11 @@ class CrmConnector(Connector):
         """Table name -> the function that reads it."""
 
     def read_table(self, table: str) -> RawTable:
+        """The canonical table ``table``, built from the CRM's objects."""
         return self.readers()[table]()
 
     def close(self) -> None:
+        """Close the API client, if one was opened."""
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -42,6 +42,7 @@ class TableBuilder:
         return frame
 
     def warn(self, code: str, message: str, *, subject: str = "", hint: str = "") -> None:
+        """Record a warning for the table's report."""
         self.issues.append(
             Issue(code, message, Location(self.origin), subject=subject, hint=hint, severity="warning")
         )
@@ -108,6 +109,7 @@ def bool_text(expr: pl.Expr) -> pl.Expr:
 
 
 def number(expr: pl.Expr) -> pl.Expr:
+    """Text or numbers as a float; blanks and unreadable values are null."""
     return expr.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crmetrics import progress
 from crmetrics.errors import DataError, Issue, Location
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class RetryPolicy:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> RetryPolicy:
+        """The retry policy the connector options ask for."""
         return cls(
             max_retries=int(options.get("max_retries", cls.max_retries)),
             backoff_seconds=float(options.get("backoff_seconds", cls.backoff_seconds)),
@@ -118,6 +120,7 @@ class ApiClient:
         )
 
     def close(self) -> None:
+        """Close the HTTP client."""
         self._client.close()
 
     def redact(self, text: str) -> str:
@@ -219,6 +222,7 @@ class ApiClient:
             self.policy.max_retries,
             seconds,
         )
+        progress.current().retrying(self.service, why, attempt + 1, self.policy.max_retries, seconds)
         self._sleep(seconds)
 
     def _decode(self, response: httpx.Response, path: str) -> Any:

@@ -50,6 +50,7 @@ class CsvConnector(_FolderConnector):
     description = "a folder of canonical CSV files (customers.csv, deals.csv, ...)"
 
     def read_table(self, table: str) -> RawTable:
+        """The file(s) of ``table`` in the folder, read as text or typed columns."""
         path = self.path(table)
         try:
             # Everything is read as text: the canonical conversion parses it, so that a bad
@@ -110,6 +111,7 @@ class ParquetConnector(_FolderConnector):
         return {name: sum(c[name] for c in counts) for name in common}
 
     def read_table(self, table: str) -> RawTable:
+        """The file(s) of ``table`` in the folder, read as text or typed columns."""
         path = self.path(table)
         files = self._files(table)
         try:
@@ -170,11 +172,13 @@ class SampleConnector(CsvConnector):
 
     @property
     def folder(self) -> Path:
+        """The folder of the bundled sample data."""
         return Path(str(resources.files("crmetrics.sample") / "data"))
 
 
 @hookimpl
 def register_connectors(register):  # type: ignore[no-untyped-def]
+    """Register the CSV, Parquet and sample connectors."""
     register(CsvConnector)
     register(ParquetConnector)
     register(SampleConnector)

@@ -46,6 +46,7 @@ class HubSpotConnector(CrmConnector):
 
     @property
     def data(self) -> Objects:
+        """The HubSpot objects, read once per connector."""
         if self._data is None:
             if self.is_live:
                 source: Any = ApiSource(self.client(), self.settings["http"]["page_size"])
@@ -62,6 +63,7 @@ class HubSpotConnector(CrmConnector):
         return self._stages
 
     def available_tables(self) -> list[str]:
+        """The canonical tables the objects found can build."""
         present = [t for t, name in PRIMARY.items() if self.data.has(name)]
         if finance.revenue_available(self.data):
             present.append("revenue")
@@ -70,6 +72,7 @@ class HubSpotConnector(CrmConnector):
         return [t for t in self.tables if t in present]
 
     def readers(self) -> Mapping[str, Callable[[], RawTable]]:
+        """A builder per canonical table."""
         data = self.data
         return {
             "customers": lambda: customers.customers(data, self.stages),
@@ -84,4 +87,5 @@ class HubSpotConnector(CrmConnector):
 
 @hookimpl
 def register_connectors(register: Callable[[type[HubSpotConnector]], None]) -> None:
+    """Register the HubSpot connector."""
     register(HubSpotConnector)

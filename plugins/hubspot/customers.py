@@ -28,6 +28,7 @@ _STAMP = pl.Datetime("us", "UTC")
 
 
 def customers(data: Objects, stages: StageBook) -> RawTable:
+    """The customers table: companies with a customer date or a won deal."""
     settings = data.settings["customers"]
     builder = TableBuilder("customers", data.where("companies"))
     companies = data.rows("companies", builder)
@@ -48,7 +49,8 @@ def customers(data: Objects, stages: StageBook) -> RawTable:
     companies = companies.with_columns(acquired.alias("__acquired"))
     if not settings["include_prospects"]:
         reason = (
-            f"not a customer (no {settings['acquired_at_field']})" if method == "field"
+            f"not a customer (no {settings['acquired_at_field']})"
+            if method == "field"
             else "not a customer (no customer date or won deal)"
         )
         companies = builder.reject(companies, pl.col("__acquired").is_null(), reason)
@@ -60,14 +62,15 @@ def customers(data: Objects, stages: StageBook) -> RawTable:
         segment(companies, settings["segment"], "numberofemployees").alias("segment"),
         column(companies, settings["region_field"]).alias("region"),
         column(companies, "industry").alias("industry"),
-        channel(column(companies, "hs_analytics_source"), data.settings["channel_map"])
-        .alias("acquisition_channel"),
+        channel(column(companies, "hs_analytics_source"), data.settings["channel_map"]).alias(
+            "acquisition_channel"
+        ),
     )
     return builder.result(frame)
 
 
 def _first_won_deals(data: Objects, stages: StageBook) -> pl.DataFrame:
-    schema = {"__company": pl.String, "__first_won": _STAMP}
+    schema = pl.Schema({"__company": pl.String(), "__first_won": _STAMP})
     deals = data.current("deals")
     if not deals.width:
         return pl.DataFrame(schema=schema)

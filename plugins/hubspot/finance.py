@@ -44,6 +44,7 @@ def revenue_available(data: Objects) -> bool:
 
 
 def revenue(data: Objects, stages: StageBook) -> RawTable:
+    """The revenue table: invoices, or won deals where there are none."""
     name = revenue_object(data) or "line_items"
     builder = TableBuilder("revenue", data.where(name))
     rows = data.rows(name, builder)
@@ -62,8 +63,9 @@ def revenue(data: Objects, stages: StageBook) -> RawTable:
     else:
         rows = _line_items_of_won_deals(data, stages, rows)
     for amount in ("__amount", "__cost"):
-        rows = convert_currency(builder, rows, amount=amount, currency=pl.col("__currency"),
-                                settings=data.settings["currency"])
+        rows = convert_currency(
+            builder, rows, amount=amount, currency=pl.col("__currency"), settings=data.settings["currency"]
+        )
     frame = rows.select(
         pl.col("id").alias("revenue_id"),
         pl.col("__customer").alias("customer_id"),
@@ -76,8 +78,13 @@ def revenue(data: Objects, stages: StageBook) -> RawTable:
 
 def _line_items_of_won_deals(data: Objects, stages: StageBook, items: pl.DataFrame) -> pl.DataFrame:
     deals = data.current("deals")
-    schema = {"__deal": pl.String, "__deal_company": pl.String, "__won": pl.Boolean,
-              "__close": pl.String, "__deal_currency": pl.String}
+    schema = {
+        "__deal": pl.String,
+        "__deal_company": pl.String,
+        "__won": pl.Boolean,
+        "__close": pl.String,
+        "__deal_currency": pl.String,
+    }
     if deals.width:
         _, is_won = deal_flags(deals, stages)
         deals = deals.select(
@@ -99,6 +106,7 @@ def _line_items_of_won_deals(data: Objects, stages: StageBook, items: pl.DataFra
         first_of(items, "hs_recurring_billing_start_date").fill_null(pl.col("__close")).alias("__date"),
         column(items, "amount").alias("__amount"),
         (unit_cost * quantity).cast(pl.String).alias("__cost"),
-        first_of(items, "hs_line_item_currency_code").fill_null(pl.col("__deal_currency"))
+        first_of(items, "hs_line_item_currency_code")
+        .fill_null(pl.col("__deal_currency"))
         .alias("__currency"),
     )

@@ -29,22 +29,66 @@ MODIFIED = ("updatedat", "hs_lastmodifieddate", "lastmodifieddate", "createdat",
 ENGAGEMENTS = ("calls", "emails", "meetings", "notes", "tasks")
 _COMMON = ("createdate", "hs_lastmodifieddate", "hs_object_id")
 PROPERTIES: dict[str, tuple[str, ...]] = {
-    "companies": ("name", "industry", "country", "numberofemployees", "lifecyclestage",
-                  "hs_lifecyclestage_customer_date", "hs_lifecyclestage_other_date",
-                  "hs_analytics_source", "hs_merged_object_ids"),
-    "contacts": ("lifecyclestage", "hs_lead_status", "hs_analytics_source", "associatedcompanyid",
-                 "hs_merged_object_ids", "lastmodifieddate",
-                 "hs_lifecyclestage_marketingqualifiedlead_date",
-                 "hs_lifecyclestage_salesqualifiedlead_date",
-                 "hs_lifecyclestage_opportunity_date", "hs_lifecyclestage_customer_date"),
-    "deals": ("dealname", "amount", "amount_in_home_currency", "deal_currency_code", "dealstage",
-              "pipeline", "closedate", "dealtype", "hs_is_closed", "hs_is_closed_won"),
-    "tickets": ("closed_date", "first_agent_reply_date", "time_to_first_agent_reply",
-                "hs_ticket_priority", "source_type", "hs_pipeline_stage"),
-    "feedback_submissions": ("hs_survey_type", "hs_survey_name", "hs_survey_id", "hs_value",
-                             "hs_submission_timestamp", "hs_contact_id", "hs_createdate"),
-    "line_items": ("amount", "quantity", "price", "hs_cost_of_goods_sold",
-                   "hs_line_item_currency_code", "hs_recurring_billing_start_date"),
+    "companies": (
+        "name",
+        "industry",
+        "country",
+        "numberofemployees",
+        "lifecyclestage",
+        "hs_lifecyclestage_customer_date",
+        "hs_lifecyclestage_other_date",
+        "hs_analytics_source",
+        "hs_merged_object_ids",
+    ),
+    "contacts": (
+        "lifecyclestage",
+        "hs_lead_status",
+        "hs_analytics_source",
+        "associatedcompanyid",
+        "hs_merged_object_ids",
+        "lastmodifieddate",
+        "hs_lifecyclestage_marketingqualifiedlead_date",
+        "hs_lifecyclestage_salesqualifiedlead_date",
+        "hs_lifecyclestage_opportunity_date",
+        "hs_lifecyclestage_customer_date",
+    ),
+    "deals": (
+        "dealname",
+        "amount",
+        "amount_in_home_currency",
+        "deal_currency_code",
+        "dealstage",
+        "pipeline",
+        "closedate",
+        "dealtype",
+        "hs_is_closed",
+        "hs_is_closed_won",
+    ),
+    "tickets": (
+        "closed_date",
+        "first_agent_reply_date",
+        "time_to_first_agent_reply",
+        "hs_ticket_priority",
+        "source_type",
+        "hs_pipeline_stage",
+    ),
+    "feedback_submissions": (
+        "hs_survey_type",
+        "hs_survey_name",
+        "hs_survey_id",
+        "hs_value",
+        "hs_submission_timestamp",
+        "hs_contact_id",
+        "hs_createdate",
+    ),
+    "line_items": (
+        "amount",
+        "quantity",
+        "price",
+        "hs_cost_of_goods_sold",
+        "hs_line_item_currency_code",
+        "hs_recurring_billing_start_date",
+    ),
     "invoices": ("hs_invoice_status", "hs_amount_billed", "hs_currency", "hs_invoice_date"),
     **{name: ("hs_timestamp", "hs_call_duration") for name in ENGAGEMENTS},
 }
@@ -73,9 +117,11 @@ class Objects:
         self._raw: dict[str, pl.DataFrame] = {}
 
     def has(self, name: str) -> bool:
+        """Whether object ``name`` was found."""
         return self.source.has(name)
 
     def where(self, name: str) -> str:
+        """Where object ``name`` was read from, for messages."""
         return self.source.where(name)
 
     def properties(self, name: str) -> list[str]:
@@ -84,8 +130,7 @@ class Objects:
         extra: list[str | None] = []
         if name == "companies":
             c = s["customers"]
-            extra = [c["acquired_at_field"], c["churned_at_field"], c["region_field"],
-                     c["segment"]["field"]]
+            extra = [c["acquired_at_field"], c["churned_at_field"], c["region_field"], c["segment"]["field"]]
         elif name == "tickets":
             extra = [s["tickets"]["first_response_field"], s["tickets"]["handle_time_field"]]
         return [*_COMMON, *PROPERTIES.get(name, ()), *(e for e in extra if e)]
@@ -101,17 +146,19 @@ class Objects:
             if frame.width and "id" not in frame.columns and "hs_object_id" in frame.columns:
                 frame = frame.with_columns(pl.col("hs_object_id").alias("id"))
             if frame.width and "id" not in frame.columns:
-                raise DataError(Issue(
-                    "missing-column", f"{name} has no record id", Location(self.where(name)),
-                    hint="export the Record ID column (or hs_object_id); "
-                    f"columns found: {', '.join(frame.columns)}",
-                ))
+                raise DataError(
+                    Issue(
+                        "missing-column",
+                        f"{name} has no record id",
+                        Location(self.where(name)),
+                        hint="export the Record ID column (or hs_object_id); "
+                        f"columns found: {', '.join(frame.columns)}",
+                    )
+                )
             self._raw[name] = frame
         return self._raw[name]
 
-    def rows(
-        self, name: str, builder: TableBuilder | None = None, *, optional: bool = False
-    ) -> pl.DataFrame:
+    def rows(self, name: str, builder: TableBuilder | None = None, *, optional: bool = False) -> pl.DataFrame:
         """Rows of live records, the most recent copy of each last (duplicates kept)."""
         frame = self.raw(name, optional=optional)
         if not frame.width or "id" not in frame.columns:
@@ -132,9 +179,7 @@ class Objects:
             else:
                 frame = builder.reject(frame, pl.col("id").is_in(merged.implode()), "merged")
         if "archived" in frame.columns:
-            frame = drop_where_latest(
-                builder, frame, "id", MODIFIED, truthy(pl.col("archived")), "archived"
-            )
+            frame = drop_where_latest(builder, frame, "id", MODIFIED, truthy(pl.col("archived")), "archived")
         return frame
 
     def current(self, name: str, *, optional: bool = False) -> pl.DataFrame:

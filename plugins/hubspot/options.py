@@ -55,118 +55,162 @@ def _object(properties: dict[str, Any], description: str = "") -> dict[str, Any]
 OPTIONS_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
     "title": "hubspot connector options",
-    **_object({
-        "include_archived": {
-            "type": "boolean", "default": False,
-            "description": "Keep records with archived = true (and merged-away records).",
-        },
-        "channel_map": {
-            **_STRING_MAP, "default": {}, "x-merge": True,
-            "description": "hs_analytics_source value -> channel; others are snake_cased.",
-        },
-        "csv_headers": {
-            **_STRING_MAP, "default": {}, "x-merge": True,
-            "description": "UI export column label -> internal property name, over the built-in "
-            "labels; other labels are snake_cased (custom properties usually match).",
-        },
-        "home_currency": {
-            "type": ["string", "null"], "pattern": "^[A-Z]{3}$", "default": None,
-            "description": "The portal's company currency (default: currency.reporting); "
-            "amount_in_home_currency is used when it equals the reporting currency.",
-        },
-        "currency": currency_schema(),
-        "http": http_schema(),
-        "customers": _object({
-            "acquired_at": {
-                "enum": ["auto", "lifecycle_date", "first_won_deal", "field"], "default": "auto",
-                "description": "auto: hs_lifecyclestage_customer_date, else the earliest closedate "
-                "of the company's won deals.",
-            },
-            "acquired_at_field": {**_PROPERTY, "default": None},
-            "churned_at": {
-                "enum": ["none", "field", "lifecycle_other"], "default": "none",
-                "description": "none: never churned; field: the company property named by "
-                "churned_at_field; lifecycle_other: hs_lifecyclestage_other_date, for portals "
-                "that move former customers to the 'other' stage.",
-            },
-            "churned_at_field": {**_PROPERTY, "default": None},
-            "region_field": {**_PROPERTY, "default": "country"},
-            "segment": segment_schema(),
-            "include_prospects": {"type": "boolean", "default": False},
-        }),
-        "deals": _object({
-            "deal_type_map": {
-                **_STRING_MAP, "default": DEAL_TYPES, "x-merge": True,
-                "description": "dealtype -> new_business, upsell, cross_sell, renewal or null.",
-            },
-            "stages": {
-                "type": "object", "default": {}, "x-merge": True, "additionalProperties": _STAGE,
-                "description": "Stage id or label -> {label, closed, won}, over the pipelines "
-                "metadata (pipelines/deals.json or the pipelines API).",
-            },
-            "stage_name": {
-                "enum": ["label", "id"], "default": "label",
-                "description": "deals.stage holds the stage label (as the UI shows it) or its id.",
-            },
-        }),
-        "leads": _object({
-            "converted_stage": {
-                "enum": ["marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer"],
-                "default": "opportunity",
-                "description": "A contact is a converted lead once it reaches this lifecycle "
-                "stage; converted_at is hs_lifecyclestage_<stage>_date.",
-            },
-        }),
-        "tickets": _object({
-            "first_response_field": {
-                **_PROPERTY, "default": None,
-                "description": "A property used before first_agent_reply_date and "
-                "createdate + time_to_first_agent_reply.",
+    **_object(
+        {
+            "include_archived": {
+                "type": "boolean",
+                "default": False,
+                "description": "Keep records with archived = true (and merged-away records).",
             },
             "channel_map": {
-                **_STRING_MAP, "default": TICKET_CHANNELS, "x-merge": True,
-                "description": "source_type -> email, chat, phone or web.",
+                **_STRING_MAP,
+                "default": {},
+                "x-merge": True,
+                "description": "hs_analytics_source value -> channel; others are snake_cased.",
             },
-            "handle_time": {
-                "enum": ["calls", "field", "none"], "default": "calls",
-                "description": "calls: the summed hs_call_duration of calls associated with the "
-                "ticket; field: handle_time_field, in seconds.",
+            "csv_headers": {
+                **_STRING_MAP,
+                "default": {},
+                "x-merge": True,
+                "description": "UI export column label -> internal property name, over the built-in "
+                "labels; other labels are snake_cased (custom properties usually match).",
             },
-            "handle_time_field": {**_PROPERTY, "default": None},
-        }),
-        "surveys": _object({
-            "survey_types": {
-                **_STRING_MAP, "default": SURVEY_TYPES, "x-merge": True,
-                "description": "hs_survey_id, hs_survey_name or hs_survey_type -> nps, csat, "
-                "ces (first match in that order); others are left out, counted.",
+            "home_currency": {
+                "type": ["string", "null"],
+                "pattern": "^[A-Z]{3}$",
+                "default": None,
+                "description": "The portal's company currency (default: currency.reporting); "
+                "amount_in_home_currency is used when it equals the reporting currency.",
             },
-            "scales": {
-                "type": "object", "default": {},
-                "propertyNames": {"enum": ["nps", "csat", "ces"]},
-                "additionalProperties": {
-                    "type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
-                },
-                "description": "Source scale [low, high] per survey type, mapped linearly onto "
-                "the canonical one, e.g. {csat: [0, 2]} for a three-face CSAT.",
-            },
-        }),
-        "revenue": _object({
-            "source": {
-                "enum": ["auto", "invoices", "line_items"], "default": "auto",
-                "description": "auto: invoices when there are any, else line items of won deals.",
-            },
-            "invoice_statuses": {
-                "type": "array", "items": {"type": "string"}, "default": ["paid"],
-            },
-        }),
-        "activity": _object({
-            "objects": {
-                "type": "array",
-                "items": {"enum": ["calls", "emails", "meetings", "notes", "tasks", "engagements"]},
-                "default": ["calls", "emails", "meetings", "notes", "tasks", "engagements"],
-                "description": "Engagement objects read as activity (engagements = the v1 "
-                "engagements export).",
-            },
-        }),
-    }),
+            "currency": currency_schema(),
+            "http": http_schema(),
+            "customers": _object(
+                {
+                    "acquired_at": {
+                        "enum": ["auto", "lifecycle_date", "first_won_deal", "field"],
+                        "default": "auto",
+                        "description": "auto: hs_lifecyclestage_customer_date, else the earliest closedate "
+                        "of the company's won deals.",
+                    },
+                    "acquired_at_field": {**_PROPERTY, "default": None},
+                    "churned_at": {
+                        "enum": ["none", "field", "lifecycle_other"],
+                        "default": "none",
+                        "description": "none: never churned; field: the company property named by "
+                        "churned_at_field; lifecycle_other: hs_lifecyclestage_other_date, for portals "
+                        "that move former customers to the 'other' stage.",
+                    },
+                    "churned_at_field": {**_PROPERTY, "default": None},
+                    "region_field": {**_PROPERTY, "default": "country"},
+                    "segment": segment_schema(),
+                    "include_prospects": {"type": "boolean", "default": False},
+                }
+            ),
+            "deals": _object(
+                {
+                    "deal_type_map": {
+                        **_STRING_MAP,
+                        "default": DEAL_TYPES,
+                        "x-merge": True,
+                        "description": "dealtype -> new_business, upsell, cross_sell, renewal or null.",
+                    },
+                    "stages": {
+                        "type": "object",
+                        "default": {},
+                        "x-merge": True,
+                        "additionalProperties": _STAGE,
+                        "description": "Stage id or label -> {label, closed, won}, over the pipelines "
+                        "metadata (pipelines/deals.json or the pipelines API).",
+                    },
+                    "stage_name": {
+                        "enum": ["label", "id"],
+                        "default": "label",
+                        "description": "deals.stage holds the stage label (as the UI shows it) or its id.",
+                    },
+                }
+            ),
+            "leads": _object(
+                {
+                    "converted_stage": {
+                        "enum": ["marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer"],
+                        "default": "opportunity",
+                        "description": "A contact is a converted lead once it reaches this lifecycle "
+                        "stage; converted_at is hs_lifecyclestage_<stage>_date.",
+                    },
+                }
+            ),
+            "tickets": _object(
+                {
+                    "first_response_field": {
+                        **_PROPERTY,
+                        "default": None,
+                        "description": "A property used before first_agent_reply_date and "
+                        "createdate + time_to_first_agent_reply.",
+                    },
+                    "channel_map": {
+                        **_STRING_MAP,
+                        "default": TICKET_CHANNELS,
+                        "x-merge": True,
+                        "description": "source_type -> email, chat, phone or web.",
+                    },
+                    "handle_time": {
+                        "enum": ["calls", "field", "none"],
+                        "default": "calls",
+                        "description": "calls: the summed hs_call_duration of calls associated with the "
+                        "ticket; field: handle_time_field, in seconds.",
+                    },
+                    "handle_time_field": {**_PROPERTY, "default": None},
+                }
+            ),
+            "surveys": _object(
+                {
+                    "survey_types": {
+                        **_STRING_MAP,
+                        "default": SURVEY_TYPES,
+                        "x-merge": True,
+                        "description": "hs_survey_id, hs_survey_name or hs_survey_type -> nps, csat, "
+                        "ces (first match in that order); others are left out, counted.",
+                    },
+                    "scales": {
+                        "type": "object",
+                        "default": {},
+                        "propertyNames": {"enum": ["nps", "csat", "ces"]},
+                        "additionalProperties": {
+                            "type": "array",
+                            "items": {"type": "number"},
+                            "minItems": 2,
+                            "maxItems": 2,
+                        },
+                        "description": "Source scale [low, high] per survey type, mapped linearly onto "
+                        "the canonical one, e.g. {csat: [0, 2]} for a three-face CSAT.",
+                    },
+                }
+            ),
+            "revenue": _object(
+                {
+                    "source": {
+                        "enum": ["auto", "invoices", "line_items"],
+                        "default": "auto",
+                        "description": "auto: invoices when there are any, else line items of won deals.",
+                    },
+                    "invoice_statuses": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "default": ["paid"],
+                    },
+                }
+            ),
+            "activity": _object(
+                {
+                    "objects": {
+                        "type": "array",
+                        "items": {"enum": ["calls", "emails", "meetings", "notes", "tasks", "engagements"]},
+                        "default": ["calls", "emails", "meetings", "notes", "tasks", "engagements"],
+                        "description": "Engagement objects read as activity (engagements = the v1 "
+                        "engagements export).",
+                    },
+                }
+            ),
+        }
+    ),
 }

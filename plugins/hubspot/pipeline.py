@@ -25,8 +25,13 @@ from crmetrics.plugins.hubspot.objects import Objects, primary
 from crmetrics.plugins.hubspot.stages import StageBook
 
 LIFECYCLE = (
-    "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
-    "customer", "evangelist",
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
 )
 
 
@@ -38,16 +43,17 @@ def deal_flags(frame: pl.DataFrame, stages: StageBook) -> tuple[pl.Expr, pl.Expr
     """``(is_closed, is_won)`` as booleans, null where neither flags nor stage tell."""
     table = stages.table()
     key = _stage_key(frame)
-    closed = key.replace_strict({k: s.is_closed for k, s in table.items()}, default=None,
-                                return_dtype=pl.Boolean)
-    won = key.replace_strict({k: s.is_won for k, s in table.items()}, default=None,
-                             return_dtype=pl.Boolean)
+    closed = key.replace_strict(
+        {k: s.is_closed for k, s in table.items()}, default=None, return_dtype=pl.Boolean
+    )
+    won = key.replace_strict({k: s.is_won for k, s in table.items()}, default=None, return_dtype=pl.Boolean)
     is_closed = pl.coalesce(truthy(column(frame, "hs_is_closed")), closed)
     is_won = pl.coalesce(truthy(column(frame, "hs_is_closed_won")), won)
     return is_closed, is_won
 
 
 def deals(data: Objects, stages: StageBook) -> RawTable:
+    """The deals table, with stages resolved through the pipelines."""
     builder = TableBuilder("deals", data.where("deals"))
     settings = data.settings["deals"]
     rows = data.rows("deals", builder)
@@ -65,8 +71,15 @@ def deals(data: Objects, stages: StageBook) -> RawTable:
         )
         rows = builder.reject(rows, pl.col("__closed").is_null(), "unknown deal stage")
     rows = _amount_in_reporting_currency(data, builder, rows)
-    rows = map_picklist(builder, rows, column(rows, "dealtype"), settings["deal_type_map"],
-                        target="__deal_type", label="deal_type", option="deals.deal_type_map")
+    rows = map_picklist(
+        builder,
+        rows,
+        column(rows, "dealtype"),
+        settings["deal_type_map"],
+        target="__deal_type",
+        label="deal_type",
+        option="deals.deal_type_map",
+    )
     labels = {k: s.label for k, s in stages.table().items()}
     stage = column(rows, "dealstage")
     if settings["stage_name"] == "label":
@@ -91,21 +104,27 @@ def _amount_in_reporting_currency(data: Objects, builder: TableBuilder, rows: pl
     home = data.settings["home_currency"] or reporting
     currency = column(rows, "deal_currency_code").str.strip_chars().str.to_uppercase()
     home_amount = column(rows, "amount_in_home_currency")
-    use_home = (pl.lit(home == reporting) & currency.is_not_null() & (currency != reporting)
-                & home_amount.is_not_null())
+    use_home = (
+        pl.lit(home == reporting)
+        & currency.is_not_null()
+        & (currency != reporting)
+        & home_amount.is_not_null()
+    )
     rows = rows.with_columns(
         pl.when(use_home).then(home_amount).otherwise(column(rows, "amount")).alias("__amount"),
         pl.when(use_home).then(pl.lit(None, dtype=pl.String)).otherwise(currency).alias("__currency"),
     )
-    return convert_currency(builder, rows, amount="__amount", currency=pl.col("__currency"),
-                            settings=data.settings["currency"])
+    return convert_currency(
+        builder, rows, amount="__amount", currency=pl.col("__currency"), settings=data.settings["currency"]
+    )
 
 
 def leads(data: Objects) -> RawTable:
+    """The leads table, from contacts."""
     builder = TableBuilder("leads", data.where("contacts"))
     rows = data.rows("contacts", builder)
     stage = data.settings["leads"]["converted_stage"]
-    later = LIFECYCLE[LIFECYCLE.index(stage):]
+    later = LIFECYCLE[LIFECYCLE.index(stage) :]
     lifecycle = column(rows, "lifecyclestage").str.to_lowercase().str.replace_all(r"[^a-z]", "")
     converted_at = first_of(rows, *(f"hs_lifecyclestage_{s}_date" for s in later))
     is_converted = lifecycle.is_in(list(later)).fill_null(False) | converted_at.is_not_null()

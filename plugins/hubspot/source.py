@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from crmetrics import progress
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.plugins.crm_common.files import (
     concat_text,
@@ -35,10 +36,19 @@ from crmetrics.plugins.crm_common.files import (
 from crmetrics.plugins.crm_common.http import ApiClient
 from crmetrics.plugins.hubspot.labels import rename_labels
 
-_ENVELOPE = {"createdAt": "createdat", "updatedAt": "updatedat", "archived": "archived",
-             "archivedAt": "archivedat"}
-_SINGULAR = {"company": "companies", "contact": "contacts", "deal": "deals", "ticket": "tickets",
-             "line_item": "line_items"}
+_ENVELOPE = {
+    "createdAt": "createdat",
+    "updatedAt": "updatedat",
+    "archived": "archived",
+    "archivedAt": "archivedat",
+}
+_SINGULAR = {
+    "company": "companies",
+    "contact": "contacts",
+    "deal": "deals",
+    "ticket": "tickets",
+    "line_item": "line_items",
+}
 
 
 class ObjectSource(Protocol):
@@ -46,7 +56,9 @@ class ObjectSource(Protocol):
 
     origin: str
 
-    def has(self, name: str) -> bool: ...
+    def has(self, name: str) -> bool:
+        """Whether object ``name`` can be read."""
+        ...
 
     def read(
         self, name: str, properties: Sequence[str], associations: Sequence[str], *, optional: bool = False
@@ -54,9 +66,13 @@ class ObjectSource(Protocol):
         """The object's rows; an ``optional`` object the API refuses or lacks reads as empty."""
         ...
 
-    def pipelines(self, object_type: str) -> list[Mapping[str, Any]]: ...
+    def pipelines(self, object_type: str) -> list[Mapping[str, Any]]:
+        """The pipelines of ``object_type`` with their stages."""
+        ...
 
-    def where(self, name: str) -> str: ...
+    def where(self, name: str) -> str:
+        """Where object ``name`` is read from, for messages."""
+        ...
 
 
 def flatten(record: Mapping[str, Any]) -> dict[str, str | None]:
@@ -77,6 +93,7 @@ def flatten(record: Mapping[str, Any]) -> dict[str, str | None]:
 
 def _ids(results: Sequence[Any]) -> str | None:
     """Association ids, the primary (labelled, not ``*_unlabeled``) first, each once."""
+
     def is_unlabeled(item: Any) -> bool:
         return isinstance(item, Mapping) and str(item.get("type", "")).endswith("unlabeled")
 
@@ -111,10 +128,14 @@ def records_of(document: Any, path: Path) -> Iterator[Mapping[str, Any]]:
         elif isinstance(page, Mapping):
             yield page
         else:
-            raise DataError(Issue(
-                "unreadable-file", f"{path} holds neither list pages nor records",
-                Location(str(path)), hint="expected {\"results\": [...]} or a list of records",
-            ))
+            raise DataError(
+                Issue(
+                    "unreadable-file",
+                    f"{path} holds neither list pages nor records",
+                    Location(str(path)),
+                    hint='expected {"results": [...]} or a list of records',
+                )
+            )
 
 
 class FileSource:
@@ -133,15 +154,18 @@ class FileSource:
         return found
 
     def has(self, name: str) -> bool:
+        """Whether object ``name`` can be read."""
         return self._entry(name) is not None
 
     def where(self, name: str) -> str:
+        """Where object ``name`` is read from, for messages."""
         entry = self._entry(name)
         return str(entry) if entry else str(self.folder / name)
 
     def read(
         self, name: str, properties: Sequence[str], associations: Sequence[str], *, optional: bool = False
     ) -> pl.DataFrame:
+        """The records of object ``name``, with the properties asked for."""
         entry = self._entry(name)
         if entry is None:
             return pl.DataFrame()
@@ -154,6 +178,7 @@ class FileSource:
         return frame_of_text([flatten(r) for r in records_of(read_json(path), path)])
 
     def pipelines(self, object_type: str) -> list[Mapping[str, Any]]:
+        """The pipelines of ``object_type`` with their stages."""
         entry = find_entry(self.folder, "pipelines", ())
         path = entry and find_entry(entry, object_type, (".json",))
         if path is None or not path.is_file():
@@ -171,15 +196,18 @@ class ApiSource:
         self.page_size = min(page_size, 100)
 
     def has(self, name: str) -> bool:
+        """Whether object ``name`` can be read."""
         # Standard objects exist in every portal; a missing scope surfaces when reading.
         return name != "engagements"
 
     def where(self, name: str) -> str:
+        """Where object ``name`` is read from, for messages."""
         return f"{self.origin}/crm/v3/objects/{name}"
 
     def read(
         self, name: str, properties: Sequence[str], associations: Sequence[str], *, optional: bool = False
     ) -> pl.DataFrame:
+        """The records of object ``name``, with the properties asked for."""
         # A missing scope (403) or object (404) only empties an object a table can do without.
         absent = (403, 404) if optional else (404,)
         params: dict[str, str | int] = {"limit": self.page_size, "archived": "false"}
@@ -189,22 +217,32 @@ class ApiSource:
             params["associations"] = ",".join(associations)
         rows: list[dict[str, str | None]] = []
         seen: set[str] = set()
+        listener = progress.current()
+        listener.object_started(self.client.service, name)
         while True:
             body = self.client.get_json(f"/crm/v3/objects/{name}", params=params, absent=absent)
             if body is None:
+                listener.object_done(self.client.service, name)
                 return pl.DataFrame()
-            rows.extend(flatten(r) for r in body.get("results", []))
+            results = body.get("results", [])
+            rows.extend(flatten(r) for r in results)
+            listener.page_read(self.client.service, name, len(results))
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 break
             if str(after) in seen:  # a cursor that repeats would page forever
-                raise DataError(Issue(
-                    "api-error", f"HubSpot repeated the paging cursor {after!r} for {name}",
-                    Location(self.where(name)),
-                ))
+                raise DataError(
+                    Issue(
+                        "api-error",
+                        f"HubSpot repeated the paging cursor {after!r} for {name}",
+                        Location(self.where(name)),
+                    )
+                )
             seen.add(str(after))
             params["after"] = str(after)
+        listener.object_done(self.client.service, name)
         return frame_of_text(rows)
 
     def pipelines(self, object_type: str) -> list[Mapping[str, Any]]:
+        """The pipelines of ``object_type`` with their stages."""
         return list(self.client.get_json(f"/crm/v3/pipelines/{object_type}").get("results", []))

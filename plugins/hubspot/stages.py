@@ -14,6 +14,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Stage:
+    """A deal stage: its id, label, and whether it is closed and won."""
+
     id: str
     label: str
     is_closed: bool
@@ -50,10 +52,14 @@ def stages_from_pipelines(pipelines: Sequence[Mapping[str, Any]]) -> list[Stage]
         for stage in pipeline.get("stages", []):
             metadata = stage.get("metadata") or {}
             closed = _text_flag(metadata.get("isClosed"))
-            found.append(Stage(
-                str(stage["id"]), str(stage.get("label") or stage["id"]), closed,
-                closed and _probability(metadata.get("probability")) == 1.0,
-            ))
+            found.append(
+                Stage(
+                    str(stage["id"]),
+                    str(stage.get("label") or stage["id"]),
+                    closed,
+                    closed and _probability(metadata.get("probability")) == 1.0,
+                )
+            )
     return found
 
 
@@ -79,9 +85,11 @@ class StageBook:
         self._by_key[stage.label.strip().lower()] = stage
 
     def find(self, key: str | None) -> Stage | None:
+        """The stage with this id or label, if any."""
         if key is None:
             return None
         return self._by_key.get(key.strip().lower())
 
     def table(self) -> dict[str, Stage]:
+        """Every stage, by id and by label."""
         return dict(self._by_key)

@@ -30,6 +30,7 @@ _ACTIVITY = ("activity_id", "customer_id", "occurred_at", "activity_type")
 
 
 def tickets(data: Objects) -> RawTable:
+    """The tickets table."""
     settings = data.settings["tickets"]
     builder = TableBuilder("tickets", data.where("tickets"))
     rows = data.rows("tickets", builder)
@@ -47,8 +48,15 @@ def tickets(data: Objects) -> RawTable:
     elif settings["handle_time"] == "calls":
         rows = rows.join(_call_seconds(data), left_on="id", right_on="__ticket", how="left")
         handle = pl.col("__seconds")
-    rows = map_picklist(builder, rows, column(rows, "source_type"), settings["channel_map"],
-                        target="__channel", label="channel", option="tickets.channel_map")
+    rows = map_picklist(
+        builder,
+        rows,
+        column(rows, "source_type"),
+        settings["channel_map"],
+        target="__channel",
+        label="channel",
+        option="tickets.channel_map",
+    )
     frame = rows.select(
         pl.col("id").alias("ticket_id"),
         primary(rows, "companies").alias("customer_id"),
@@ -82,12 +90,15 @@ def _call_seconds(data: Objects) -> pl.DataFrame:
 
 
 def survey_responses(data: Objects) -> RawTable:
+    """The survey responses table, from feedback submissions."""
     settings = data.settings["surveys"]
     builder = TableBuilder("survey_responses", data.where("feedback_submissions"))
     rows = data.rows("feedback_submissions", builder)
     types = {str(k).strip().lower(): v for k, v in settings["survey_types"].items()}
     kinds = [
-        column(rows, name).str.strip_chars().str.to_lowercase()
+        column(rows, name)
+        .str.strip_chars()
+        .str.to_lowercase()
         .replace_strict(types, default=None, return_dtype=pl.String)
         for name in ("hs_survey_id", "hs_survey_name", "hs_survey_type")
     ]
@@ -106,15 +117,15 @@ def survey_responses(data: Objects) -> RawTable:
         )
         rows = builder.reject(rows, pl.col("__type").is_null(), "survey type not nps, csat or ces")
     if "hs_contact_id" in rows.columns:
-        rows = rows.join(_contact_companies(data), left_on="hs_contact_id", right_on="__contact",
-                         how="left")
+        rows = rows.join(_contact_companies(data), left_on="hs_contact_id", right_on="__contact", how="left")
     frame = rows.select(
         pl.col("id").alias("response_id"),
         pl.coalesce(primary(rows, "companies"), column(rows, "__company")).alias("customer_id"),
         pl.col("__type").alias("survey_type"),
         _score(rows, settings["scales"]).alias("score"),
-        timestamp_text(first_of(rows, "hs_submission_timestamp", "hs_createdate", "createdat"))
-        .alias("submitted_at"),
+        timestamp_text(first_of(rows, "hs_submission_timestamp", "hs_createdate", "createdat")).alias(
+            "submitted_at"
+        ),
     )
     return builder.result(frame)
 
@@ -126,9 +137,11 @@ def _score(rows: pl.DataFrame, scales: dict[str, list[float]]) -> pl.Expr:
     for kind, (low, high) in scales.items():
         to_low, to_high = SURVEY_SCALES[kind]
         rescaled = to_low + (number(raw) - low) * (to_high - to_low) / (high - low)
-        score = pl.when((pl.col("__type") == kind) & number(raw).is_not_null()).then(
-            rescaled.cast(pl.String)
-        ).otherwise(score)
+        score = (
+            pl.when((pl.col("__type") == kind) & number(raw).is_not_null())
+            .then(rescaled.cast(pl.String))
+            .otherwise(score)
+        )
     return score
 
 
@@ -145,6 +158,7 @@ def _contact_companies(data: Objects) -> pl.DataFrame:
 
 
 def activity(data: Objects) -> RawTable:
+    """The activity table, from engagements of every kind configured."""
     names = [n for n in data.settings["activity"]["objects"] if data.has(n)]
     builder = TableBuilder("activity", ", ".join(data.where(n) for n in names) or data.source.origin)
     frames = []
@@ -153,11 +167,13 @@ def activity(data: Objects) -> RawTable:
         if not rows.width:
             continue
         kind = snake(column(rows, "engagement_type")) if name == "engagements" else pl.lit(name[:-1])
-        frames.append(rows.select(
-            pl.col("id").alias("activity_id"),
-            primary(rows, "companies").alias("customer_id"),
-            timestamp_text(first_of(rows, "hs_timestamp", "createdat")).alias("occurred_at"),
-            kind.alias("activity_type"),
-        ))
+        frames.append(
+            rows.select(
+                pl.col("id").alias("activity_id"),
+                primary(rows, "companies").alias("customer_id"),
+                timestamp_text(first_of(rows, "hs_timestamp", "createdat")).alias("occurred_at"),
+                kind.alias("activity_type"),
+            )
+        )
     frame = concat_text(frames) if frames else pl.DataFrame(schema=dict.fromkeys(_ACTIVITY, pl.String))
     return builder.result(frame)

@@ -50,6 +50,7 @@ class SalesforceConnector(CrmConnector):
 
     @property
     def data(self) -> Objects:
+        """The Salesforce objects, read once per connector."""
         if self._data is None:
             if self.is_live:
                 source: Any = ApiSource(self.client(classify_salesforce_error), self.settings["api_version"])
@@ -59,6 +60,7 @@ class SalesforceConnector(CrmConnector):
         return self._data
 
     def available_tables(self) -> list[str]:
+        """The canonical tables the objects found can build."""
         present = [t for t, name in PRIMARY.items() if self.data.has(name)]
         if finance.revenue_object(self.data):
             present.append("revenue")
@@ -67,6 +69,7 @@ class SalesforceConnector(CrmConnector):
         return [t for t in self.tables if t in present]
 
     def readers(self) -> Mapping[str, Callable[[], RawTable]]:
+        """A builder per canonical table."""
         data = self.data
         return {
             "customers": lambda: customers.customers(data),
@@ -95,4 +98,5 @@ def classify_salesforce_error(response: httpx.Response) -> Issue | None:
 
 @hookimpl
 def register_connectors(register: Callable[[type[SalesforceConnector]], None]) -> None:
+    """Register the Salesforce connector."""
     register(SalesforceConnector)

@@ -29,6 +29,7 @@ _WON_DEAL = "not a customer (no won opportunity)"
 
 
 def customers(data: Objects) -> RawTable:
+    """The customers table, from accounts, won deals and contracts."""
     settings = data.settings["customers"]
     builder = TableBuilder("customers", data.where("Account"))
     accounts = data.rows("Account", builder)
@@ -67,7 +68,9 @@ def _with_acquisition(data: Objects, accounts: pl.DataFrame) -> pl.DataFrame:
 
 
 def _first_won_deals(data: Objects) -> pl.DataFrame:
-    schema = {"__account": pl.String, "__first_won": pl.Datetime("us", "UTC"), "__won_lead_source": pl.String}
+    schema = pl.Schema(
+        {"__account": pl.String(), "__first_won": pl.Datetime("us", "UTC"), "__won_lead_source": pl.String()}
+    )
     opportunities = data.current("Opportunity")
     if not opportunities.width or "accountid" not in opportunities.columns:
         return pl.DataFrame(schema=schema)
@@ -102,7 +105,7 @@ def _with_churn(data: Objects, accounts: pl.DataFrame) -> pl.DataFrame:
 def _contract_ends(data: Objects) -> pl.DataFrame:
     """Per account, when its last activated contract ended, if none is still running."""
     contracts = data.current("Contract")
-    schema = {"__account": pl.String, "__churned": pl.Datetime("us", "UTC")}
+    schema = pl.Schema({"__account": pl.String(), "__churned": pl.Datetime("us", "UTC")})
     if not contracts.width or "accountid" not in contracts.columns:
         return pl.DataFrame(schema=schema)
     status = pl.coalesce(column(contracts, "statuscode"), column(contracts, "status"))

@@ -43,6 +43,7 @@ def revenue_object(data: Objects) -> str | None:
 
 
 def revenue(data: Objects) -> RawTable:
+    """The revenue table, from orders or won opportunities."""
     name = revenue_object(data) or "OpportunityLineItem"
     builder = TableBuilder("revenue", data.where(name))
     settings = data.settings["revenue"]
@@ -130,6 +131,7 @@ def _line_items_of_won_deals(data: Objects, items: pl.DataFrame) -> pl.DataFrame
 
 
 def spend(data: Objects) -> RawTable:
+    """The spend table, from campaigns' actual costs."""
     builder = TableBuilder("spend", data.where("Campaign"))
     settings: Mapping[str, Any] = data.settings["spend"]
     campaigns = data.rows("Campaign", builder)

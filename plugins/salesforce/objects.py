@@ -75,9 +75,11 @@ class Objects:
         self._raw: dict[str, pl.DataFrame] = {}
 
     def has(self, name: str) -> bool:
+        """Whether object ``name`` was found."""
         return self.source.has(name)
 
     def where(self, name: str) -> str:
+        """Where object ``name`` was read from, for messages."""
         return self.source.where(name)
 
     def fields(self, name: str) -> list[str]:
@@ -110,10 +112,14 @@ class Objects:
         if name not in self._raw:
             frame = self.source.read(name, self.fields(name)) if self.has(name) else pl.DataFrame()
             if frame.width and "id" not in frame.columns:
-                raise DataError(Issue(
-                    "missing-column", f"{name} has no Id column", Location(self.where(name)),
-                    hint=f"export {name} with its Id field; columns found: {', '.join(frame.columns)}",
-                ))
+                raise DataError(
+                    Issue(
+                        "missing-column",
+                        f"{name} has no Id column",
+                        Location(self.where(name)),
+                        hint=f"export {name} with its Id field; columns found: {', '.join(frame.columns)}",
+                    )
+                )
             self._raw[name] = frame
         return self._raw[name]
 

@@ -24,6 +24,7 @@ from crmetrics.plugins.salesforce.objects import Objects
 
 
 def deals(data: Objects) -> RawTable:
+    """The deals table, from opportunities."""
     builder = TableBuilder("deals", data.where("Opportunity"))
     opportunities = data.rows("Opportunity", builder)
     settings = data.settings["deals"]
@@ -62,6 +63,7 @@ def deals(data: Objects) -> RawTable:
 
 
 def leads(data: Objects) -> RawTable:
+    """The leads table."""
     builder = TableBuilder("leads", data.where("Lead"))
     rows = data.rows("Lead", builder)
     converted_statuses = _converted_statuses(data)

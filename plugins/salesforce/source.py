@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from crmetrics import progress
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.plugins.crm_common.files import (
     concat_text,
@@ -125,13 +126,16 @@ class FileSource:
         return find_entry(self.folder, name, (".json", ".csv"))
 
     def has(self, name: str) -> bool:
+        """Whether object ``name`` can be read."""
         return self._entry(name) is not None
 
     def where(self, name: str) -> str:
+        """Where object ``name`` is read from, for messages."""
         entry = self._entry(name)
         return str(entry) if entry else str(self.folder / name)
 
     def read(self, name: str, fields: Sequence[str]) -> pl.DataFrame:
+        """The records of object ``name``, with the fields asked for."""
         entry = self._entry(name)
         if entry is None:
             return pl.DataFrame()
@@ -165,24 +169,32 @@ class ApiSource:
         return self._objects
 
     def has(self, name: str) -> bool:
+        """Whether object ``name`` can be read."""
         return name.lower() in self._names()
 
     def where(self, name: str) -> str:
+        """Where object ``name`` is read from, for messages."""
         return f"{self.origin}{self.prefix}/query (FROM {name})"
 
     def read(self, name: str, fields: Sequence[str]) -> pl.DataFrame:
+        """The records of object ``name``, with the fields asked for."""
         if not self.has(name):
             return pl.DataFrame()
         api_name = self._names()[name.lower()]
         soql = f"SELECT {', '.join(self._selectable(api_name, fields))} FROM {api_name}"
         rows: list[dict[str, str | None]] = []
+        listener = progress.current()
+        listener.object_started(self.client.service, api_name)
         body = self.client.get_json(f"{self.prefix}/query", params={"q": soql})
         while True:
-            rows.extend(flatten(r) for r in body.get("records", []))
+            records = body.get("records", [])
+            rows.extend(flatten(r) for r in records)
+            listener.page_read(self.client.service, api_name, len(records))
             next_url = body.get("nextRecordsUrl")
             if body.get("done", True) or not next_url:
                 break
             body = self.client.get_json(next_url)
+        listener.object_done(self.client.service, api_name)
         return normalise(frame_of_text(rows))
 
     def _selectable(self, api_name: str, fields: Sequence[str]) -> list[str]:

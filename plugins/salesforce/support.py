@@ -29,6 +29,7 @@ _STAMP = pl.Datetime("us", "UTC")
 
 
 def tickets(data: Objects) -> RawTable:
+    """The tickets table, from cases."""
     settings = data.settings["tickets"]
     builder = TableBuilder("tickets", data.where("Case"))
     cases = data.rows("Case", builder)
@@ -68,7 +69,7 @@ def tickets(data: Objects) -> RawTable:
         timestamp_text(column(cases, "createddate")).alias("created_at"),
         _first(first_response, _STAMP).alias("first_response_at"),
         timestamp_text(column(cases, "closeddate")).alias("resolved_at"),
-        _first(handle_time, pl.Float64).alias("handle_time_seconds"),
+        _first(handle_time, pl.Float64()).alias("handle_time_seconds"),
         pl.col("__channel").alias("channel"),
         column(cases, "priority").str.strip_chars().str.to_lowercase().alias("priority"),
     )
@@ -82,7 +83,7 @@ def _first(values: list[pl.Expr], dtype: pl.DataType) -> pl.Expr:
 
 
 def _per_case(frame: pl.DataFrame, case: str, value: pl.Expr, how: str, dtype: pl.DataType) -> pl.DataFrame:
-    schema = {"__case": pl.String, "__value": dtype}
+    schema = pl.Schema({"__case": pl.String(), "__value": dtype})
     if not frame.width or case not in frame.columns:
         return pl.DataFrame(schema=schema)
     total = pl.col("__value").min() if how == "min" else pl.col("__value").sum()
@@ -125,7 +126,7 @@ def _first_outgoing_emails(data: Objects) -> pl.DataFrame:
 
 def _agent_work(data: Objects) -> pl.DataFrame:
     work = data.current("AgentWork")
-    return _per_case(work, "workitemid", number(column(work, "handletime")), "sum", pl.Float64)
+    return _per_case(work, "workitemid", number(column(work, "handletime")), "sum", pl.Float64())
 
 
 def _call_tasks(data: Objects) -> pl.DataFrame:
@@ -133,10 +134,11 @@ def _call_tasks(data: Objects) -> pl.DataFrame:
     if tasks.width:
         kind = snake(first_of(tasks, "tasksubtype", "type"))
         tasks = tasks.filter(kind == "call")
-    return _per_case(tasks, "whatid", number(column(tasks, "calldurationinseconds")), "sum", pl.Float64)
+    return _per_case(tasks, "whatid", number(column(tasks, "calldurationinseconds")), "sum", pl.Float64())
 
 
 def activity(data: Objects) -> RawTable:
+    """The activity table, from tasks, events and emails."""
     names = [n for n in data.settings["activity"]["objects"] if data.has(n)]
     builder = TableBuilder("activity", ", ".join(data.where(n) for n in names) or data.source.origin)
     frames = []

@@ -21,6 +21,7 @@ SCHEMA_PATH = Path(__file__).with_name("case.schema.json")
 BACKENDS: tuple[str, ...] = ("polars", "duckdb", "spark")
 TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
+#: Where a value sits in a file's data: mapping keys and list indexes, as in JSON Schema errors.
 Path_ = tuple[str | int, ...]
 
 
@@ -44,6 +45,8 @@ class CaseFileError(Exception):
 
 @dataclass(frozen=True)
 class ExpectedIssue:
+    """An issue a case expects; ``check_location`` tells a written ``location: null`` from none."""
+
     code: str
     subject: str | None = None
     location: str | None = None
@@ -77,7 +80,7 @@ class Case:
     rows: list[dict[str, Any]] | None = None
     error_type: str | None = None
     issues: tuple[ExpectedIssue, ...] = ()
-    xfail: Mapping[str, str] = field(default_factory=dict)
+    xfail: Mapping[str, str] = field(default_factory=dict)  # backend -> why it fails today
 
     @property
     def id(self) -> str:

@@ -18,6 +18,7 @@ import polars as pl
 from casefile import Case
 
 import crmetrics
+import crmetrics.definitions as catalog
 
 #: The canonical model's column types (docs/data.md). Timestamps are given as ISO text and
 #: converted by the engine, as it converts a file's.
@@ -109,8 +110,6 @@ class Engines:
         return self._engines[key]
 
     def _build(self, case: Case) -> crmetrics.Engine:
-        import crmetrics.definitions as catalog
-
         plugins: list[object] = [catalog, *(importlib.import_module(_PLUGINS[p]) for p in case.plugins)]
         definitions: list[Path] = []
         if case.definitions is not None:

@@ -88,7 +88,6 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the recorded requests are what tests look at."""
 
 
-
 def start(api: FakeApi) -> tuple[ThreadingHTTPServer, threading.Thread]:
     """Serve ``api`` on 127.0.0.1, on a free port; ``api.url`` says where."""
     handler = type("Handler", (_Handler,), {"api": api})

@@ -43,8 +43,10 @@ def hubspot(api: FakeApi, sleeps: list[float], **options: Any) -> HubSpotConnect
 
 def describe(*pages: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
     names = {k for page in pages for r in page["records"] for k in r if k != "attributes"}
-    fields = [{"name": n, "relationshipName": "Account" if n == "AccountId" else None}
-              for n in sorted(names - set(drop))]
+    fields = [
+        {"name": n, "relationshipName": "Account" if n == "AccountId" else None}
+        for n in sorted(names - set(drop))
+    ]
     return {"name": "Opportunity", "fields": fields}
 
 
@@ -60,9 +62,11 @@ def serve_salesforce_opportunities(api: FakeApi) -> None:
     page2 = load("salesforce", "Opportunity", "page-2.json")
     api.on(f"{SF}/sobjects", {"sobjects": [{"name": "Opportunity", "queryable": True}]})
     api.on(f"{SF}/sobjects/Opportunity/describe", describe(page1, page2, drop=("LeadSource",)))
-    api.on(f"{SF}/query#Opportunity",
-           Reply(429, [{"errorCode": "REQUEST_LIMIT", "message": "slow down"}], {"Retry-After": "2"}),
-           page1)
+    api.on(
+        f"{SF}/query#Opportunity",
+        Reply(429, [{"errorCode": "REQUEST_LIMIT", "message": "slow down"}], {"Retry-After": "2"}),
+        page1,
+    )
     api.on(page1["nextRecordsUrl"], Reply(503, "Service Unavailable"), page2)
 
 
@@ -87,10 +91,14 @@ def test_salesforce_daily_limit_is_one_clear_error(
     fake_api: FakeApi, sleeps: list[float], token: str
 ) -> None:
     serve_salesforce_opportunities(fake_api)
-    fake_api.on(f"{SF}/query#Opportunity", Reply(
-        403, [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}],
-        {"Sforce-Limit-Info": "api-usage=4999/5000"},
-    ))
+    fake_api.on(
+        f"{SF}/query#Opportunity",
+        Reply(
+            403,
+            [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}],
+            {"Sforce-Limit-Info": "api-usage=4999/5000"},
+        ),
+    )
     with pytest.raises(DataError) as caught:
         salesforce(fake_api, sleeps).scan("deals")
     assert caught.value.issues[0].code == "api-limit-exceeded"
@@ -101,9 +109,13 @@ def test_salesforce_daily_limit_is_one_clear_error(
 def test_salesforce_expired_token(
     fake_api: FakeApi, sleeps: list[float], token: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fake_api.on(f"{SF}/sobjects", Reply(
-        401, [{"errorCode": "INVALID_SESSION_ID", "message": f"Session expired or invalid: {token}"}],
-    ))
+    fake_api.on(
+        f"{SF}/sobjects",
+        Reply(
+            401,
+            [{"errorCode": "INVALID_SESSION_ID", "message": f"Session expired or invalid: {token}"}],
+        ),
+    )
     caplog.set_level(logging.DEBUG)
     with pytest.raises(DataError) as caught:
         salesforce(fake_api, sleeps).available_tables()
@@ -142,8 +154,11 @@ def test_missing_token(monkeypatch: pytest.MonkeyPatch, fake_api: FakeApi, sleep
 def serve_hubspot(api: FakeApi) -> None:
     first, second = load("hubspot", "deals.json")
     api.on("/crm/v3/pipelines/deals", load("hubspot", "pipelines", "deals.json"))
-    api.on("/crm/v3/objects/deals",
-           Reply(429, {"status": "error", "category": "RATE_LIMITS"}, {"Retry-After": "1"}), first)
+    api.on(
+        "/crm/v3/objects/deals",
+        Reply(429, {"status": "error", "category": "RATE_LIMITS"}, {"Retry-After": "1"}),
+        first,
+    )
     api.on("/crm/v3/objects/deals?after=4", Reply(429, {"category": "RATE_LIMITS"}), second)
     api.on("/crm/v3/objects/companies", load("hubspot", "companies", "page-1.json"))
     api.on("/crm/v3/objects/companies?after=3", load("hubspot", "companies", "page-2.json"))
@@ -169,10 +184,17 @@ def test_hubspot_expired_token_mid_pagination(
     fake_api: FakeApi, sleeps: list[float], token: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     serve_hubspot(fake_api)
-    fake_api.on("/crm/v3/objects/deals?after=4", Reply(401, {
-        "status": "error", "message": "Authentication credentials not found.",
-        "category": "INVALID_AUTHENTICATION",
-    }))
+    fake_api.on(
+        "/crm/v3/objects/deals?after=4",
+        Reply(
+            401,
+            {
+                "status": "error",
+                "message": "Authentication credentials not found.",
+                "category": "INVALID_AUTHENTICATION",
+            },
+        ),
+    )
     caplog.set_level(logging.DEBUG)
     with pytest.raises(DataError) as caught:
         hubspot(fake_api, sleeps).scan("deals")
@@ -184,8 +206,11 @@ def test_hubspot_expired_token_mid_pagination(
 
 
 def test_unreachable_api_is_bounded(monkeypatch: pytest.MonkeyPatch, sleeps: list[float], token: str) -> None:
-    conn = HubSpotConnector("http://127.0.0.1:9", {"http": {"max_retries": 1, "backoff_seconds": 0,
-                                                            "timeout_seconds": 1}}, sleep=sleeps.append)
+    conn = HubSpotConnector(
+        "http://127.0.0.1:9",
+        {"http": {"max_retries": 1, "backoff_seconds": 0, "timeout_seconds": 1}},
+        sleep=sleeps.append,
+    )
     with pytest.raises(DataError, match="cannot reach HubSpot"):
         conn.scan("deals")
     assert sleeps == [0.0]

@@ -25,12 +25,22 @@ IDS = ["salesforce", "hubspot"]
 
 VALID: list[tuple[type[Connector], dict[str, Any]]] = [
     (SalesforceConnector, {}),
-    (SalesforceConnector, {"currency": {"reporting": "EUR", "rates": {"USD": 0.92}},
-                           "customers": {"churned_at": "field", "churned_at_field": "Churn_Date__c"},
-                           "tickets": {"first_response": ["outgoing_email"]},
-                           "deals": {"deal_type_map": {"Partner": None}}}),
-    (HubSpotConnector, {"surveys": {"scales": {"csat": [0, 2]}, "survey_types": {"123": "nps"}},
-                        "deals": {"stages": {"9": {"closed": True, "won": False}}}}),
+    (
+        SalesforceConnector,
+        {
+            "currency": {"reporting": "EUR", "rates": {"USD": 0.92}},
+            "customers": {"churned_at": "field", "churned_at_field": "Churn_Date__c"},
+            "tickets": {"first_response": ["outgoing_email"]},
+            "deals": {"deal_type_map": {"Partner": None}},
+        },
+    ),
+    (
+        HubSpotConnector,
+        {
+            "surveys": {"scales": {"csat": [0, 2]}, "survey_types": {"123": "nps"}},
+            "deals": {"stages": {"9": {"closed": True, "won": False}}},
+        },
+    ),
 ]
 INVALID: list[tuple[type[Connector], dict[str, Any], str]] = [
     (SalesforceConnector, {"currency": {"reporting": "usd"}}, "currency.reporting"),
@@ -66,10 +76,14 @@ def test_invalid_options_name_the_option(cls: type[Connector], options: dict[str
 
 def test_defaults_and_merging() -> None:
     schema = SalesforceConnector.options_schema
-    settings = resolve_options(schema, {
-        "deals": {"deal_type_map": {"Partner": "cross_sell"}},
-        "customers": {"segment": {"employee_bands": {"Small": 0, "Large": 500}}},
-    }, scheme="salesforce")
+    settings = resolve_options(
+        schema,
+        {
+            "deals": {"deal_type_map": {"Partner": "cross_sell"}},
+            "customers": {"segment": {"employee_bands": {"Small": 0, "Large": 500}}},
+        },
+        scheme="salesforce",
+    )
     # A value map extends the defaults ...
     assert settings["deals"]["deal_type_map"]["Partner"] == "cross_sell"
     assert settings["deals"]["deal_type_map"]["New Customer"] == "new_business"
@@ -99,9 +113,17 @@ def test_retry_after_and_backoff() -> None:
     assert policy.wait(0, "120") == 5.0  # even Retry-After is capped
 
 
-@pytest.mark.parametrize(("header", "delimiter"), [
-    ("a,b,c", ","), ("a;b;c", ";"), ("a\tb\tc", "\t"), ("a|b|c", "|"), ("a", ","),
-], ids=["comma", "semicolon", "tab", "pipe", "single"])
+@pytest.mark.parametrize(
+    ("header", "delimiter"),
+    [
+        ("a,b,c", ","),
+        ("a;b;c", ";"),
+        ("a\tb\tc", "\t"),
+        ("a|b|c", "|"),
+        ("a", ","),
+    ],
+    ids=["comma", "semicolon", "tab", "pipe", "single"],
+)
 def test_delimiter_detection(header: str, delimiter: str) -> None:
     assert _delimiter(header) == delimiter
 
@@ -109,7 +131,11 @@ def test_delimiter_detection(header: str, delimiter: str) -> None:
 def test_channel_names() -> None:
     frame = pl.DataFrame({"v": ["Partner Referral", "PAID_SEARCH", " web ", None, "Word of mouth"]})
     assert frame.select(snake(pl.col("v")))["v"].to_list() == [
-        "partner_referral", "paid_search", "web", None, "word_of_mouth",
+        "partner_referral",
+        "paid_search",
+        "web",
+        None,
+        "word_of_mouth",
     ]
     mapped = frame.select(channel(pl.col("v"), {"word of MOUTH": "referral"}))["v"].to_list()
     assert mapped[-1] == "referral" and mapped[0] == "partner_referral"

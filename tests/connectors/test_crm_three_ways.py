@@ -50,11 +50,7 @@ def canonical(connector: Connector, table: str) -> pl.DataFrame:
     return connector.scan(table).collect().select(spec.column_names).sort(spec.key)
 
 
-CASES = [
-    (name, table)
-    for name, connector in connectors().items()
-    for table in connector.available_tables()
-]
+CASES = [(name, table) for name, connector in connectors().items() for table in connector.available_tables()]
 
 
 def test_every_table_a_connector_produces_is_covered() -> None:

@@ -175,8 +175,7 @@ def test_survey_scales_and_unknown_surveys() -> None:
 
 
 def test_survey_options() -> None:
-    conn = connector(surveys={"scales": {"csat": [0, 2]},
-                              "survey_types": {"Onboarding pulse": "csat"}})
+    conn = connector(surveys={"scales": {"csat": [0, 2]}, "survey_types": {"Onboarding pulse": "csat"}})
     surveys = rows(conn, "survey_responses")
     assert surveys["7003"]["score"] == 5.0  # 2 on 0-2 is 5 on 1-5
     # Now a CSAT response, but 3 on 0-2 maps to 7: off the 1-5 scale, so rejected.
@@ -217,12 +216,21 @@ def test_label_headers_and_overrides() -> None:
     frame = read_csv_text(FIXTURES / "hubspot_export" / "hubspot-crm-exports-all-deals-2024-08-27.csv")
     renamed = rename_labels(frame, "deals", {"Deal owner": "hubspot_owner_id"})
     assert renamed.columns == [
-        "id", "dealname", "dealstage", "closedate", "createdate", "amount", "pipeline", "dealtype",
-        "assoc.companies", "hubspot_owner_id",
+        "id",
+        "dealname",
+        "dealstage",
+        "closedate",
+        "createdate",
+        "amount",
+        "pipeline",
+        "dealtype",
+        "assoc.companies",
+        "hubspot_owner_id",
     ]
 
 
-@pytest.mark.parametrize("table", ["customers", "deals", "leads", "tickets", "survey_responses",
-                                   "revenue", "activity"])
+@pytest.mark.parametrize(
+    "table", ["customers", "deals", "leads", "tickets", "survey_responses", "revenue", "activity"]
+)
 def test_every_table_is_available(table: str) -> None:
     assert table in connector().available_tables()

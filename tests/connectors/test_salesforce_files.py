@@ -57,7 +57,9 @@ def test_deleted_and_merged_accounts_are_dropped_and_counted() -> None:
     customers = rows(conn, "customers")
     assert set(customers) == {ACME, GLOBEX}
     assert dict(report(conn, "customers").rejected) == {
-        "deleted": 1, "merged": 1, "not a customer (no won opportunity)": 1,
+        "deleted": 1,
+        "merged": 1,
+        "not a customer (no won opportunity)": 1,
     }
 
 
@@ -84,8 +86,9 @@ def test_customer_derivations() -> None:
 
 
 def test_churn_from_a_field_and_acquisition_from_a_field() -> None:
-    conn = connector(customers={"acquired_at": "field", "acquired_at_field": "SystemModstamp",
-                                "churned_at": "none"})
+    conn = connector(
+        customers={"acquired_at": "field", "acquired_at_field": "SystemModstamp", "churned_at": "none"}
+    )
     acme = rows(conn, "customers")[ACME]
     assert acme["acquired_at"] == utc(2024, 3, 2)
     assert acme["churned_at"] is None
@@ -195,8 +198,12 @@ def test_first_response_sources_in_order() -> None:
     assert tickets["500000000000001AAA"]["first_response_at"] == utc(2024, 5, 1, 8)
     # No completed milestone: the first outgoing email; the incoming one does not count.
     assert tickets["500000000000002AAA"]["first_response_at"] == utc(2024, 5, 2, 9)
-    custom = rows(connector(tickets={"first_response": ["field", "milestone"],
-                                     "first_response_field": "First_Reply__c"}), "tickets")
+    custom = rows(
+        connector(
+            tickets={"first_response": ["field", "milestone"], "first_response_field": "First_Reply__c"}
+        ),
+        "tickets",
+    )
     assert custom["500000000000001AAA"]["first_response_at"] == utc(2024, 5, 1, 7, 30)
 
 
@@ -220,7 +227,12 @@ def test_activity_from_bulk_chunks() -> None:
 
 def test_available_tables() -> None:
     assert connector().available_tables() == [
-        "customers", "deals", "leads", "tickets", "revenue", "activity",
+        "customers",
+        "deals",
+        "leads",
+        "tickets",
+        "revenue",
+        "activity",
     ]
 
 

@@ -16,6 +16,7 @@ import click
 
 from crmetrics.cli.definitions import schema, validate
 from crmetrics.cli.discover import dimensions, explain, inspect, list_, plugins, values
+from crmetrics.cli.reports import plot, report, test
 from crmetrics.cli.run import run, sql
 
 
@@ -44,7 +45,21 @@ def main() -> None:
     """
 
 
-for _command in (validate, list_, run, sql, explain, inspect, dimensions, values, schema, plugins):
+for _command in (
+    validate,
+    list_,
+    run,
+    sql,
+    explain,
+    inspect,
+    dimensions,
+    values,
+    schema,
+    plugins,
+    test,
+    report,
+    plot,
+):
     main.add_command(_command)
 
 

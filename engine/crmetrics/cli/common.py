@@ -91,12 +91,24 @@ def build_engine(
     cache: bool = True,
     memory_limit: str | None = None,
 ) -> Engine:
+    """The engine of a command: the project file found, its definitions and ``definitions``.
+
+    ``cache`` and ``memory_limit`` are the ``--no-cache`` and ``--memory-limit`` options.
+    """
+    from crmetrics.cli.progress import terminal_progress
     from crmetrics.engine import Engine
     from crmetrics.project import find_project
 
-    return Engine(
-        definitions=definitions, project=find_project(project), cache=cache, memory_limit=memory_limit
+    engine = Engine(
+        definitions=definitions,
+        project=find_project(project),
+        progress=terminal_progress(),
+        cache=cache,
+        memory_limit=memory_limit,
     )
+    # The library never prints: the plugins that failed to load are shown here, once.
+    warn(engine.problems)
+    return engine
 
 
 no_cache_option = click.option(
@@ -166,6 +178,7 @@ def build_request(
     where: str | None,
     params: Sequence[str],
 ) -> Request:
+    """The request the options describe; a missing range or a bad --param is a usage error."""
     from crmetrics.plan import Request
 
     missing = [name for name, value in (("--start", start), ("--end", end)) if not value]
@@ -189,6 +202,7 @@ def build_request(
                 )
             )
         overrides[key.strip()] = value.strip()
+    assert start is not None and end is not None  # refused above when missing
     return Request.build(
         metrics, grain=grain, start=start, end=end, by=split(by), where=where, params=overrides
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from crmetrics.cli.common import build_engine, engine_options, reported, warn
+from crmetrics.cli.common import build_engine, engine_options, reported
 
 
 @click.command()
@@ -21,7 +21,6 @@ def validate(paths: tuple[Path, ...], project: Path | None, definitions: tuple[P
     with reported():
         engine = build_engine(project, [*definitions, *paths])
         catalog = engine.validate()
-        warn(engine.registry.problems)
         mine = sum(1 for m in catalog.metrics.values() if m.origin.provider == "user")
         others = len(catalog.metrics) - mine
         click.echo(

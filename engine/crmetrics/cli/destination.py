@@ -36,7 +36,7 @@ def chosen_format(fmt: str | None, output: Path | None) -> str:
 
 
 def check_output(output: Path | None, fmt: str) -> None:
-    """Refuse an output that cannot be written, before any work is done."""
+    """Refuse an output that cannot be written, before any work is done: one line each."""
     if output is None:
         if fmt in BINARY_FORMATS and sys.stdout.isatty():
             raise UsageError(
@@ -49,26 +49,16 @@ def check_output(output: Path | None, fmt: str) -> None:
         return
     if output.is_dir():
         raise UsageError(
-            Issue(
-                "output-is-folder",
-                f"-o {output} is a folder",
-                hint=f"name a file, e.g. -o {output}/result.csv",
-            )
+            Issue("output-is-folder", f"-o {output} is a folder: name a file, e.g. -o {output}/result.csv")
         )
     folder = output.parent
     if not folder.is_dir():
         raise UsageError(
-            Issue(
-                "output-folder",
-                f"-o {output}: folder {folder} does not exist",
-                hint=f"create it: mkdir -p {folder}",
-            )
+            Issue("output-folder", f"-o {output}: folder {folder} does not exist (create it first)")
         )
     writable = os.access(output, os.W_OK) if output.exists() else os.access(folder, os.W_OK)
     if not writable:
-        raise UsageError(
-            Issue("output-denied", f"-o {output}: no permission to write there", hint="choose another file")
-        )
+        raise UsageError(Issue("output-denied", f"-o {output}: no permission to write there"))
 
 
 def open_output(output: Path) -> BinaryIO:

@@ -125,7 +125,7 @@ def values(column: str, source: str | None, table: str | None, fmt: str, project
 
 @click.command()
 @click.argument("metric")
-@click.option("--plan", "show_plan", is_flag=True, help="Also show the compiled Polars plan.")
+@click.option("--plan", "show_plan", is_flag=True, help="Also show the relational plan every engine runs.")
 @request_options
 @format_option("text", "json")
 @engine_options
@@ -143,10 +143,11 @@ def explain(
     project: Path | None,
     definitions: tuple[Path, ...],
 ) -> None:
-    """Show a metric's definition and its dependency tree; with --plan, its compiled plan.
+    """Show a metric's definition and its dependency tree; with --plan, its relational plan.
 
-    The plan is compiled against --source (or the project's source), or against empty
-    canonical tables; --start and --end default to the first quarter of 2025.
+    The plan is the one every engine generates its code from (docs/architecture.md), built
+    on --source's tables (or the project's source), or on the canonical tables;
+    --start and --end default to the first quarter of 2025.
     """
     with reported():
         engine = build_engine(project, definitions)
@@ -160,7 +161,7 @@ def explain(
         if fmt == "json":
             echo_json(engine.describe(metric, request, chosen))
             return
-        click.echo(engine.explain(metric, request, chosen))
+        click.echo(engine.explain(metric, request, chosen, plan=show_plan))
 
 
 @click.command()

@@ -1,21 +1,22 @@
 """Functions callable by name in formulas: the built-ins and those plugins register.
 
-A function is a name, the kinds of its arguments, the kind it returns, a Polars
-implementation and, optionally, a SQL implementation for SQL backends. Implementations
-receive one ``pl.Expr`` per argument and return a ``pl.Expr``: they are vectorised by
-construction, never called per row.
+A function is declared once: a name, the kinds of its arguments and the kind it returns,
+which is all the checker needs. Each backend finds its implementation by the function's
+name (:meth:`FunctionTable.implementation`): the Polars one receives one ``pl.Expr`` per
+argument and returns a ``pl.Expr`` (vectorised by construction, never called per row);
+the optional SQL one receives and returns sqlglot expressions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-import polars as pl
+from crmetrics.formula.typed import KINDS, Kind
 
-Kind = Literal["number", "text", "boolean", "datetime", "any"]
-KINDS: tuple[str, ...] = ("number", "text", "boolean", "datetime", "any")
+#: The backends a function can implement, as named in :meth:`FunctionTable.implementation`.
+IMPLEMENTATIONS: tuple[str, ...] = ("polars", "sql")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class FunctionSpec:
     name: str
     args: tuple[Kind, ...]
     returns: Kind
-    polars: Callable[..., pl.Expr]
+    polars: Callable[..., Any]
     sql: Callable[..., Any] | None = None
     description: str = ""
 
@@ -54,37 +55,6 @@ class FunctionSpec:
             raise ValueError("; ".join(problems))
 
 
-def _between(unit_seconds: float) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
-    def build(start: pl.Expr, end: pl.Expr) -> pl.Expr:
-        # Microseconds keep durations exact; dividing once at the end avoids rounding drift.
-        return (end - start).dt.total_microseconds().cast(pl.Float64) / (unit_seconds * 1_000_000)
-
-    return build
-
-
-def _sql_between(unit_seconds: float) -> Callable[[Any, Any], Any]:
-    def build(start: Any, end: Any) -> Any:
-        from sqlglot import exp
-
-        seconds = exp.Sub(this=exp.TimeToUnix(this=end.copy()), expression=exp.TimeToUnix(this=start.copy()))
-        return exp.Div(this=exp.paren(seconds), expression=exp.Literal.number(unit_seconds))
-
-    return build
-
-
-BUILTIN_FUNCTIONS: tuple[FunctionSpec, ...] = tuple(
-    FunctionSpec(
-        f"{unit}_between",
-        ("datetime", "datetime"),
-        "number",
-        _between(seconds),
-        _sql_between(seconds),
-        f"Exact {unit} from the first timestamp to the second (fractional, microsecond precision).",
-    )
-    for unit, seconds in (("seconds", 1), ("minutes", 60), ("hours", 3600), ("days", 86400))
-)
-
-
 @dataclass
 class FunctionTable:
     """The functions available to formulas, each with the plugin that provided it."""
@@ -92,24 +62,28 @@ class FunctionTable:
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     providers: dict[str, str] = field(default_factory=dict)
 
-    @classmethod
-    def builtins(cls) -> FunctionTable:
-        table = cls()
-        for spec in BUILTIN_FUNCTIONS:
-            table.add(spec, "crmetrics")
-        return table
-
     def add(self, spec: FunctionSpec, provider: str) -> None:
+        """Add ``spec``, provided by ``provider``; a name already taken is an error."""
         if spec.name in self.functions:
             raise ValueError(f"function {spec.name!r} is already registered by {self.providers[spec.name]}")
         self.functions[spec.name] = spec
         self.providers[spec.name] = provider
 
     def get(self, name: str) -> FunctionSpec | None:
+        """The function called ``name``, if any."""
         return self.functions.get(name)
+
+    def implementation(self, name: str, backend: str) -> Callable[..., Any] | None:
+        """The ``polars`` or ``sql`` implementation of function ``name``; None when it has none."""
+        spec = self.functions[name]
+        return spec.polars if backend == "polars" else spec.sql
 
     def __iter__(self) -> Iterator[FunctionSpec]:
         return iter(self.functions.values())
 
     def names(self) -> Mapping[str, FunctionSpec]:
+        """The functions by name."""
         return self.functions
+
+
+__all__ = ["IMPLEMENTATIONS", "KINDS", "FunctionSpec", "FunctionTable", "Kind"]

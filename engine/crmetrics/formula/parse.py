@@ -14,11 +14,11 @@ from crmetrics.metric import Formula
 
 
 @lru_cache(maxsize=4096)
-def _parse(text: str) -> exp.Expression:
+def _parse(text: str) -> exp.Expr:
     return sqlglot.parse_one(text)
 
 
-def parse_formula(formula: Formula, subject: str) -> exp.Expression:
+def parse_formula(formula: Formula, subject: str) -> exp.Expr:
     """The sqlglot tree of ``formula``; a syntax error is a :class:`DefinitionError`."""
     try:
         # Trees are shared between compilations; nothing downstream mutates them.
@@ -85,7 +85,7 @@ def _offset(text: str, line: int, column: int) -> int:
     return sum(len(x) + 1 for x in lines[: line - 1]) + max(column - 1, 0)
 
 
-def node_offset(node: exp.Expression) -> int:
+def node_offset(node: exp.Expr) -> int:
     """The 0-based character offset where ``node`` starts in its formula (best effort)."""
     starts = [n.meta["start"] for n in node.walk() if "start" in n.meta]
     return min(starts) if starts else 0

@@ -1,22 +1,24 @@
-"""SQL backends: the logical plan rendered as one SQL statement, run by DuckDB or Spark.
+"""The SQL backend: the relational IR generated as one SQL statement, run by DuckDB or Spark.
 
-:func:`to_sql` is the statement ``crmetrics sql`` prints; :mod:`crmetrics.sql.duckdb` and
-:mod:`crmetrics.sql.spark` run it on data.
+:func:`to_sql` is the statement ``crmetrics sql`` prints; :mod:`crmetrics.sql.run` runs it
+on an embedded engine (:mod:`crmetrics.sql.duckdb_engine`, :mod:`crmetrics.sql.spark_engine`).
 """
 
 from __future__ import annotations
 
 from crmetrics.catalog import Catalog
+from crmetrics.ir.build import build_query
 from crmetrics.plan import LogicalPlan
 from crmetrics.sql.dialects import DIALECTS, check_dialect
-from crmetrics.sql.renderer import render_sql
+from crmetrics.sql.generator import generate_sql
 from crmetrics.sql.tables import Tables
 
 
 def to_sql(plan: LogicalPlan, catalog: Catalog, tables: Tables, dialect: str, *, pretty: bool = True) -> str:
     """The SQL statement computing ``plan``'s long-format result in ``dialect``."""
     dialect = check_dialect(dialect)
-    return render_sql(plan, catalog, tables, dialect).sql(dialect=dialect, pretty=pretty)
+    query = build_query(plan, catalog, lambda table: tables.kinds.get(table, {}))
+    return generate_sql(query, tables, dialect, catalog.functions).sql(dialect=dialect, pretty=pretty)
 
 
 __all__ = ["DIALECTS", "Tables", "check_dialect", "to_sql"]

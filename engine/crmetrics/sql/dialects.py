@@ -15,6 +15,7 @@ because the obvious one means something else somewhere:
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -43,25 +44,40 @@ def check_dialect(name: str) -> str:
     return dialect
 
 
-def _template(text: str, dialect: str, value: exp.Expression) -> exp.Expression:
+@lru_cache(maxsize=64)
+def _parsed(text: str, dialect: str) -> exp.Expr:
+    # Parsed once per run: a statement may hold hundreds of the same template.
+    return sqlglot.parse_one(text, read=dialect)
+
+
+def _template(text: str, dialect: str, value: exp.Expr) -> exp.Expr:
     """``text`` (our own SQL, never user text) with ``__value`` replaced by ``value``."""
 
-    def replace(node: exp.Expression) -> exp.Expression:
+    def replace(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Column) and node.name == _PLACEHOLDER and not node.table:
             return value.copy() if isinstance(value, (exp.Column, exp.Func, exp.Paren)) else exp.paren(value)
         return node
 
-    return sqlglot.parse_one(text, read=dialect).transform(replace)
+    return _parsed(text, dialect).transform(replace)
 
 
-def timestamp(moment: datetime, dialect: str) -> exp.Expression:
+def data_type(name: str) -> exp.DataType:
+    """The SQL type ``name`` (``DOUBLE``, ``TIMESTAMP``...) as a node, without parsing text.
+
+    Parsing a type name builds a tokenizer each time: thousands of casts in a statement
+    would spend most of the rendering there.
+    """
+    return exp.DataType(this=exp.DataType.Type[name])
+
+
+def timestamp(moment: datetime, dialect: str) -> exp.Expr:
     """A UTC timestamp literal, as a value of the dialect's timestamp type."""
     text = moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
     kind = "TIMESTAMPTZ" if dialect == "bigquery" else "TIMESTAMP"
-    return exp.cast(exp.Literal.string(text), exp.DataType.build(kind))
+    return exp.Cast(this=exp.Literal.string(text), to=data_type(kind))
 
 
-def truncate(value: exp.Expression, grain: Grain, dialect: str) -> exp.Expression:
+def truncate(value: exp.Expr, grain: Grain, dialect: str) -> exp.Expr:
     """The start of the period of ``grain`` holding ``value``."""
     if grain.name == "week" and dialect == "bigquery":
         return exp.TimestampTrunc(this=value, unit=exp.var("ISOWEEK"))
@@ -74,18 +90,21 @@ def truncate(value: exp.Expression, grain: Grain, dialect: str) -> exp.Expressio
     return exp.TimestampTrunc(this=value, unit=exp.var(grain.name.upper()))
 
 
-def double(value: exp.Expression) -> exp.Expression:
-    return exp.cast(value, exp.DataType.build("DOUBLE"))
+def double(value: exp.Expr) -> exp.Expr:
+    """``value`` cast to a double."""
+    if isinstance(value, exp.Cast) and value.to.this == exp.DataType.Type.DOUBLE:
+        return value
+    return exp.Cast(this=value, to=data_type("DOUBLE"))
 
 
-def number(value: float) -> exp.Expression:
+def number(value: float) -> exp.Expr:
     """A numeric literal; fractions are doubles (Spark would read ``0.5`` as a decimal)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return exp.Literal.number(value)
     return double(exp.Literal.number(repr(float(value))))
 
 
-def half_even(value: exp.Expression, places: int) -> exp.Expression:
+def half_even(value: exp.Expr, places: int) -> exp.Expr:
     """``value`` rounded to ``places`` decimals, half to even as Polars rounds.
 
     SQL's ROUND rounds half away from zero; this compares the scaled value's fraction with
@@ -143,7 +162,7 @@ _MEDIAN: dict[str, str] = {
 }
 
 
-def localize(tree: exp.Expression, dialect: str) -> exp.Expression:
+def localize(tree: exp.Expr, dialect: str) -> exp.Expr:
     """``tree`` with the nodes whose generic form is wrong in ``dialect`` rewritten.
 
     Plugins build their SQL from generic nodes (``exp.TimeToUnix``, ``exp.Median``); this
@@ -156,9 +175,20 @@ def localize(tree: exp.Expression, dialect: str) -> exp.Expression:
             tree = tree.transform(
                 lambda node, kind=kind, form=form: (
                     exp.paren(_template(form, dialect, node.this)) if isinstance(node, kind) else node
-                )
+                ),
+                copy=False,  # the tree is the caller's own, freshly built
             )
     return tree
 
 
-__all__ = ["DIALECTS", "check_dialect", "double", "half_even", "localize", "number", "timestamp", "truncate"]
+__all__ = [
+    "DIALECTS",
+    "check_dialect",
+    "data_type",
+    "double",
+    "half_even",
+    "localize",
+    "number",
+    "timestamp",
+    "truncate",
+]

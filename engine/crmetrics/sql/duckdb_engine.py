@@ -91,7 +91,7 @@ class DuckDBRunner:
             self.connection.register(names[table], frame.to_arrow())
         return Tables.frames({t: f.schema for t, f in frames.items()}, names)
 
-    def schema(self, relation: exp.Expression) -> pl.Schema | None:
+    def schema(self, relation: exp.Expr) -> pl.Schema | None:
         """The columns ``relation`` returns; None when it does not exist."""
         query = exp.select(exp.Star()).from_(relation).limit(0).sql(DIALECT)
         try:
@@ -100,6 +100,7 @@ class DuckDBRunner:
             return None
 
     def execute(self, statement: str) -> pl.DataFrame:
+        """The rows ``statement`` returns, as a Polars frame."""
         try:
             table = self.connection.sql(statement).to_arrow_table()
         except self.duckdb.Error as error:
@@ -115,6 +116,7 @@ class DuckDBRunner:
         return result
 
     def close(self) -> None:
+        """Close the connection."""
         self.connection.close()
         if self._spill is not None:
             self._spill.cleanup()

@@ -1,12 +1,11 @@
-"""Translating a formula's sqlglot tree into the SQL a backend runs.
+"""Generating SQL from a checked formula, as sqlglot nodes.
 
-Every formula is first compiled by the Polars compiler: its scopes, kinds and errors are
-the only checks, so a formula is valid on a SQL backend exactly when it is valid on Polars.
-This module then rewrites the checked tree node by node into new nodes, with the meaning
-the Polars compiler gives each node where SQL means something else: division by zero is
-null, ``sum`` of nothing is 0, ``least``/``greatest`` skip nulls, ``round`` rounds half to
-even, and a text literal compared with a timestamp is a UTC timestamp. Nothing of the
-user's text reaches the output except through sqlglot literal and identifier nodes.
+The checker (:mod:`crmetrics.formula.check`) has resolved every name and kind; this module
+writes each node of the typed tree as new sqlglot nodes, with the meaning the formula
+language gives it where SQL means something else: division by zero is null, ``sum`` of
+nothing is 0, ``least``/``greatest`` skip nulls, ``round`` rounds half to even, and a text
+literal compared with a timestamp is a UTC timestamp. Nothing of the user's text reaches
+the output except through sqlglot literal and identifier nodes.
 """
 
 from __future__ import annotations
@@ -18,165 +17,187 @@ from datetime import UTC, datetime
 from sqlglot import exp
 
 from crmetrics.errors import DefinitionError, Issue
-from crmetrics.formula.compiler import PERIOD_DAYS, PERIOD_DAYS_COLUMN, PRIOR, Context, compile_formula
-from crmetrics.formula.compiler import prior_column as prior_name
-from crmetrics.formula.functions import Kind
-from crmetrics.formula.parse import node_offset, parse_formula, pointer
-from crmetrics.sql.dialects import double, half_even, number, timestamp
+from crmetrics.formula.check import cast_target
+from crmetrics.formula.functions import FunctionTable
+from crmetrics.formula.parse import node_offset, pointer
+from crmetrics.formula.typed import (
+    Call,
+    Checked,
+    Column,
+    Node,
+    Parameter,
+    PeriodDays,
+    Prior,
+    Reference,
+    Timestamp,
+)
+from crmetrics.ir.nodes import PERIOD_DAYS_COLUMN, prior_column
+from crmetrics.metric import Formula
+from crmetrics.sql.dialects import data_type, double, half_even, number, timestamp
 
-Reference = Callable[[str], exp.Expression]
+Reference_ = Callable[[str], exp.Expr]
 
 _ATOMS = (exp.Column, exp.Literal, exp.Func, exp.Paren, exp.Cast, exp.Null, exp.Boolean)
 
 
-def wrap(node: exp.Expression) -> exp.Expression:
+def wrap(node: exp.Expr) -> exp.Expr:
     """``node`` in parentheses unless it is an atom: built trees carry no precedence."""
     return node if isinstance(node, _ATOMS) else exp.paren(node, copy=False)
 
 
 def quoted(name: str) -> exp.Column:
-    return exp.column(exp.to_identifier(name, quoted=True))
+    """A column reference by a quoted name."""
+    return exp.Column(this=exp.Identifier(this=name, quoted=True))
+
+
+_CASTS: dict[str, str] = {
+    "FLOAT": "DOUBLE",
+    "DOUBLE": "DOUBLE",
+    "DECIMAL": "DOUBLE",
+    "INT": "BIGINT",
+    "BIGINT": "BIGINT",
+    "TEXT": "VARCHAR",
+    "VARCHAR": "VARCHAR",
+    "BOOLEAN": "BOOLEAN",
+}
 
 
 @dataclass
 class SqlFormula:
-    """The translation of one checked formula."""
+    """The SQL of one checked formula.
 
-    context: Context
+    Attributes:
+        checked: the formula's typed tree.
+        formula: its text and location, for errors of plugin functions.
+        subject: the metric it belongs to.
+        functions: the function table, whose SQL implementations calls use.
+        dialect: the SQL dialect written.
+        row_filter: the rows aggregates read (a metric's ``filter``), if not all.
+        reference: how a column or metric name is written.
+    """
+
+    checked: Checked
+    formula: Formula
+    subject: str
+    functions: FunctionTable
     dialect: str
-    reference: Reference = quoted
-    row_filter: exp.Expression | None = None
+    row_filter: exp.Expr | None = None
+    reference: Reference_ = quoted
 
-    def compile(self) -> exp.Expression:
-        compile_formula(self.context)  # the checks; raises DefinitionError
-        tree = parse_formula(self.context.formula, self.context.subject)
-        return self.node(tree)[0]
+    def compile(self) -> exp.Expr:
+        """The whole formula as one expression."""
+        return self.node(self.checked.tree)
 
-    def node(self, node: exp.Expression) -> tuple[exp.Expression, Kind]:
-        handler = _HANDLERS.get(type(node))
-        if handler is None:  # the Polars compiler accepted it, so this module lags behind it
-            raise self._error(node, f"{type(node).__name__} has no SQL translation")
+    def node(self, node: Node) -> exp.Expr:
+        """The SQL of ``node``, by its class or its operator's."""
+        handler = _NAMED.get(type(node)) or _HANDLERS.get(type(node.source))
+        if handler is None:  # the checker accepted it, so this module lags behind it
+            raise self._error(node, f"{type(node.source).__name__} has no SQL translation")
         return handler(self, node)
 
-    def _error(self, node: exp.Expression, message: str) -> DefinitionError:
-        offset = node_offset(node)
+    def _error(self, node: Node, message: str) -> DefinitionError:
+        offset = node_offset(node.source)
         return DefinitionError(
             Issue(
                 "no-sql",
                 message,
-                self.context.formula.at(offset),
-                subject=self.context.subject,
+                self.formula.at(offset),
+                subject=self.subject,
                 hint="run this metric with the Polars engine (the default)",
-                context=pointer(self.context.formula.text, offset),
+                context=pointer(self.formula.text, offset),
             )
         )
 
-    def _all(self, node: exp.Expression) -> list[exp.Expression]:
-        return [self.node(arg)[0] for arg in node.iter_expressions()]
+    def _all(self, node: Node) -> list[exp.Expr]:
+        return [self.node(arg) for arg in node.args]
 
     # ---- names and literals ---------------------------------------------------------------
 
-    def column(self, node: exp.Column) -> tuple[exp.Expression, Kind]:
-        name = node.name
-        if name in self.context.params:
-            return number(float(self.context.params[name])), "number"
-        kinds = self.context.columns if self.context.scope in ("row", "aggregate") else self.context.names
-        return self.reference(name), kinds.get(name, "any")
+    def _column(self, node: Node) -> exp.Expr:
+        assert isinstance(node, (Column, Reference))
+        return self.reference(node.name)
 
-    def literal(self, node: exp.Literal) -> tuple[exp.Expression, Kind]:
-        if node.is_string:
-            return exp.Literal.string(node.this), "text"
-        text = node.this
-        value = float(text) if any(c in text for c in ".eE") else int(text)
-        return number(value), "number"
+    def _parameter(self, node: Node) -> exp.Expr:
+        assert isinstance(node, Parameter)
+        return number(float(node.value))
 
-    def constant(self, node: exp.Expression) -> tuple[exp.Expression, Kind]:
-        kind: Kind = "boolean" if isinstance(node, exp.Boolean) else "any"
-        return node.copy(), kind
+    def _prior(self, node: Node) -> exp.Expr:
+        assert isinstance(node, Prior)
+        return self.reference(prior_column(node.name, node.periods))
 
-    def paren(self, node: exp.Paren) -> tuple[exp.Expression, Kind]:
-        inner, kind = self.node(node.this)
-        return exp.paren(inner, copy=False), kind
+    def _period_days(self, node: Node) -> exp.Expr:
+        return self.reference(PERIOD_DAYS_COLUMN)
+
+    def _timestamp(self, node: Node) -> exp.Expr:
+        assert isinstance(node, Timestamp)
+        moment = datetime.fromisoformat(node.text.replace("Z", "+00:00"))
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return timestamp(moment, self.dialect)
+
+    def _literal(self, node: Node) -> exp.Expr:
+        source = node.source
+        assert isinstance(source, exp.Literal)
+        if source.is_string:
+            return exp.Literal.string(source.this)
+        text = source.this
+        return number(float(text) if any(c in text for c in ".eE") else int(text))
+
+    def _constant(self, node: Node) -> exp.Expr:
+        return node.source.copy()
 
     # ---- operators --------------------------------------------------------------------------
 
-    def arithmetic(self, node: exp.Binary) -> tuple[exp.Expression, Kind]:
-        left, right = wrap(self.node(node.left)[0]), wrap(self.node(node.right)[0])
+    def _arithmetic(self, node: Node) -> exp.Expr:
+        left, right = (wrap(e) for e in self._all(node))
         divisor = exp.Nullif(this=right, expression=exp.Literal.number(0))
-        if isinstance(node, exp.Div):
-            return exp.Div(this=double(left), expression=divisor), "number"
-        if isinstance(node, exp.Mod):
-            return exp.Mod(this=left, expression=divisor), "number"
-        return type(node)(this=left, expression=right), "number"
+        if isinstance(node.source, exp.Div):
+            return exp.Div(this=double(left), expression=divisor)
+        if isinstance(node.source, exp.Mod):
+            return exp.Mod(this=left, expression=divisor)
+        return type(node.source)(this=left, expression=right)
 
-    def neg(self, node: exp.Neg) -> tuple[exp.Expression, Kind]:
-        return exp.Neg(this=wrap(self.node(node.this)[0])), "number"
+    def _neg(self, node: Node) -> exp.Expr:
+        return exp.Neg(this=wrap(self.node(node.args[0])))
 
-    def _comparable(self, node: exp.Expression, other: Kind) -> exp.Expression:
-        value, _ = self.node(node)
-        if other == "datetime" and isinstance(node, exp.Literal) and node.is_string:
-            moment = datetime.fromisoformat(node.this.replace("Z", "+00:00"))
-            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-            return timestamp(moment, self.dialect)
-        return wrap(value)
+    def _compare(self, node: Node) -> exp.Expr:
+        left, right = (wrap(e) for e in self._all(node))
+        return type(node.source)(this=left, expression=right)
 
-    def compare(self, node: exp.Binary) -> tuple[exp.Expression, Kind]:
-        left_kind, right_kind = self.node(node.left)[1], self.node(node.right)[1]
-        left = self._comparable(node.left, right_kind)
-        right = self._comparable(node.right, left_kind)
-        return type(node)(this=left, expression=right), "boolean"
+    def _logic(self, node: Node) -> exp.Expr:
+        left, right = (wrap(e) for e in self._all(node))
+        return type(node.source)(this=left, expression=right)
 
-    def logic(self, node: exp.Connector) -> tuple[exp.Expression, Kind]:
-        left, right = wrap(self.node(node.left)[0]), wrap(self.node(node.right)[0])
-        return type(node)(this=left, expression=right), "boolean"
+    def _not_(self, node: Node) -> exp.Expr:
+        return exp.Not(this=wrap(self.node(node.args[0])))
 
-    def not_(self, node: exp.Not) -> tuple[exp.Expression, Kind]:
-        return exp.Not(this=wrap(self.node(node.this)[0])), "boolean"
+    def _is_(self, node: Node) -> exp.Expr:
+        return exp.Is(this=wrap(self.node(node.args[0])), expression=exp.Null())
 
-    def is_(self, node: exp.Is) -> tuple[exp.Expression, Kind]:
-        return exp.Is(this=wrap(self.node(node.this)[0]), expression=exp.Null()), "boolean"
+    def _in_(self, node: Node) -> exp.Expr:
+        subject, *values = self._all(node)
+        return exp.In(this=wrap(subject), expressions=values)
 
-    def in_(self, node: exp.In) -> tuple[exp.Expression, Kind]:
-        values = [self.node(item)[0] for item in node.expressions]
-        return exp.In(this=wrap(self.node(node.this)[0]), expressions=values), "boolean"
+    def _between(self, node: Node) -> exp.Expr:
+        inner, low, high = self._all(node)
+        return exp.Between(this=wrap(inner), low=wrap(low), high=wrap(high))
 
-    def between(self, node: exp.Between) -> tuple[exp.Expression, Kind]:
-        inner, kind = self.node(node.this)
-        low = self._comparable(node.args["low"], kind)
-        high = self._comparable(node.args["high"], kind)
-        return exp.Between(this=wrap(inner), low=low, high=high), "boolean"
-
-    def case(self, node: exp.Case) -> tuple[exp.Expression, Kind]:
-        subject = self.node(node.this)[0] if node.this else None
-        ifs, kinds = [], []
-        for branch in node.args["ifs"]:
-            condition = self.node(branch.this)[0]
-            if subject is not None:
-                condition = exp.EQ(this=wrap(subject.copy()), expression=wrap(condition))
-            value, kind = self.node(branch.args["true"])
-            ifs.append(exp.If(this=condition, true=value))
-            kinds.append(kind)
-        default = self.node(node.args["default"])[0] if node.args.get("default") else None
-        known = {k for k in kinds if k != "any"}
-        return exp.Case(ifs=ifs, default=default), known.pop() if len(known) == 1 else "any"
-
-    def if_(self, node: exp.If) -> tuple[exp.Expression, Kind]:
-        condition = self.node(node.this)[0]
-        value, kind = self.node(node.args["true"])
-        other = self.node(node.args["false"])[0] if node.args.get("false") else None
-        return exp.Case(ifs=[exp.If(this=condition, true=value)], default=other), kind
+    def _case(self, node: Node) -> exp.Expr:
+        args = self._all(node)
+        default = args.pop() if len(args) % 2 else None
+        ifs = [exp.If(this=c, true=v) for c, v in zip(args[::2], args[1::2], strict=True)]
+        return exp.Case(ifs=ifs, default=default)
 
     # ---- scalar functions -------------------------------------------------------------------
 
-    def coalesce(self, node: exp.Coalesce) -> tuple[exp.Expression, Kind]:
+    def _coalesce(self, node: Node) -> exp.Expr:
         first, *rest = self._all(node)
-        return exp.Coalesce(this=first, expressions=rest), "any"
+        return exp.Coalesce(this=first, expressions=rest)
 
-    def nullif(self, node: exp.Nullif) -> tuple[exp.Expression, Kind]:
-        value, kind = self.node(node.this)
-        return exp.Nullif(this=value, expression=self.node(node.expression)[0]), kind
+    def _nullif(self, node: Node) -> exp.Expr:
+        value, other = self._all(node)
+        return exp.Nullif(this=value, expression=other)
 
-    def horizontal(self, node: exp.Expression) -> tuple[exp.Expression, Kind]:
+    def _horizontal(self, node: Node) -> exp.Expr:
         # Polars' min/max_horizontal skip nulls; LEAST/GREATEST do so only in some
         # databases. Coalescing each argument with all the others skips them everywhere.
         args = self._all(node)
@@ -187,125 +208,118 @@ class SqlFormula:
             for i, a in enumerate(args)
         ]
         first, *rest = skipping
-        return type(node)(this=first, expressions=rest), "number"
+        return type(node.source)(this=first, expressions=rest)
 
-    def abs_(self, node: exp.Abs) -> tuple[exp.Expression, Kind]:
-        return exp.Abs(this=self.node(node.this)[0]), "number"
+    def _abs_(self, node: Node) -> exp.Expr:
+        return exp.Abs(this=self.node(node.args[0]))
 
-    def round_(self, node: exp.Round) -> tuple[exp.Expression, Kind]:
-        digits = node.args.get("decimals")
+    def _round_(self, node: Node) -> exp.Expr:
+        digits = node.source.args.get("decimals")
         places = int(digits.this) if digits is not None else 0
-        return half_even(self.node(node.this)[0], places), "number"
+        return half_even(self.node(node.args[0]), places)
 
-    def cast(self, node: exp.Cast) -> tuple[exp.Expression, Kind]:
-        target = node.to.this.name if hasattr(node.to.this, "name") else str(node.to.this)
-        kinds: dict[str, tuple[str, Kind]] = {
-            "FLOAT": ("DOUBLE", "number"),
-            "DOUBLE": ("DOUBLE", "number"),
-            "DECIMAL": ("DOUBLE", "number"),
-            "INT": ("BIGINT", "number"),
-            "BIGINT": ("BIGINT", "number"),
-            "TEXT": ("VARCHAR", "text"),
-            "VARCHAR": ("VARCHAR", "text"),
-            "BOOLEAN": ("BOOLEAN", "boolean"),
-        }
-        kind, result = kinds[target]
-        return exp.cast(self.node(node.this)[0], exp.DataType.build(kind)), result
+    def _cast(self, node: Node) -> exp.Expr:
+        assert isinstance(node.source, exp.Cast)
+        target = _CASTS[cast_target(node.source)]
+        return exp.Cast(this=self.node(node.args[0]), to=data_type(target))
 
-    def anonymous(self, node: exp.Anonymous) -> tuple[exp.Expression, Kind]:
-        name = node.name.lower()
-        if name == PRIOR:
-            return self.reference(prior_name(node.expressions[0].name)), "number"
-        if name == PERIOD_DAYS:
-            return self.reference(PERIOD_DAYS_COLUMN), "number"
-        spec = self.context.functions.get(name)
-        assert spec is not None  # the Polars compiler checked it
-        provider = self.context.functions.providers.get(name, "a plugin")
-        if spec.sql is None:
+    def _call(self, node: Node) -> exp.Expr:
+        assert isinstance(node, Call)
+        provider = self.functions.providers.get(node.name, "a plugin")
+        implementation = self.functions.implementation(node.name, "sql")
+        if implementation is None:
             raise self._error(
                 node,
-                f"function {name!r} (from {provider}) has no SQL implementation, so metric "
-                f"{self.context.subject!r} cannot run on a SQL backend",
+                f"function {node.name!r} (from {provider}) has no SQL implementation, so metric "
+                f"{self.subject!r} cannot run on a SQL backend",
             )
-        args = [self.node(arg)[0] for arg in node.expressions]
+        args = self._all(node)
         try:
-            result = spec.sql(*args)
+            result = implementation(*args)
         except Exception as error:  # a plugin's builder failed: name it
             raise self._error(
-                node, f"function {name!r} ({provider}) failed to build its SQL: {error}"
+                node, f"function {node.name!r} ({provider}) failed to build its SQL: {error}"
             ) from None
-        if not isinstance(result, exp.Expression):
+        if not isinstance(result, exp.Expr):
             raise self._error(
                 node,
-                f"function {name!r} ({provider}) returned {type(result).__name__}, not a sqlglot expression",
+                f"function {node.name!r} ({provider}) returned {type(result).__name__}, "
+                "not a sqlglot expression",
             )
-        return wrap(result), spec.returns
+        return wrap(result)
 
     # ---- aggregates ---------------------------------------------------------------------------
 
-    def _only(self, value: exp.Expression) -> exp.Expression:
+    def _only(self, value: exp.Expr) -> exp.Expr:
         """``value`` on the rows the row filter keeps, null elsewhere (aggregates skip nulls)."""
         if self.row_filter is None:
             return value
         return exp.Case(ifs=[exp.If(this=self.row_filter.copy(), true=value)])
 
-    def count(self, node: exp.Count) -> tuple[exp.Expression, Kind]:
-        target = node.this
-        if isinstance(target, exp.Star) or target is None:
+    def _count(self, node: Node) -> exp.Expr:
+        source = node.source
+        assert isinstance(source, exp.Count)
+        if not node.args:
             if self.row_filter is None:
-                return exp.Count(this=exp.Star()), "number"
-            return exp.Count(this=self._only(exp.Literal.number(1))), "number"
-        if isinstance(target, exp.Distinct):
-            value = self._only(self.node(target.expressions[0])[0])
-            return exp.Count(this=exp.Distinct(expressions=[value])), "number"
-        return exp.Count(this=self._only(self.node(target)[0])), "number"
+                return exp.Count(this=exp.Star())
+            return exp.Count(this=self._only(exp.Literal.number(1)))
+        value = self._only(self.node(node.args[0]))
+        if isinstance(source.this, exp.Distinct):
+            return exp.Count(this=exp.Distinct(expressions=[value]))
+        return exp.Count(this=value)
 
-    def aggregate(self, node: exp.AggFunc) -> tuple[exp.Expression, Kind]:
-        value, kind = self.node(node.this)
-        result = type(node)(this=self._only(value))
-        if isinstance(node, exp.Sum):  # Polars sums nothing (or only nulls) to 0
-            return exp.Coalesce(this=result, expressions=[exp.Literal.number(0)]), kind
-        return result, kind
+    def _aggregate(self, node: Node) -> exp.Expr:
+        result = type(node.source)(this=self._only(self.node(node.args[0])))
+        if isinstance(node.source, exp.Sum):  # a sum of nothing (or only nulls) is 0
+            return exp.Coalesce(this=result, expressions=[exp.Literal.number(0)])
+        return result
 
-    def filter(self, node: exp.Filter) -> tuple[exp.Expression, Kind]:
-        condition = wrap(self.node(node.expression.this)[0])
+    def _filter(self, node: Node) -> exp.Expr:
+        aggregate, condition_node = node.args
+        condition = wrap(self.node(condition_node))
         outer = self.row_filter
         self.row_filter = condition if outer is None else exp.And(this=wrap(outer), expression=condition)
         try:
-            return self.node(node.this)
+            return self.node(aggregate)
         finally:
             self.row_filter = outer
 
 
-_HANDLERS: dict[type, Callable[[SqlFormula, exp.Expression], tuple[exp.Expression, Kind]]] = {
-    exp.Column: SqlFormula.column,
-    exp.Literal: SqlFormula.literal,
-    exp.Boolean: SqlFormula.constant,
-    exp.Null: SqlFormula.constant,
-    exp.Paren: SqlFormula.paren,
-    **dict.fromkeys((exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod), SqlFormula.arithmetic),
-    exp.Neg: SqlFormula.neg,
-    **dict.fromkeys((exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE), SqlFormula.compare),
-    exp.And: SqlFormula.logic,
-    exp.Or: SqlFormula.logic,
-    exp.Not: SqlFormula.not_,
-    exp.Is: SqlFormula.is_,
-    exp.In: SqlFormula.in_,
-    exp.Between: SqlFormula.between,
-    exp.Case: SqlFormula.case,
-    exp.If: SqlFormula.if_,
-    exp.Coalesce: SqlFormula.coalesce,
-    exp.Nullif: SqlFormula.nullif,
-    exp.Least: SqlFormula.horizontal,
-    exp.Greatest: SqlFormula.horizontal,
-    exp.Abs: SqlFormula.abs_,
-    exp.Round: SqlFormula.round_,
-    exp.Cast: SqlFormula.cast,
-    exp.Anonymous: SqlFormula.anonymous,
-    exp.Count: SqlFormula.count,
-    **dict.fromkeys((exp.Sum, exp.Avg, exp.Median, exp.Min, exp.Max), SqlFormula.aggregate),
-    exp.Filter: SqlFormula.filter,
-}  # type: ignore[dict-item]
+_NAMED: dict[type, Callable[[SqlFormula, Node], exp.Expr]] = {
+    Column: SqlFormula._column,
+    Reference: SqlFormula._column,
+    Parameter: SqlFormula._parameter,
+    Prior: SqlFormula._prior,
+    PeriodDays: SqlFormula._period_days,
+    Timestamp: SqlFormula._timestamp,
+    Call: SqlFormula._call,
+}
+_HANDLERS: dict[type, Callable[[SqlFormula, Node], exp.Expr]] = {
+    exp.Literal: SqlFormula._literal,
+    exp.Boolean: SqlFormula._constant,
+    exp.Null: SqlFormula._constant,
+    **dict.fromkeys((exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod), SqlFormula._arithmetic),
+    exp.Neg: SqlFormula._neg,
+    **dict.fromkeys((exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE), SqlFormula._compare),
+    exp.And: SqlFormula._logic,
+    exp.Or: SqlFormula._logic,
+    exp.Not: SqlFormula._not_,
+    exp.Is: SqlFormula._is_,
+    exp.In: SqlFormula._in_,
+    exp.Between: SqlFormula._between,
+    exp.Case: SqlFormula._case,
+    exp.If: SqlFormula._case,
+    exp.Coalesce: SqlFormula._coalesce,
+    exp.Nullif: SqlFormula._nullif,
+    exp.Least: SqlFormula._horizontal,
+    exp.Greatest: SqlFormula._horizontal,
+    exp.Abs: SqlFormula._abs_,
+    exp.Round: SqlFormula._round_,
+    exp.Cast: SqlFormula._cast,
+    exp.Count: SqlFormula._count,
+    **dict.fromkeys((exp.Sum, exp.Avg, exp.Median, exp.Min, exp.Max), SqlFormula._aggregate),
+    exp.Filter: SqlFormula._filter,
+}
 
 
 __all__ = ["SqlFormula", "quoted", "wrap"]

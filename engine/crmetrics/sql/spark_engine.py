@@ -55,6 +55,8 @@ def session(*, memory_limit: str | None = None) -> Any:
 
 
 class SparkRunner:
+    """A Spark session running the statement; the canonical tables become temporary views."""
+
     dialect = DIALECT
 
     def __init__(self, spark: Any | None = None) -> None:
@@ -73,19 +75,19 @@ class SparkRunner:
             self._views.append(names[table])
         return Tables.frames({t: f.schema for t, f in frames.items()}, names)
 
-    def parquet_relation(self, table: str, path: Path) -> exp.Expression:
+    def parquet_relation(self, table: str, path: Path) -> exp.Expr:
         """A Parquet file or folder read by Spark (partition folders ``key=value`` become columns)."""
         name = f"crmetrics_raw_{table}"
         self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
         self._views.append(name)
         return exp.to_table(name)
 
-    def create_view(self, name: str, select: exp.Expression) -> None:
+    def create_view(self, name: str, select: exp.Expr) -> None:
         """A temporary view over ``select``; nothing is computed until a query reads it."""
         self.spark.sql(select.sql(DIALECT)).createOrReplaceTempView(name)
         self._views.append(name)
 
-    def schema(self, relation: exp.Expression) -> pl.Schema | None:
+    def schema(self, relation: exp.Expr) -> pl.Schema | None:
         """The columns ``relation`` returns; None when it does not exist."""
         query = exp.select(exp.Star()).from_(relation).limit(0).sql(DIALECT)
         try:
@@ -94,6 +96,7 @@ class SparkRunner:
             return None
 
     def execute(self, statement: str) -> pl.DataFrame:
+        """The rows ``statement`` returns, as a Polars frame."""
         try:
             return self._collect(self.spark.sql(statement))
         except Exception as error:  # Spark's errors have no common base class across versions
@@ -115,5 +118,6 @@ class SparkRunner:
         return result
 
     def close(self) -> None:
+        """Drop the temporary views of this run."""
         for view in self._views:
             self.spark.catalog.dropTempView(view)

@@ -24,13 +24,14 @@ from typing import Any
 import polars as pl
 from sqlglot import exp
 
-from crmetrics.catalog import canonical_columns, kind_of_dtype
-from crmetrics.formula.functions import Kind
-from crmetrics.model import TABLES
+from crmetrics.catalog import canonical_columns
+from crmetrics.formula.typed import Kind
+from crmetrics.model import TABLES, kind_of_dtype
 
 
 def identifier(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
+    """``name`` as a quoted identifier."""
+    return exp.Identifier(this=name, quoted=True)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class TableMapping:
     columns: Mapping[str, str] = field(default_factory=dict)
 
     def relation(self) -> exp.Table:
+        """The warehouse table, its name split into catalog, schema and table."""
         *prefix, table = self.name.split(".")
         db = prefix[-1] if prefix else None
         catalog = prefix[-2] if len(prefix) > 1 else None
@@ -80,9 +82,10 @@ class Tables:
         return cls(kinds, {table: TableMapping(names[table]) for table in schemas})
 
     def columns(self, table: str) -> list[str]:
+        """The columns ``table`` holds, by canonical name."""
         return list(self.kinds.get(table, {}))
 
-    def relation(self, table: str) -> exp.Expression:
+    def relation(self, table: str) -> exp.Expr:
         """``table`` under its canonical column names, ready for a FROM clause."""
         mapping = self.mappings.get(table, TableMapping(table))
         source = mapping.relation()

@@ -39,11 +39,13 @@ METRICS: tuple[str, ...] = (
 
 @hookimpl
 def register_functions(register: Callable[[FunctionSpec], None]) -> None:
+    """Register ``business_hours_between``."""
     register(BUSINESS_HOURS)
 
 
 @hookimpl
 def register_definition_dirs(register: Callable[[Path], None]) -> None:
+    """Register the plugin's metric definitions."""
     register(DEFINITIONS)
 
 

@@ -58,13 +58,13 @@ def business_hours(start: pl.Expr, end: pl.Expr) -> pl.Expr:
     return microseconds.cast(pl.Float64) / US_PER_HOUR
 
 
-def _substitute(template: str, **parts: exp.Expression) -> exp.Expression:
+def _substitute(template: str, **parts: exp.Expr) -> exp.Expr:
     import sqlglot
     from sqlglot import exp
 
     atoms = (exp.Column, exp.Literal, exp.Paren, exp.Func)
 
-    def replace(node: exp.Expression) -> exp.Expression:
+    def replace(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Column) and not node.table and node.name in parts:
             part = parts[node.name].copy()
             # An argument such as ``a - b`` must keep its own precedence inside ``x * 7``.
@@ -74,7 +74,7 @@ def _substitute(template: str, **parts: exp.Expression) -> exp.Expression:
     return sqlglot.parse_one(template).transform(replace)
 
 
-def _sql_business_before(timestamp: exp.Expression) -> exp.Expression:
+def _sql_business_before(timestamp: exp.Expr) -> exp.Expr:
     from sqlglot import exp
 
     seconds = exp.TimeToUnix(this=timestamp.copy())
@@ -98,7 +98,7 @@ def _sql_business_before(timestamp: exp.Expression) -> exp.Expression:
     return _substitute(f"whole_days * {WORKDAY} + today", whole_days=whole_days, today=today)
 
 
-def business_hours_sql(start: exp.Expression, end: exp.Expression) -> exp.Expression:
+def business_hours_sql(start: exp.Expr, end: exp.Expr) -> exp.Expr:
     """The SQL form of :func:`business_hours`, built from the dialect-neutral epoch node."""
     difference = _substitute(
         "after - before", after=_sql_business_before(end), before=_sql_business_before(start)

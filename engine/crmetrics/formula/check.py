@@ -1,0 +1,483 @@
+"""Checking a formula: parse, resolve every name, type every node, without any backend.
+
+One handler per sqlglot node class, each a few lines returning a typed
+:class:`~crmetrics.formula.typed.Node`. A node without a handler is an error naming the
+construct and its position, so nothing a user writes reaches a backend unchecked.
+
+Scopes decide what a bare name means:
+
+- ``row``: a column of the table (filters, ``--where``).
+- ``aggregate``: columns, which must sit inside an aggregate function.
+- ``derived``: other metrics, parameters, ``prior(metric)`` and ``period_days()``.
+- ``entity``: the entity metric's measures and parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlglot import exp
+
+from crmetrics.errors import DefinitionError, Issue, did_you_mean
+from crmetrics.formula.functions import FunctionTable
+from crmetrics.formula.parse import node_offset, parse_formula, pointer
+from crmetrics.formula.typed import (
+    Call,
+    Checked,
+    Column,
+    Kind,
+    Node,
+    Parameter,
+    PeriodDays,
+    Prior,
+    Reference,
+    Scope,
+    Timestamp,
+)
+from crmetrics.metric import Formula
+
+PRIOR = "prior"
+PERIOD_DAYS = "period_days"
+
+#: Names of the SQL functions formulas may call, for did-you-mean hints.
+SQL_FUNCTIONS = ("coalesce", "nullif", "least", "greatest", "abs", "round")
+AGGREGATES: dict[type, str] = {
+    exp.Sum: "sum",
+    exp.Avg: "avg",
+    exp.Median: "median",
+    exp.Min: "min",
+    exp.Max: "max",
+}
+_AGGREGATE_FUNCTIONS = ("count", *AGGREGATES.values())
+ARITHMETIC: dict[type, str] = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
+COMPARISONS: tuple[type, ...] = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+#: The types a CAST may target, and the kind each gives.
+CASTS: dict[str, Kind] = {
+    "FLOAT": "number",
+    "DOUBLE": "number",
+    "DECIMAL": "number",
+    "INT": "number",
+    "BIGINT": "number",
+    "TEXT": "text",
+    "VARCHAR": "text",
+    "BOOLEAN": "boolean",
+}
+
+_UNSUPPORTED_HINTS: dict[type, str] = {
+    exp.DateDiff: "use hours_between(start, end), days_between(start, end), minutes_between or "
+    "seconds_between: exact durations, not calendar boundaries",
+}
+
+
+def cast_target(node: exp.Cast) -> str:
+    """The upper-case name of the type a CAST converts to."""
+    target = node.to.this
+    return target.name if hasattr(target, "name") else str(target)
+
+
+@dataclass
+class Checker:
+    """What a formula may refer to, and what checking it found.
+
+    Attributes:
+        formula: the formula and where it is written.
+        scope: ``row``, ``aggregate``, ``derived`` or ``entity``.
+        subject: the metric the formula belongs to (named in errors).
+        functions: the functions formulas may call.
+        columns: the columns a row or aggregate formula reads, with their kinds.
+        names: the metrics (derived) or measures (entity) it may read, with their kinds.
+        params: the metric's parameters, with the values in effect.
+    """
+
+    formula: Formula
+    scope: Scope
+    subject: str
+    functions: FunctionTable
+    columns: Mapping[str, Kind] = field(default_factory=dict)
+    names: Mapping[str, Kind] = field(default_factory=dict)
+    params: Mapping[str, float] = field(default_factory=dict)
+    references: set[str] = field(default_factory=set)
+    priors: set[str] = field(default_factory=set)
+    in_aggregate: bool = False
+
+    def check(self) -> Checked:
+        """The typed tree of the formula; raises :class:`DefinitionError` on any problem."""
+        tree = parse_formula(self.formula, self.subject)
+        typed = self.node(tree)
+        if self.scope == "aggregate" and not typed.is_aggregate:
+            raise self.error(
+                tree,
+                "this formula must aggregate rows (count, sum, avg, ...)",
+                "write e.g. count(*) or sum(amount)",
+            )
+        return Checked(typed, frozenset(self.references), frozenset(self.priors), self.scope)
+
+    def error(self, node: exp.Expr, message: str, hint: str = "") -> DefinitionError:
+        """A formula error pointing at ``node``'s first character."""
+        offset = node_offset(node)
+        return DefinitionError(
+            Issue(
+                "formula",
+                message,
+                self.formula.at(offset),
+                subject=self.subject,
+                hint=hint,
+                context=pointer(self.formula.text, offset),
+            )
+        )
+
+    def node(self, node: exp.Expr) -> Node:
+        """The typed form of ``node``, checked."""
+        handler = _HANDLERS.get(type(node))
+        if handler is None:
+            name = node.key.upper() if not isinstance(node, exp.Func) else node.sql_name()
+            raise self.error(
+                node,
+                f"{name} is not supported in formulas",
+                _UNSUPPORTED_HINTS.get(type(node), "see docs/definitions.md for the supported SQL"),
+            )
+        return handler(self, node)
+
+    def need(self, node: exp.Expr, typed: Node, kinds: tuple[Kind, ...], what: str) -> None:
+        """An error unless ``typed`` is one of ``kinds`` (or of unknown kind)."""
+        if typed.kind not in (*kinds, "any"):
+            raise self.error(node, f"{what} needs {' or '.join(kinds)}, but {node.sql()!r} is {typed.kind}")
+
+    def all(self, node: exp.Expr) -> tuple[Node, ...]:
+        """Every operand of ``node``, typed."""
+        return tuple(self.node(arg) for arg in node.iter_expressions())
+
+    # ---- names and literals -------------------------------------------------------------
+
+    def _column(self, node: exp.Column) -> Node:
+        name = node.name
+        if node.table:
+            raise self.error(
+                node,
+                f"qualified name {node.sql()!r} is not supported",
+                f"write {name!r}: columns come from the metric's table",
+            )
+        if name in self.params:
+            return Parameter(node, "number", name=name, value=float(self.params[name]))
+        if self.scope in ("row", "aggregate"):
+            if name not in self.columns:
+                raise self.error(node, f"unknown column {name!r}", did_you_mean(name, self.columns))
+            if self.scope == "aggregate" and not self.in_aggregate:
+                raise self.error(node, f"column {name!r} must be inside an aggregate such as sum({name})")
+            return Column(node, self.columns[name], name=name)
+        if name not in self.names:
+            what = "metric" if self.scope == "derived" else "measure or parameter"
+            raise self.error(
+                node, f"unknown {what} {name!r}", did_you_mean(name, [*self.names, *self.params])
+            )
+        self.references.add(name)
+        return Reference(node, self.names[name], name=name)
+
+    def _literal(self, node: exp.Literal) -> Node:
+        return Node(node, "text" if node.is_string else "number")
+
+    def _boolean(self, node: exp.Boolean) -> Node:
+        return Node(node, "boolean")
+
+    def _null(self, node: exp.Null) -> Node:
+        return Node(node, "any")
+
+    def _paren(self, node: exp.Paren) -> Node:
+        return self.node(node.this)
+
+    # ---- arithmetic, comparison, logic --------------------------------------------------
+
+    def _arithmetic(self, node: exp.Binary) -> Node:
+        left, right = self.node(node.left), self.node(node.right)
+        symbol = ARITHMETIC[type(node)]
+        self.need(node.left, left, ("number",), f"'{symbol}'")
+        self.need(node.right, right, ("number",), f"'{symbol}'")
+        return Node(node, "number", (left, right), left.is_aggregate or right.is_aggregate)
+
+    def _neg(self, node: exp.Neg) -> Node:
+        inner = self.node(node.this)
+        self.need(node.this, inner, ("number",), "'-'")
+        return Node(node, "number", (inner,), inner.is_aggregate)
+
+    def comparable(self, node: exp.Expr, typed: Node, other: Node) -> Node:
+        """A text literal compared with a timestamp is read as a UTC timestamp, as in SQL."""
+        if other.kind == "datetime" and isinstance(node, exp.Literal) and node.is_string:
+            try:
+                datetime.fromisoformat(node.this.replace("Z", "+00:00"))
+            except ValueError:
+                raise self.error(node, f"{node.this!r} is not a date or timestamp") from None
+            return Timestamp(node, "datetime", text=node.this)
+        return typed
+
+    def _compare(self, node: exp.Binary) -> Node:
+        left, right = self.node(node.left), self.node(node.right)
+        left = self.comparable(node.left, left, right)
+        right = self.comparable(node.right, right, left)
+        if "any" not in (left.kind, right.kind) and left.kind != right.kind:
+            raise self.error(
+                node, f"cannot compare {left.kind} {node.left.sql()!r} with {right.kind} {node.right.sql()!r}"
+            )
+        return Node(node, "boolean", (left, right), left.is_aggregate or right.is_aggregate)
+
+    def _logic(self, node: exp.Connector) -> Node:
+        left, right = self.node(node.left), self.node(node.right)
+        for side, typed in ((node.left, left), (node.right, right)):
+            self.need(side, typed, ("boolean",), node.key.upper())
+        return Node(node, "boolean", (left, right), left.is_aggregate or right.is_aggregate)
+
+    def _not_(self, node: exp.Not) -> Node:
+        inner = self.node(node.this)
+        self.need(node.this, inner, ("boolean",), "NOT")
+        return Node(node, "boolean", (inner,), inner.is_aggregate)
+
+    def _is_(self, node: exp.Is) -> Node:
+        if not isinstance(node.expression, exp.Null):
+            raise self.error(node, "only IS NULL and IS NOT NULL are supported")
+        inner = self.node(node.this)
+        return Node(node, "boolean", (inner,), inner.is_aggregate)
+
+    def _in_(self, node: exp.In) -> Node:
+        inner = self.node(node.this)
+        values = []
+        for item in node.expressions:
+            if not isinstance(item, exp.Literal):
+                raise self.error(item, "IN (...) takes literal values only")
+            values.append(self._literal(item))
+        return Node(node, "boolean", (inner, *values), inner.is_aggregate)
+
+    def _between(self, node: exp.Between) -> Node:
+        inner = self.node(node.this)
+        low = self.comparable(node.args["low"], self.node(node.args["low"]), inner)
+        high = self.comparable(node.args["high"], self.node(node.args["high"]), inner)
+        return Node(node, "boolean", (inner, low, high), inner.is_aggregate)
+
+    def _case(self, node: exp.Case) -> Node:
+        """Arguments: condition, value, condition, value, ... and the default if any."""
+        subject = self.node(node.this) if node.this else None
+        args: list[Node] = []
+        kinds: list[Kind] = []
+        for branch in node.args["ifs"]:
+            condition = self.node(branch.this)
+            if subject is not None:
+                # CASE x WHEN v is CASE WHEN x = v: a bare EQ marks the comparison.
+                condition = Node(exp.EQ(), "boolean", (subject, condition), condition.is_aggregate)
+            self.need(branch.this, condition, ("boolean",), "WHEN")
+            value = self.node(branch.args["true"])
+            kinds.append(value.kind)
+            args += [condition, value]
+        if node.args.get("default"):
+            default = self.node(node.args["default"])
+            kinds.append(default.kind)
+            args.append(default)
+        return Node(node, common_kind(kinds), tuple(args), any(a.is_aggregate for a in args))
+
+    def _if_(self, node: exp.If) -> Node:
+        condition = self.node(node.this)
+        value = self.node(node.args["true"])
+        args = [condition, value]
+        if node.args.get("false"):
+            args.append(self.node(node.args["false"]))
+        return Node(node, value.kind, tuple(args), condition.is_aggregate or value.is_aggregate)
+
+    # ---- scalar functions ---------------------------------------------------------------
+
+    def _coalesce(self, node: exp.Coalesce) -> Node:
+        args = self.all(node)
+        return Node(node, common_kind([a.kind for a in args]), args, any(a.is_aggregate for a in args))
+
+    def _nullif(self, node: exp.Nullif) -> Node:
+        value, other = self.node(node.this), self.node(node.expression)
+        return Node(node, value.kind, (value, other), value.is_aggregate or other.is_aggregate)
+
+    def _horizontal(self, node: exp.Func) -> Node:
+        args = self.all(node)
+        for arg, typed in zip(node.iter_expressions(), args, strict=True):
+            self.need(arg, typed, ("number",), node.sql_name())
+        return Node(node, "number", args, any(a.is_aggregate for a in args))
+
+    def _abs_(self, node: exp.Abs) -> Node:
+        inner = self.node(node.this)
+        self.need(node.this, inner, ("number",), "ABS")
+        return Node(node, "number", (inner,), inner.is_aggregate)
+
+    def _round_(self, node: exp.Round) -> Node:
+        inner = self.node(node.this)
+        self.need(node.this, inner, ("number",), "ROUND")
+        digits = node.args.get("decimals")
+        if digits is not None and not (isinstance(digits, exp.Literal) and digits.this.isdigit()):
+            raise self.error(digits, "ROUND takes a whole number of decimal places, e.g. round(x, 2)")
+        return Node(node, "number", (inner,), inner.is_aggregate)
+
+    def _cast(self, node: exp.Cast) -> Node:
+        inner = self.node(node.this)
+        target = cast_target(node)
+        if target not in CASTS:
+            raise self.error(node, f"cannot cast to {target}", "cast to FLOAT, INT, TEXT or BOOLEAN")
+        return Node(node, CASTS[target], (inner,), inner.is_aggregate)
+
+    def _anonymous(self, node: exp.Anonymous) -> Node:
+        name = node.name.lower()
+        if name == PRIOR:
+            return self.prior(node)
+        if name == PERIOD_DAYS:
+            if self.scope != "derived":
+                raise self.error(node, "period_days() is only available in derived metrics")
+            return PeriodDays(node, "number")
+        spec = self.functions.get(name)
+        if spec is None:
+            known = [
+                *self.functions.names(),
+                *SQL_FUNCTIONS,
+                *(_AGGREGATE_FUNCTIONS if self.scope == "aggregate" else []),
+                *(["prior", "period_days"] if self.scope == "derived" else []),
+            ]
+            raise self.error(node, f"unknown function {name!r}", did_you_mean(name, known))
+        args = self.all(node)
+        if len(args) != len(spec.args):
+            raise self.error(node, f"{name}() takes {len(spec.args)} argument(s), got {len(args)}")
+        for arg, typed, kind in zip(node.expressions, args, spec.args, strict=True):
+            self.need(arg, typed, (kind,), f"argument of {name}()")
+        return Call(node, spec.returns, args, any(a.is_aggregate for a in args), name=name)
+
+    def prior(self, node: exp.Anonymous) -> Node:
+        """``prior(metric)``: the metric's value one period earlier."""
+        if self.scope != "derived":
+            raise self.error(node, "prior() is only available in derived metrics")
+        args = node.expressions
+        if len(args) != 1 or not isinstance(args[0], exp.Column):
+            raise self.error(node, "prior() takes one metric name, e.g. prior(revenue)")
+        target = args[0].name
+        if target not in self.names:
+            raise self.error(args[0], f"unknown metric {target!r}", did_you_mean(target, self.names))
+        self.references.add(target)
+        self.priors.add(target)
+        return Prior(node, "number", name=target)
+
+    # ---- aggregates ---------------------------------------------------------------------
+
+    def aggregate_input(self, node: exp.Expr, name: str) -> Node:
+        """The operand of aggregate ``name``: rows may be read here, and no other aggregate."""
+        if self.scope != "aggregate":
+            raise self.error(
+                node,
+                f"{name}() aggregates rows, which this formula cannot do",
+                "aggregates belong in 'aggregate' metrics and measures",
+            )
+        if self.in_aggregate:
+            raise self.error(node, "an aggregate cannot contain another aggregate")
+        self.in_aggregate = True
+        try:
+            return self.node(node)
+        finally:
+            self.in_aggregate = False
+
+    def _count(self, node: exp.Count) -> Node:
+        """``count(*)`` has no arguments; ``count(x)`` and ``count(distinct x)`` have ``x``."""
+        target = node.this
+        if isinstance(target, exp.Star) or target is None:
+            if self.scope != "aggregate":
+                raise self.error(node, "count(*) aggregates rows, which this formula cannot do")
+            if self.in_aggregate:
+                raise self.error(node, "an aggregate cannot contain another aggregate")
+            return Node(node, "number", (), True)
+        inner = target.expressions[0] if isinstance(target, exp.Distinct) else target
+        return Node(node, "number", (self.aggregate_input(inner, "count"),), True)
+
+    def _aggregate(self, node: exp.AggFunc) -> Node:
+        name = AGGREGATES[type(node)]
+        inner = self.aggregate_input(node.this, name)
+        kinds: tuple[Kind, ...] = ("number",) if name in ("sum", "avg", "median") else ("number", "datetime")
+        self.need(node.this, inner, kinds, f"{name}()")
+        return Node(node, inner.kind, (inner,), True)
+
+    def _filter(self, node: exp.Filter) -> Node:
+        """Arguments: the aggregate, then the condition that picks its rows."""
+        condition_node = node.expression.this
+        if self.scope != "aggregate":
+            raise self.error(node, "FILTER (WHERE ...) applies to aggregates only")
+        self.in_aggregate = True
+        try:
+            condition = self.node(condition_node)
+        finally:
+            self.in_aggregate = False
+        self.need(condition_node, condition, ("boolean",), "FILTER (WHERE ...)")
+        inner = self.node(node.this)
+        return Node(node, inner.kind, (inner, condition), True)
+
+
+def common_kind(kinds: list[Kind]) -> Kind:
+    """The one kind all known ``kinds`` share, or ``any``."""
+    known = {k for k in kinds if k != "any"}
+    return known.pop() if len(known) == 1 else "any"
+
+
+def check_formula(
+    formula: Formula,
+    scope: Scope,
+    subject: str,
+    functions: FunctionTable,
+    *,
+    columns: Mapping[str, Kind] | None = None,
+    names: Mapping[str, Kind] | None = None,
+    params: Mapping[str, float] | None = None,
+) -> Checked:
+    """The typed tree of ``formula`` in ``scope``; raises :class:`DefinitionError` on any problem.
+
+    Args:
+        formula: the formula and where it is written.
+        scope: ``row``, ``aggregate``, ``derived`` or ``entity``.
+        subject: the metric it belongs to.
+        functions: the functions it may call.
+        columns: the columns it may read (row and aggregate scopes).
+        names: the metrics or measures it may read (derived and entity scopes).
+        params: the metric's parameters and their values.
+    """
+    return Checker(formula, scope, subject, functions, columns or {}, names or {}, params or {}).check()
+
+
+# Each handler takes its own node class: the table's key guarantees it.
+_HANDLERS: dict[type, Callable[[Checker, Any], Node]] = {
+    exp.Column: Checker._column,
+    exp.Literal: Checker._literal,
+    exp.Boolean: Checker._boolean,
+    exp.Null: Checker._null,
+    exp.Paren: Checker._paren,
+    **dict.fromkeys(ARITHMETIC, Checker._arithmetic),
+    exp.Neg: Checker._neg,
+    **dict.fromkeys(COMPARISONS, Checker._compare),
+    exp.And: Checker._logic,
+    exp.Or: Checker._logic,
+    exp.Not: Checker._not_,
+    exp.Is: Checker._is_,
+    exp.In: Checker._in_,
+    exp.Between: Checker._between,
+    exp.Case: Checker._case,
+    exp.If: Checker._if_,
+    exp.Coalesce: Checker._coalesce,
+    exp.Nullif: Checker._nullif,
+    exp.Least: Checker._horizontal,
+    exp.Greatest: Checker._horizontal,
+    exp.Abs: Checker._abs_,
+    exp.Round: Checker._round_,
+    exp.Cast: Checker._cast,
+    exp.Anonymous: Checker._anonymous,
+    exp.Count: Checker._count,
+    **dict.fromkeys(AGGREGATES, Checker._aggregate),
+    exp.Filter: Checker._filter,
+}
+
+
+__all__ = [
+    "CASTS",
+    "PERIOD_DAYS",
+    "PRIOR",
+    "SQL_FUNCTIONS",
+    "Checker",
+    "cast_target",
+    "check_formula",
+    "common_kind",
+]

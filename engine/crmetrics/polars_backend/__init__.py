@@ -1,0 +1,116 @@
+"""The Polars backend: the IR generated as lazy frames and collected in one go.
+
+Each metric becomes a LazyFrame with one row per (period, group) over the whole window;
+frames shared by several metrics are the same objects. The relations read from tables
+are collected together in one ``collect_all``; derived metrics and the long result then
+read them from memory. No Python loop runs over rows or periods.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from crmetrics.catalog import Catalog
+from crmetrics.connector import CollectEngine, Connector
+from crmetrics.errors import DataError, Issue
+from crmetrics.formula.typed import Kind
+from crmetrics.ir.build import build_query
+from crmetrics.ir.nodes import Query
+from crmetrics.model import TABLES, kind_of_dtype
+from crmetrics.plan import LogicalPlan
+from crmetrics.polars_backend.generator import PolarsGenerator, TableSource
+
+
+class _Tables:
+    """The source's tables, each scanned once per run."""
+
+    def __init__(self, scan: TableSource) -> None:
+        self._scan = scan
+        self._frames: dict[str, pl.LazyFrame] = {}
+
+    def frame(self, table: str) -> pl.LazyFrame:
+        if table not in self._frames:
+            self._frames[table] = self._scan(table)
+        return self._frames[table]
+
+    def kinds(self, table: str) -> dict[str, Kind]:
+        return {name: kind_of_dtype(dtype) for name, dtype in self.frame(table).collect_schema().items()}
+
+
+def query_of(plan: LogicalPlan, catalog: Catalog, scan: TableSource) -> Query:
+    """The IR of ``plan`` on the tables ``scan`` reads."""
+    try:
+        return build_query(plan, catalog, _Tables(scan).kinds)
+    except pl.exceptions.ColumnNotFoundError as error:
+        raise _missing_column(error) from None
+
+
+def render(plan: LogicalPlan, catalog: Catalog, scan: TableSource) -> pl.LazyFrame:
+    """The long-format result of ``plan`` as one LazyFrame."""
+    tables = _Tables(scan)
+    try:
+        query = build_query(plan, catalog, tables.kinds)
+        return PolarsGenerator(tables.frame, catalog.functions).frame(query.result)
+    except pl.exceptions.ColumnNotFoundError as error:
+        raise _missing_column(error) from None
+
+
+def evaluate(
+    plan: LogicalPlan,
+    catalog: Catalog,
+    connector: Connector,
+    *,
+    streaming: bool = False,
+    trust: bool = False,
+) -> pl.DataFrame:
+    """Collect ``plan`` on ``connector``'s tables, then the data-quality checks of those tables.
+
+    The relations read from the tables are collected together in one ``collect_all``; each
+    is computed once, and every derived metric reads it from memory. The checks of lazily
+    scanned tables follow, one table at a time: run alongside the query they would add
+    their hash tables to its peak memory for no gain in time on a few cores. When they are
+    clean the query's result stands; when a table breaks a rule, it is read again the eager
+    way (which raises naming the rows, or drops them with a warning) and the query runs
+    once more.
+
+    ``streaming`` runs both on Polars' streaming engine, which processes the tables in
+    batches instead of holding them in memory. ``trust`` skips the row checks of tables
+    already in canonical types (see ``Connector.deferred_checks``).
+    """
+    engine: CollectEngine = "streaming" if streaming else "auto"
+    with connector.deferred_checks(trust=trust):
+        tables = _Tables(connector.scan)
+        try:
+            query = build_query(plan, catalog, tables.kinds)
+        except pl.exceptions.ColumnNotFoundError as error:
+            raise _missing_column(error) from None
+        # Every retry turns at least one lazy table eager for good, so this ends.
+        for attempt in range(len(TABLES) + 1):
+            # A retry reads the tables again: the connector has made the broken ones eager.
+            source = tables.frame if attempt == 0 else _Tables(connector.scan).frame
+            generator = PolarsGenerator(source, catalog.functions)
+            try:
+                bases = [generator.frame(base) for base in query.bases]
+            except pl.exceptions.ColumnNotFoundError as error:
+                raise _missing_column(error) from None
+            frames = pl.collect_all(bases, engine=engine, optimizations=_NO_SHARED_SCANS)
+            if not connector.settle(connector.run_checks(engine)):
+                for base, frame in zip(query.bases, frames, strict=True):
+                    generator.known(base, frame.lazy())
+                return generator.frame(query.result).collect()
+    raise AssertionError("unreachable: every table is eager after the retries")
+
+
+# Polars' common-subplan elimination would merge a table's windowed scan with its
+# whole-table scan for group values into one cached read: the cache holds every row of
+# the table in memory and the window can no longer be pushed into the scan (measured at
+# 10M rows, grouped: 2.8 GB and 21 s with it, 1.7 GB and 19 s without). What several
+# metrics share is shared explicitly instead: each base frame is collected once.
+_NO_SHARED_SCANS = pl.QueryOptFlags(comm_subplan_elim=False)
+
+
+def _missing_column(error: Exception) -> DataError:
+    return DataError(Issue("missing-column", f"a column the metrics need is missing: {error}"))
+
+
+__all__ = ["evaluate", "query_of", "render"]

@@ -1,0 +1,43 @@
+"""What reports and charts need of an engine, so that they do not import the engine itself.
+
+:class:`crmetrics.Engine` has all of it; the report modules only call these members.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import polars as pl
+
+from crmetrics.catalog import Catalog
+from crmetrics.errors import Issue
+from crmetrics.plan import LogicalPlan, Request
+
+
+class ReportEngine(Protocol):
+    """The members of :class:`crmetrics.Engine` a report uses."""
+
+    @property
+    def catalog(self) -> Catalog:
+        """Every metric, checked."""
+        ...
+
+    def plan(self, request: Request) -> LogicalPlan:
+        """The logical plan of ``request``."""
+        ...
+
+    def applicable(self, request: Request, source: Any) -> tuple[Request, list[Issue]]:
+        """``request`` with ``all`` replaced by what ``source`` can compute, and the rest."""
+        ...
+
+    def evaluate(
+        self,
+        request: Request,
+        source: Any,
+        *,
+        streaming: bool = False,
+        engine: str = "polars",
+        trust: bool = False,
+    ) -> pl.DataFrame:
+        """The long-format result of ``request`` on ``source``."""
+        ...

@@ -46,7 +46,7 @@ def _pending_after_scan(folder: Path) -> list[str]:
     connector = Engine().open_source(f"parquet:{folder}")
     with connector.deferred_checks():
         connector.scan("revenue")
-        return list(connector.pending_checks())
+        return list(connector.run_checks())
 
 
 def _revenue_by_month(folder: Path, **options: bool) -> list[float]:

@@ -81,10 +81,12 @@ class ParquetConnector(_FolderConnector):
     description = "a folder of canonical Parquet files (customers.parquet, ...)"
 
     def available_tables(self) -> list[str]:
+        """Tables present as ``NAME.parquet`` files or as ``NAME/`` folders of files."""
         files = set(super().available_tables())
         return [name for name in TABLES if name in files or (self.folder / name).is_dir()]
 
     def path(self, table: str) -> Path:
+        """The table's file, or its folder when there is no file of that name."""
         file = super().path(table)
         return self.folder / table if not file.is_file() and (self.folder / table).is_dir() else file
 
@@ -93,6 +95,7 @@ class ParquetConnector(_FolderConnector):
         return sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
 
     def file_location(self, table: str) -> FileLocation | None:
+        """The table's file or folder, for DuckDB and Spark to read in place."""
         path = self.path(table)
         files = self._files(table)
         if not files:
@@ -143,7 +146,7 @@ def footer_null_counts(path: Path) -> dict[str, int]:
     A writer may leave statistics out; a column without them in any row group is left out
     here, so it is counted by reading it.
     """
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq
 
     try:
         metadata = pq.read_metadata(path)

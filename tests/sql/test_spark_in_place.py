@@ -34,12 +34,15 @@ _SPARK_RUN = textwrap.dedent(
     import json, sys
     import polars as pl
     import crmetrics
-    from crmetrics.connector import Connector
+    from crmetrics.sql.source_scan import CanonicalViews
 
-    def no_scan(self, table):
-        raise AssertionError(f"{table} was read into the driver")
+    views = CanonicalViews.tables
 
-    Connector.scan = no_scan
+    def in_place_only(self, frames={}):
+        assert not frames, f"{sorted(frames)} went through the driver"
+        return views(self, frames)
+
+    CanonicalViews.tables = in_place_only
     folder, out, metrics, start, end, memory = sys.argv[1:7]
     result = crmetrics.evaluate(
         json.loads(metrics), f"parquet:{folder}", start=start, end=end, engine="spark", memory_limit=memory

@@ -81,9 +81,7 @@ def _converted(kind: str, name: str, dtype: pl.DataType) -> exp.Expr | None:
     return column if isinstance(dtype, pl.String | pl.Categorical | pl.Enum) else None
 
 
-def canonical_select(
-    table: Table, source: exp.Expr, schema: Mapping[str, pl.DataType]
-) -> exp.Select | None:
+def canonical_select(table: Table, source: exp.Expr, schema: Mapping[str, pl.DataType]) -> exp.Select | None:
     """``source``'s rows under ``table``'s canonical types, extra columns kept; None if parsing is needed.
 
     A canonical column the source lacks is null (only nullable ones may be missing: the

@@ -68,7 +68,7 @@ class DuckDBRunner:
                 )
             ) from None
 
-    def parquet_relation(self, table: str, path: Path) -> exp.Expression:
+    def parquet_relation(self, table: str, path: Path) -> exp.Expr:
         """The rows of a Parquet file, or of a folder of them (Hive partitions as columns)."""
         pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
         hive = exp.PropertyEQ(this=exp.to_identifier("hive_partitioning"), expression=exp.true())
@@ -77,7 +77,7 @@ class DuckDBRunner:
         self.create_view(name, exp.select(exp.Star()).from_(relation))
         return exp.to_table(name)
 
-    def create_view(self, name: str, select: exp.Expression) -> None:
+    def create_view(self, name: str, select: exp.Expr) -> None:
         """A temporary view: the engine reads through it only when a query does."""
         view = exp.Create(this=exp.to_table(name), kind="VIEW", expression=select, replace=True)
         view.set("properties", exp.Properties(expressions=[exp.TemporaryProperty()]))

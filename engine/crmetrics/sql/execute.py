@@ -1,8 +1,8 @@
 """What running a plan on a SQL engine needs besides the statement: its tables and result.
 
 The tables a plan reads (``source_scan`` makes them canonical views, in place where it
-can), the columns a warehouse's tables really hold, and the answer: it is brought back to the shape and order of
-the Polars result, so that both are interchangeable.
+can), the columns a warehouse's tables really hold, and the answer, brought back to the
+shape and order of the Polars result so that both are interchangeable.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ class CanonicalViews:
     def add(
         self,
         table: str,
-        raw: exp.Expression,
+        raw: exp.Expr,
         origin: str,
         *,
         fingerprint: str | None = None,

@@ -43,7 +43,10 @@ def session(*, memory_limit: str | None = None) -> Any:
     master = os.environ.get("SPARK_MASTER", "local[*]")
     builder = builder.master(master)
     if memory_limit:
-        builder = builder.config("spark.driver.memory", memory_limit)
+        # Broadcast joins copy a whole side into the driver's memory; sort-merge joins spill.
+        builder = builder.config("spark.driver.memory", memory_limit).config(
+            "spark.sql.autoBroadcastJoinThreshold", "-1"
+        )
     if master.startswith("local"):
         # A handful of partitions suits the small shuffles of one machine; the UI is noise.
         builder = (

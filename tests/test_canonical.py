@@ -405,10 +405,12 @@ def test_reject_drops_offending_rows_and_counts_them_by_reason() -> None:
     ]
     report = result.report
     assert dict(report.rejected) == {
-        "not a boolean (true/false, 1/0, yes/no)": 1,
-        "not a timestamp or date": 1,
-        "not one of cross_sell, new_business, renewal, upsell": 2,
+        "is_closed: not a boolean (true/false, 1/0, yes/no)": 1,
+        "created_at: not a timestamp or date": 1,
+        "deal_type: not one of cross_sell, new_business, renewal, upsell": 2,
     }
+    # d2, d3, d4 and d5 are bad, each counted once: 4 of the 6 rows read.
+    assert report.rejected_rows == 4
     assert (report.rows_read, report.rows_kept, report.duplicates_dropped) == (6, 1, 1)
     assert {issue.severity for issue in report.issues} == {"warning"}
     assert [issue.code for issue in report.issues].count("duplicate-key") == 1

@@ -167,6 +167,15 @@ def test_bare_word_in_where_is_refused_with_the_quoted_form(data: Path) -> None:
     ]
 
 
+def test_bare_word_in_an_in_list_is_quoted_in_place(data: Path) -> None:
+    where = "segment IN (SMB, 'Enterprise') AND region = 'EMEA'"
+    result = invoke("run", "-s", f"csv:{data}", *RANGE, "-m", "new_customers", "--where", where)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0].endswith(
+        "quote it: segment IN ('SMB', 'Enterprise') AND region = 'EMEA'"
+    )
+
+
 # -- comparisons ----------------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ _EXPORTS = {
     "RawTable": "crmetrics.connector",
     "Dimension": "crmetrics.discovery",
     "Engine": "crmetrics.engine",
-    "Run": "crmetrics.engine",
+    "Run": "crmetrics.runs",
     "MemoryConnector": "crmetrics.engine",
     "evaluate": "crmetrics.engine",
     "CrmetricsError": "crmetrics.errors",
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from crmetrics.canonical import TableReport
     from crmetrics.connector import Connector, RawTable
     from crmetrics.discovery import Dimension
-    from crmetrics.engine import Engine, MemoryConnector, Run, evaluate
+    from crmetrics.engine import Engine, MemoryConnector, evaluate
     from crmetrics.errors import (
         CrmetricsError,
         DataError,
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from crmetrics.hookspecs import hookimpl
     from crmetrics.output import OutputFormat, RenderInfo
     from crmetrics.plan import Request
+    from crmetrics.runs import Run
 
 
 def __getattr__(name: str) -> Any:

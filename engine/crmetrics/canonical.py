@@ -9,6 +9,7 @@ connector asks for it, rejected and counted by reason.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ from crmetrics.model import ALLOWED_VALUES, SURVEY_SCALES, UTC_DATETIME, Table
 OnError = Literal["raise", "reject"]
 
 _ROW = "__crmetrics_row"
+#: Optional text column of a raw frame saying where each row was read (``file.csv:12``,
+#: ``page-2.json record 3``); messages then point there rather than at a row number.
+ROW_ORIGIN = "__crmetrics_origin"
+_LINE = re.compile(r"^(.*):(\d+)$")
 _DATETIME_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.f%#z",
     "%Y-%m-%d %H:%M:%S%.f%#z",
@@ -46,6 +51,9 @@ class TableReport:
     origin: str
     rows_read: int = 0
     rows_kept: int = 0
+    #: Rows left out, each counted once however many of its values were wrong.
+    rejected_rows: int = 0
+    #: Why, per reason (``column: reason`` for values): a row may count under several.
     rejected: Counter[str] = field(default_factory=Counter)
     duplicates_dropped: int = 0
     issues: list[Issue] = field(default_factory=list)
@@ -151,19 +159,21 @@ def conform(
             converted.append(_convert(column.kind, column.name, raw.schema[column.name]).alias(column.name))
         else:
             converted.append(pl.lit(None, dtype=column.dtype).alias(column.name))
-    extras = [c for c in raw.columns if table.column(c) is None]
-    out = frame.select(pl.col(_ROW), *converted, *extras)
+    extras = [c for c in raw.columns if table.column(c) is None and c != ROW_ORIGIN]
+    where = pl.col(ROW_ORIGIN) if ROW_ORIGIN in raw.columns else pl.lit(None, dtype=pl.String)
+    out = frame.select(pl.col(_ROW), where.alias(ROW_ORIGIN), *converted, *extras)
 
     problems = list(_problems(table, raw, out))
     bad_rows = pl.Series(_ROW, [], dtype=pl.UInt32)
-    for reason, _column, rows in problems:
-        report.rejected[reason] += rows.height
+    for reason, name, rows in problems:
+        report.rejected[f"{name}: {reason}"] += rows.height
         bad_rows = pl.concat([bad_rows, rows[_ROW].cast(pl.UInt32)])
     issues = [_problem_issue(table, origin, reason, column, rows) for reason, column, rows in problems]
     if issues and on_error == "raise":
         raise DataError(issues)
     if issues:
         report.issues.extend(i.__class__(**{**i.__dict__, "severity": "warning"}) for i in issues)
+        report.rejected_rows = bad_rows.n_unique()
         out = out.filter(~pl.col(_ROW).is_in(bad_rows.unique().implode()))
 
     out, dropped = _drop_duplicates(table, out)
@@ -179,7 +189,7 @@ def conform(
                 severity="warning",
             )
         )
-    out = out.drop(_ROW)
+    out = out.drop(_ROW, ROW_ORIGIN)
     report.rows_kept = out.height
     return Conformed(out, report)
 
@@ -211,7 +221,9 @@ def _problems(table: Table, raw: pl.DataFrame, out: pl.DataFrame) -> Iterator[tu
         if column.kind != "str":
             raw_text = pl.col(raw_name).cast(pl.String).str.strip_chars()
             unparsed = pl.col(raw_name).is_not_null() & (raw_text != "") & pl.col(name).is_null()
-            rows = with_raw.filter(unparsed).select(_ROW, pl.col(raw_name).cast(pl.String).alias("value"))
+            rows = with_raw.filter(unparsed).select(
+                _ROW, ROW_ORIGIN, pl.col(raw_name).cast(pl.String).alias("value")
+            )
             if rows.height:
                 yield f"not {_WHAT[column.kind]}", name, rows
         if not column.nullable:
@@ -222,7 +234,7 @@ def _problems(table: Table, raw: pl.DataFrame, out: pl.DataFrame) -> Iterator[tu
                     & (pl.col(raw_name).cast(pl.String).str.strip_chars() != "")
                     & (pl.lit(column.kind) != "str")
                 )
-            ).select(_ROW, pl.lit("").alias("value"))
+            ).select(_ROW, ROW_ORIGIN, pl.lit("").alias("value"))
             if rows.height:
                 yield "missing value", name, rows
         allowed = ALLOWED_VALUES.get((table.name, name))
@@ -232,7 +244,7 @@ def _problems(table: Table, raw: pl.DataFrame, out: pl.DataFrame) -> Iterator[tu
                 yield (
                     f"not one of {', '.join(sorted(allowed))}",
                     name,
-                    rows.select(_ROW, pl.col(name).alias("value")),
+                    rows.select(_ROW, ROW_ORIGIN, pl.col(name).alias("value")),
                 )
     yield from _row_rules(table, out)
 
@@ -257,6 +269,7 @@ def row_rules(table: Table) -> list[tuple[str, str, pl.Expr, pl.Expr]]:
                 pl.col("is_closed") & pl.col("closed_at").is_null(),
                 pl.col("is_closed"),
             ),
+            _before_creation("closed_at", date_only=True),
         ]
     if table.name == "leads":
         return [
@@ -265,7 +278,19 @@ def row_rules(table: Table) -> list[tuple[str, str, pl.Expr, pl.Expr]]:
                 "converted_at",
                 pl.col("is_converted") & pl.col("converted_at").is_null(),
                 pl.col("is_converted"),
-            )
+            ),
+            _before_creation("converted_at", date_only=True),
+        ]
+    if table.name == "tickets":
+        return [
+            _before_creation("first_response_at", date_only=False),
+            _before_creation("resolved_at", date_only=False),
+            (
+                "negative handle_time_seconds",
+                "handle_time_seconds",
+                pl.col("handle_time_seconds") < 0,
+                pl.col("handle_time_seconds"),
+            ),
         ]
     if table.name == "survey_responses":
         off_scale = pl.lit(False)
@@ -284,24 +309,79 @@ def row_rules(table: Table) -> list[tuple[str, str, pl.Expr, pl.Expr]]:
     return []
 
 
+def _before_creation(column: str, *, date_only: bool) -> tuple[str, str, pl.Expr, pl.Expr]:
+    """The rule that ``column`` does not precede ``created_at``.
+
+    CRMs store a close or conversion date without a time, in the org's own time zone, while
+    the creation is a UTC timestamp: such a date may fall on the day before the creation's
+    UTC day without being wrong, so only an earlier date breaks the rule.
+    """
+    created = pl.col("created_at")
+    floor = created.dt.truncate("1d") - pl.duration(days=1) if date_only else created
+    return (
+        f"{column} before created_at",
+        column,
+        pl.col(column) < floor,
+        pl.format(
+            "{} {} < created_at {}",
+            pl.lit(column),
+            pl.col(column).dt.strftime("%Y-%m-%d %H:%M"),
+            pl.col("created_at").dt.strftime("%Y-%m-%d %H:%M"),
+        ),
+    )
+
+
 def _row_rules(table: Table, out: pl.DataFrame) -> Iterator[tuple[str, str, pl.DataFrame]]:
     for reason, column, bad, shown in row_rules(table):
-        rows = out.filter(bad.fill_null(False)).select(_ROW, shown.cast(pl.String).alias("value"))
+        rows = out.filter(bad.fill_null(False)).select(_ROW, ROW_ORIGIN, shown.cast(pl.String).alias("value"))
         if rows.height:
             yield reason, column, rows
+
+
+def with_line_origin(frame: pl.DataFrame, where: str, first_line: int = 2) -> pl.DataFrame:
+    """``frame`` (a CSV file's records) with the line each record starts on in ``where``.
+
+    A quoted newline makes a record span several lines, so a record's line is not its
+    position plus one; messages then still point at the line to open.
+    """
+    if not frame.height:
+        return frame.with_columns(pl.lit(None, dtype=pl.String).alias(ROW_ORIGIN))
+    breaks = [
+        pl.col(c).str.count_matches("\n").fill_null(0) for c, t in frame.schema.items() if t == pl.String
+    ]
+    lines = 1 + pl.sum_horizontal(pl.repeat(0, pl.len()), *breaks)
+    start = first_line + lines.cum_sum() - lines
+    return frame.with_columns(pl.format("{}:{}", pl.lit(where), start).alias(ROW_ORIGIN))
+
+
+def _row_place(row: Mapping[str, object], origin: str) -> str:
+    """Where a row was read: ``row N`` (its line) in the table's own file, else its place."""
+    place = row.get(ROW_ORIGIN)
+    if not place:
+        return f"row {row[_ROW]}"
+    found = _LINE.match(str(place))
+    return f"row {found.group(2)}" if found and found.group(1) == origin else str(place)
+
+
+def _row_location(origin: str, row: Mapping[str, object]) -> Location:
+    place = row.get(ROW_ORIGIN)
+    if not place:
+        return Location(origin, int(str(row[_ROW])))
+    found = _LINE.match(str(place))
+    return Location(found.group(1), int(found.group(2))) if found else Location(str(place))
 
 
 def _problem_issue(table: Table, origin: str, reason: str, column: str, rows: pl.DataFrame) -> Issue:
     first = rows.row(0, named=True)
     examples = "; ".join(
-        f"row {r[_ROW]}: {r['value']!r}" if r["value"] else f"row {r[_ROW]}"
+        f"{_row_place(r, origin)}: {r['value']!r}" if r["value"] else _row_place(r, origin)
         for r in rows.head(_EXAMPLES).iter_rows(named=True)
     )
     more = f" (and {rows.height - _EXAMPLES} more)" if rows.height > _EXAMPLES else ""
     return Issue(
         "bad-value",
         f"{table.name}.{column}: {reason}: {examples}{more}",
-        Location(origin, int(first[_ROW])),
+        _row_location(origin, first),
         subject=f"{table.name}.{column}",
         hint="fix the source rows; crmetrics never guesses a value",
     )
@@ -379,7 +459,7 @@ def conform_lazy(
         else pl.lit(None, dtype=c.dtype).alias(c.name)
         for c in table.columns
     ]
-    extras = [name for name in schema if table.column(name) is None]
+    extras = [name for name in schema if table.column(name) is None and name != ROW_ORIGIN]
     frame = raw.select(*converted, *extras)
     counts = [pl.len().alias(ROWS_CHECKED)]
     known = known_nulls or {}

@@ -86,8 +86,7 @@ class _ScanState:
     eager: set[str] = field(default_factory=set)
     deferring: bool = False
     trusting: bool = False
-    #: Fingerprints of the tables read, and of those whose checks are pending.
-    fingerprints: dict[str, str] = field(default_factory=dict)
+    #: Fingerprints of the tables whose checks are pending.
     unchecked: dict[str, str] = field(default_factory=dict)
     checks_cache: ChecksCache | None = field(default_factory=ChecksCache.default)
 
@@ -200,8 +199,6 @@ class Connector(ABC):
                     )
                 )
             raw = self.read_table(table)
-            if raw.fingerprint is not None:
-                self.__state.fingerprints[table] = raw.fingerprint
             if raw.trusted and isinstance(raw.frame, pl.LazyFrame):
                 self.__state.cache[table] = raw.frame
                 self.__state.reports[table] = TableReport(table, raw.origin)
@@ -237,6 +234,7 @@ class Connector(ABC):
             if raw.rejected:
                 result.report.rejected.update(raw.rejected)
                 result.report.rows_read += sum(raw.rejected.values())
+                result.report.rejected_rows += sum(raw.rejected.values())
             self.__state.reports[table] = result.report
             self.__state.cache[table] = result.frame.lazy()
         return self.__state.cache[table]
@@ -246,11 +244,8 @@ class Connector(ABC):
         report = TableReport(table, raw.origin, issues=list(raw.issues))
         if raw.rejected:
             report.rejected.update(raw.rejected)
+            report.rejected_rows = sum(raw.rejected.values())
         return report
-
-    def fingerprint(self, table: str) -> str | None:
-        """The fingerprint of the rows ``table`` was read from (after :meth:`scan`), if known."""
-        return self.__state.fingerprints.get(table)
 
     def _remembered(self, table: str, key: str | None) -> bool:
         """Whether the checks already passed on exactly these rows; fills in the report if so."""
@@ -261,7 +256,7 @@ class Connector(ABC):
             return False
         report = self.__state.reports[table]
         report.rows_kept = entry[ROWS_CHECKED]
-        report.rows_read = report.rows_kept + sum(report.rejected.values())
+        report.rows_read = report.rows_kept + report.rejected_rows
         return True
 
     @staticmethod
@@ -314,7 +309,7 @@ class Connector(ABC):
             if LazyConformed.clean(row):
                 report = self.__state.reports[table]
                 report.rows_kept = int(row[ROWS_CHECKED])
-                report.rows_read = report.rows_kept + sum(report.rejected.values())
+                report.rows_read = report.rows_kept + report.rejected_rows
                 if key is not None and self.checks_cache is not None:
                     self.checks_cache.put(key, {ROWS_CHECKED: report.rows_kept})
                 continue
@@ -326,6 +321,10 @@ class Connector(ABC):
             for table in again:
                 self.scan(table)
         return again
+
+    def provider(self, table: str) -> str:
+        """Which source provides ``table``, for ``inspect``: empty when there is only one."""
+        return ""
 
     def reports(self) -> list[TableReport]:
         """Reports of the tables read so far."""

@@ -49,7 +49,8 @@ def check_bare_words(where: str | None, connector: Connector) -> None:
         if not named or not words:
             continue
         column, word = named[0].name, words[0].name
-        fixed = where.replace(words[0].sql(), f"'{word}'", 1)
+        words[0].replace(exp.Literal.string(word))  # a fresh tree of this call: safe to edit
+        fixed = tree.sql()
         counts = values(column, connector)
         raise UsageError(
             Issue(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -42,6 +42,7 @@ from crmetrics.polars_backend import query_of, render
 from crmetrics.progress import Progress, reporting
 from crmetrics.project import Project
 from crmetrics.registry import Registry, build_registry
+from crmetrics.runs import Run
 from crmetrics.sql import Tables, to_sql
 
 if TYPE_CHECKING:
@@ -49,26 +50,6 @@ if TYPE_CHECKING:
     from crmetrics.testing import CaseResult, TestCase
 
 Source = str | Connector | Mapping[str, pl.DataFrame | pl.LazyFrame]
-
-
-@dataclass(frozen=True)
-class Run:
-    """The outcome of :meth:`Engine.run`.
-
-    Attributes:
-        frame: the long-format result: ``metric``, ``period_start``, the grouping columns,
-            ``value``; with ``compare``, ``compare_value``, ``change`` and
-            ``relative_change``; with ``with_n``, ``n``.
-        request: the request as run (``all`` replaced by the metrics that apply).
-        notes: warnings for stderr: skipped metrics, suppressed values, a filter or range
-            that leaves no data, and the source's data-quality findings.
-        source: a description of the source, for captions.
-    """
-
-    frame: pl.DataFrame
-    request: Request
-    notes: list[Issue] = field(default_factory=list)
-    source: str = ""
 
 
 def _described(source: object) -> str:
@@ -224,19 +205,46 @@ class Engine:
         return self.catalog
 
     def open_source(self, source: Source) -> Connector:
-        """A connector for ``source``: a URI (``csv:DIR``, ``sample``), a connector, or frames."""
+        """A connector for ``source``: a URI (``csv:DIR``, ``sample``), a connector, or frames.
+
+        With ``tables:`` bindings in the project file, a named source or URI is the run's
+        default source and the bound tables come from their own sources.
+        """
         resolved = self.resolve_source(source)
         if resolved.connector is None:
             assert resolved.native is not None
-            engine = native_backend(resolved.native)
-            raise UsageError(
-                Issue(
-                    "engine-source",
-                    f"source {resolved.native} holds {engine} tables, which only --engine {engine} reads",
-                    hint=f"add --engine {engine}, or use a crmetrics source such as csv:DIR",
-                )
-            )
+            raise self._engine_source_error(resolved.native)
         return resolved.connector
+
+    def open_sources(self, sources: Sequence[str], tables: Mapping[str, str] | None = None) -> Connector:
+        """One connector over several sources: each canonical table from exactly one of them.
+
+        Args:
+            sources: the run's sources (names from the project file or URIs); a table that
+                no binding names comes from the one that has it (two having it is an error).
+            tables: table -> source bindings, over those of the project file.
+        """
+        from crmetrics.combined import open_combined
+
+        return open_combined(self._open_one, sources, {**self.project.tables, **(tables or {})})
+
+    def _open_one(self, source: str) -> Connector:
+        resolved = self._resolve_one(source)
+        if resolved.connector is None:
+            assert resolved.native is not None
+            raise self._engine_source_error(resolved.native)
+        return resolved.connector
+
+    @staticmethod
+    def _engine_source_error(native: SourceURI) -> UsageError:
+        engine = native_backend(native)
+        return UsageError(
+            Issue(
+                "engine-source",
+                f"source {native} holds {engine} tables, which only --engine {engine} reads",
+                hint=f"add --engine {engine}, or use a crmetrics source such as csv:DIR",
+            )
+        )
 
     def native_source(self, source: Source) -> SourceURI | None:
         """The ``duckdb:``/``spark:`` URI ``source`` stands for, if it names an engine's own tables."""
@@ -257,6 +265,11 @@ class Engine:
         return resolved
 
     def _resolve(self, source: Source) -> ResolvedSource:
+        if isinstance(source, str) and self.project.tables and self.native_source(source) is None:
+            return ResolvedSource(connector=self.open_sources([source]))
+        return self._resolve_one(source)
+
+    def _resolve_one(self, source: Source) -> ResolvedSource:
         if isinstance(source, Connector):
             return ResolvedSource(connector=source)
         if isinstance(source, Mapping):
@@ -279,7 +292,20 @@ class Engine:
                 )
             )
         if named:
-            self.project.check_options(named.name, getattr(connector, "options_schema", None))
+            schema = getattr(connector, "options_schema", None)
+            if named.mappings and "mappings" not in (schema or {}).get("properties", {}):
+                raise UsageError(
+                    Issue(
+                        "mappings-unsupported",
+                        f"source {named.name!r} ({uri.scheme}:) has mappings, but {uri.scheme} files "
+                        "are read by their canonical column names",
+                        self.project.document.location(["sources", named.name, "mappings"], key=True)
+                        if self.project.document
+                        else None,
+                        hint="remove 'mappings', or rename the file's columns to the canonical ones",
+                    )
+                )
+            self.project.check_options(named.name, schema)
         return ResolvedSource(connector=connector(uri.location, named.options if named else None))
 
     def check_names(self, names: Sequence[str]) -> None:
@@ -425,48 +451,19 @@ class Engine:
         definitions' own ``min_n``). A ``--where`` or a range that leaves no data gets a
         note, and so does each finding of the source's data-quality checks.
         """
-        from crmetrics import comparison, diagnostics, sample_size
+        from crmetrics.runs import run
 
-        check_engine(engine)
-        if compare is not None:
-            comparison.distance(compare, request.grain.name)
-        if min_n is not None and min_n < 1:
-            raise UsageError(Issue("bad-min-n", f"--min-n must be 1 or more, not {min_n}"))
-        # The source is read once: the connector (or the engine tables) serves every step.
-        resolved = self.resolve_source(source)
-        connector = resolved.connector
-        notes: list[Issue] = []
-        if request.metrics == ("all",):
-            request, notes = self.applicable(request, connector or source)
-        names = list(dict.fromkeys(request.metrics))
-        self.check_names(names)
-        if connector is not None:
-            diagnostics.check_bare_words(request.where, connector)
-        widened = comparison.widened(request, compare) if compare else request
-        widened = sample_size.with_counts(widened, self.catalog, names)
-        frame = self.evaluate(widened, resolved, engine=engine, streaming=streaming, trust=trust)
-        limits = sample_size.thresholds(self.catalog, names, min_n)
-        frame, suppressed = sample_size.attach(frame, self.catalog, names, request.by, min_n=limits)
-        if suppressed.total:
-            per_metric = ", ".join(f"{m} {n}" for m, n in sorted(suppressed.counts.items()))
-            notes.append(
-                Issue(
-                    "suppressed",
-                    f"{suppressed.total} value(s) shown as null because their n was below min_n "
-                    f"({per_metric})",
-                    severity="warning",
-                    hint="lower --min-n, or widen the grain or the groups to gather more rows",
-                )
-            )
-        if not with_n:
-            frame = frame.drop(sample_size.N_COLUMN)
-        if compare:
-            frame = comparison.compared(frame, request, compare)
-        if connector is not None:
-            notes.extend(diagnostics.emptiness(self.plan(request), self.catalog, connector))
-            notes.extend(issue for report in connector.reports() for issue in report.issues)
-        described = source if isinstance(source, str) else getattr(connector, "scheme", "memory")
-        return Run(frame, request, notes, described)
+        return run(
+            self,
+            request,
+            source,
+            engine_name=engine,
+            streaming=streaming,
+            trust=trust,
+            compare=compare,
+            with_n=with_n,
+            min_n=min_n,
+        )
 
     def applicable(self, request: Request, source: Source) -> tuple[Request, list[Issue]]:
         """``request`` with ``all`` replaced by the metrics ``source`` can compute, and why
@@ -475,36 +472,9 @@ class Engine:
         An engine's own tables (``duckdb:FILE``, ``spark:``) and ``crmetrics sql`` are
         judged on the canonical tables.
         """
-        from crmetrics.applicable import applicable
-        from crmetrics.discovery import Schemas, canonical_schemas, source_schemas
+        from crmetrics.runs import applicable_metrics
 
-        names = [m.name for m in self.list_metrics()] if request.metrics == ("all",) else request.metrics
-        schemas: Schemas
-        if isinstance(source, str) and self._is_native(source):
-            present, schemas = list(TABLES), canonical_schemas
-        else:
-            connector = self.open_source(source)
-            present, schemas = connector.available_tables(), source_schemas(connector)
-        kept, skipped = applicable(
-            self.catalog,
-            list(names),
-            present=present,
-            by=request.by,
-            where=request.where,
-            schema_of=lambda table: list(schemas(table)),
-        )
-        if not kept:
-            raise UsageError(
-                Issue(
-                    "nothing-applies",
-                    "no metric applies to this source and grouping",
-                    hint="; ".join(i.message for i in skipped[:5]),
-                )
-            )
-        return replace(request, metrics=tuple(kept)), skipped
-
-    def _is_native(self, source: str) -> bool:
-        return self.native_source(source) is not None
+        return applicable_metrics(self, request, source)
 
     def dimensions(self, metric: str | None = None, source: Source | None = None) -> list[Dimension]:
         """The columns ``metric`` can be grouped and filtered by (every table's without one).
@@ -538,20 +508,9 @@ class Engine:
 
     def sql_request(self, request: Request) -> tuple[Request, list[Issue]]:
         """``request`` as :meth:`sql` renders it, and a warning per metric ``all`` skipped."""
-        if request.metrics != ("all",):
-            return request, []
-        from crmetrics.applicable import applicable
-        from crmetrics.discovery import canonical_schemas
+        from crmetrics.runs import sql_request
 
-        kept, skipped = applicable(
-            self.catalog,
-            [m.name for m in self.list_metrics()],
-            present=list(TABLES),
-            by=request.by,
-            where=request.where,
-            schema_of=lambda table: list(canonical_schemas(table)),
-        )
-        return replace(request, metrics=tuple(kept)), skipped
+        return sql_request(self, request)
 
     @property
     def engines(self) -> tuple[str, ...]:

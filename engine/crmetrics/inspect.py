@@ -19,7 +19,12 @@ class TableInspection:
 
     table: str
     report: TableReport | None = None
-    null_rates: dict[str, float] = field(default_factory=dict)
+    #: Column -> share of null values; None when the table has no rows.
+    null_rates: dict[str, float | None] = field(default_factory=dict)
+    #: Where the table came from when a run combines sources: ``name (scheme:location)``.
+    provider: str = ""
+    #: Of the rows with a customer_id, how many match no customer (sources combined only).
+    unmatched: tuple[int, int] | None = None
     span: tuple[datetime | None, datetime | None] = (None, None)
     errors: list[Issue] = field(default_factory=list)
 
@@ -32,12 +37,15 @@ class TableInspection:
             "origin": report.origin if report else None,
             "rows_read": report.rows_read if report else None,
             "rows_kept": report.rows_kept if report else None,
+            "source": self.provider or None,
+            "rows_rejected": report.rejected_rows if report else None,
             "rejected": dict(report.rejected) if report else {},
             "duplicates_dropped": report.duplicates_dropped if report else None,
             "warnings": [i.message for i in report.issues] if report else [],
             "first": first.isoformat() if first else None,
             "last": last.isoformat() if last else None,
             "null_rates": self.null_rates,
+            "unmatched_customer_ids": self.unmatched[0] if self.unmatched else None,
             "errors": [i.render() for i in self.errors],
         }
 
@@ -50,7 +58,7 @@ def inspect_source(connector: Connector) -> list[TableInspection]:
     """Read every table the source has; a table refused for bad data is reported, not raised."""
     results = []
     for table in connector.available_tables():
-        inspection = TableInspection(table)
+        inspection = TableInspection(table, provider=connector.provider(table))
         try:
             frame = connector.scan(table)
         except DataError as error:
@@ -58,37 +66,46 @@ def inspect_source(connector: Connector) -> list[TableInspection]:
             results.append(inspection)
             continue
         inspection.report = next((r for r in connector.reports() if r.table == table), None)
-        inspection.null_rates, inspection.span = _figures(connector, table, frame)
+        columns = TABLES[table].column_names
+        time = _time_column(table)
+        stats = frame.select(
+            *(pl.col(c).null_count().alias(c) for c in columns),
+            pl.len().alias("__rows"),
+            pl.col(time).min().alias("__first"),
+            pl.col(time).max().alias("__last"),
+        ).collect()
+        row = stats.row(0, named=True)
+        rows = row["__rows"]
+        inspection.null_rates = {c: row[c] / rows if rows else None for c in columns}
+        inspection.span = (row["__first"], row["__last"])
+        inspection.unmatched = _unmatched(connector, table, frame)
         results.append(inspection)
     return results
 
 
-def _figures(
-    connector: Connector, table: str, frame: pl.LazyFrame
-) -> tuple[dict[str, float], tuple[datetime | None, datetime | None]]:
-    """Null rates and time span of a table, remembered with its checks for an unchanged file."""
-    cache, key = connector.checks_cache, connector.fingerprint(table)
-    entry = cache.get(f"{key}-inspect") if cache is not None and key is not None else None
-    if entry is None:
-        columns = TABLES[table].column_names
-        time = _time_column(table)
-        row = (
-            frame.select(
-                *(pl.col(c).null_count().truediv(pl.len()).alias(c) for c in columns),
-                pl.col(time).min().alias("__first"),
-                pl.col(time).max().alias("__last"),
-            )
-            .collect()
-            .row(0, named=True)
-        )
-        entry = {
-            "null_rates": {c: row[c] or 0.0 for c in columns},
-            "span": [None if row[k] is None else row[k].isoformat() for k in ("__first", "__last")],
-        }
-        if cache is not None and key is not None:
-            cache.put(f"{key}-inspect", entry)
-    first, last = (None if v is None else datetime.fromisoformat(v) for v in entry["span"])
-    return dict(entry["null_rates"]), (first, last)
+def _unmatched(connector: Connector, table: str, frame: pl.LazyFrame) -> tuple[int, int] | None:
+    """(customer_ids matching no customer, customer_ids) when the customers come from another
+    source: ids written differently in two systems do not join, and nothing else says so."""
+    customers = "customers"
+    if (
+        table == customers
+        or "customer_id" not in TABLES[table].column_names
+        or customers not in connector.available_tables()
+        or connector.provider(table) == connector.provider(customers)
+    ):
+        return None
+    try:
+        known = connector.scan(customers).select("customer_id")
+    except DataError:
+        return None
+    ids = frame.select("customer_id").drop_nulls()
+    counts = pl.concat(
+        [
+            ids.select(pl.len().alias("n")),
+            ids.join(known, on="customer_id", how="anti").select(pl.len().alias("n")),
+        ]
+    ).collect()["n"]
+    return int(counts[1]), int(counts[0])
 
 
 def render_inspection(results: list[TableInspection]) -> str:
@@ -102,24 +119,34 @@ def render_inspection(results: list[TableInspection]) -> str:
             lines.append("")
             continue
         report = item.report
+        if item.provider:
+            lines.append(f"  source:      {item.provider}")
         if report is not None:
             lines.append(f"  origin:      {report.origin}")
             lines.append(f"  rows read:   {report.rows_read}")
             lines.append(f"  rows kept:   {report.rows_kept}")
-            rejected = sum(report.rejected.values())
-            lines.append(f"  rejected:    {rejected}")
+            lines.append(f"  rejected:    {report.rejected_rows}")
             for reason, count in sorted(report.rejected.items()):
                 lines.append(f"    {count:>8}  {reason}")
             lines.append(f"  duplicates:  {report.duplicates_dropped} dropped (kept the most recent copy)")
             for issue in report.issues:
                 lines.append(f"  warning:     {issue.message}")
+        if item.unmatched and item.unmatched[0]:
+            bad, total = item.unmatched
+            lines.append(
+                f"  warning:     {bad} of {total} customer_id values match no customer of the "
+                "customers source; write that source's ids (see docs/connectors/your-own-org.md)"
+            )
         first, last = item.span
         if first is not None:
             lines.append(
                 f"  time span:   {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC "
                 f"({_time_column(item.table)})"
             )
-        nulls = ", ".join(f"{c} {rate:.0%}" for c, rate in item.null_rates.items() if rate > 0)
-        lines.append(f"  null rate:   {nulls or 'no nulls'}")
+        if any(rate is None for rate in item.null_rates.values()):
+            lines.append("  null rate:   n/a (no rows)")
+        else:
+            nulls = ", ".join(f"{c} {rate:.0%}" for c, rate in item.null_rates.items() if rate)
+            lines.append(f"  null rate:   {nulls or 'no nulls'}")
         lines.append("")
     return "\n".join(lines)

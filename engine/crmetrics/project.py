@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from crmetrics.errors import DefinitionError, Issue, Location
+from crmetrics.mapping import check_expressions
 from crmetrics.schema_check import check_document, load_schema
 from crmetrics.yamlio import Document, load_file
 
@@ -22,11 +23,15 @@ PROJECT_FILE = "crmetrics.yaml"
 
 @dataclass(frozen=True)
 class SourceConfig:
-    """A named source: its URI and connector options, with where they were written."""
+    """A named source: its URI, connector options and table mappings.
+
+    The mappings reach the connector as its ``mappings`` option.
+    """
 
     name: str
     uri: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    mappings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -53,6 +58,8 @@ class Project:
     params: dict[str, float] = field(default_factory=dict)
     #: Canonical table -> warehouse table (a name, or ``{table, columns}``), for SQL engines.
     warehouse: dict[str, Any] = field(default_factory=dict)
+    #: Canonical table -> the source (a name from ``sources`` or a URI) that provides it.
+    tables: dict[str, str] = field(default_factory=dict)
     #: The currency code written after currency values in tables (e.g. EUR), or None.
     reporting_currency: str | None = None
     document: Document | None = None
@@ -62,11 +69,12 @@ class Project:
         if not schema or self.document is None or name not in self.sources:
             return
         wrapper = {
+            "definitions": schema.get("definitions", {}),
             "type": "object",
             "properties": {
                 "sources": {
                     "type": "object",
-                    "properties": {name: {"type": "object", "properties": {"options": schema}}},
+                    "properties": {name: {"properties": {"options": schema}}},
                 }
             },
         }
@@ -99,6 +107,8 @@ def load_project(path: Path) -> Project:
     document = load_file(path)
     data = document.data or {}
     issues = check_document(document, load_schema("project"))
+    if not issues:
+        issues = _mapping_issues(document, data.get("sources", {}))
     if issues:
         raise DefinitionError(issues)
     base = path.parent
@@ -107,7 +117,9 @@ def load_project(path: Path) -> Project:
         if isinstance(value, str):
             sources[name] = SourceConfig(name, value)
         else:
-            sources[name] = SourceConfig(name, value["uri"], value.get("options", {}))
+            mappings = value.get("mappings") or {}
+            options = {**value.get("options", {}), **({"mappings": mappings} if mappings else {})}
+            sources[name] = SourceConfig(name, value["uri"], options, mappings)
     for config in sources.values():
         object.__setattr__(config, "uri", _relative_to(base, config.uri))
     source = data.get("source")
@@ -119,14 +131,37 @@ def load_project(path: Path) -> Project:
         sources=sources,
         params={k: float(v) for k, v in data.get("params", {}).items()},
         warehouse=dict(data.get("warehouse", {}).get("tables", {})),
+        tables={
+            table: name if name in sources else _relative_to(base, name)
+            for table, name in data.get("tables", {}).items()
+        },
         reporting_currency=data.get("reporting_currency"),
         document=document,
     )
 
 
+def _mapping_issues(document: Document, sources: Mapping[str, Any]) -> list[Issue]:
+    """The mapping expressions that do not compile, each at its place in the file."""
+    issues: list[Issue] = []
+    for name, value in sources.items():
+        if isinstance(value, Mapping) and value.get("mappings"):
+            prefix: list[str | int] = ["sources", name, "mappings"]
+
+            def place(path: list[str | int], prefix: list[str | int] = prefix) -> Location:
+                return document.location([*prefix, *path])
+
+            issues += check_expressions(value["mappings"], place)
+    return issues
+
+
 def _relative_to(base: Path, uri: str) -> str:
-    """A csv:/parquet: folder or duckdb: file relative to the project file, made relative to ``base``."""
+    """A folder or file source relative to the project file, made relative to ``base``.
+
+    That is a csv:, parquet:, salesforce: or hubspot: folder (not an API URL) or a duckdb: file.
+    """
     scheme, _, location = uri.partition(":")
-    if location and scheme in ("csv", "parquet", "duckdb") and not Path(location).is_absolute():
+    folders = ("csv", "parquet", "duckdb", "salesforce", "hubspot")
+    is_url = location.startswith(("http://", "https://"))
+    if location and scheme in folders and not is_url and not Path(location).is_absolute():
         return f"{scheme}:{base / location}"
     return uri

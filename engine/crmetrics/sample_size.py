@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from crmetrics.catalog import Catalog
+from crmetrics.errors import Issue
 from crmetrics.periods import PERIOD_START
 from crmetrics.plan import Request
 
@@ -32,6 +33,16 @@ class Suppressed:
     def total(self) -> int:
         """The number of values suppressed, over every metric."""
         return sum(self.counts.values())
+
+    def issue(self) -> Issue:
+        """The warning saying how many values were hidden, per metric."""
+        per_metric = ", ".join(f"{m} {n}" for m, n in sorted(self.counts.items()))
+        return Issue(
+            "suppressed",
+            f"{self.total} value(s) shown as null because their n was below min_n ({per_metric})",
+            severity="warning",
+            hint="lower --min-n, or widen the grain or the groups to gather more rows",
+        )
 
 
 def sample_sizes(catalog: Catalog, names: Sequence[str]) -> dict[str, str]:

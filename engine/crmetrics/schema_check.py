@@ -55,7 +55,11 @@ def _leaf_errors(errors: Iterator[ValidationError]) -> Iterator[ValidationError]
     # An if/then or anyOf failure wraps the errors that matter; report those.
     for error in errors:
         if error.context and error.validator in ("anyOf", "oneOf", "allOf"):
-            yield from _leaf_errors(iter(error.context))
+            # A branch for another type of value (a string where a mapping was written) says
+            # nothing useful when a branch of the right type found the real mistake.
+            branches = list(error.context)
+            deeper = [e for e in branches if not (e.validator == "type" and not e.relative_path)]
+            yield from _leaf_errors(iter(deeper or branches))
         else:
             yield error
 

@@ -160,3 +160,29 @@ def segment_schema() -> dict[str, Any]:
             },
         },
     }
+
+
+def mappings_schema() -> dict[str, Any]:
+    """The ``mappings`` option: the project file's ``mappings`` of the source (same schema)."""
+    from crmetrics.schema_check import load_schema
+
+    project = load_schema("project")
+    source = project["properties"]["sources"]["additionalProperties"]["oneOf"][1]
+    return {**source["properties"]["mappings"], "default": {}}
+
+
+def mapping_definitions() -> dict[str, Any]:
+    """The schema definitions ``mappings`` refers to; they belong at the options schema's root."""
+    from crmetrics.schema_check import load_schema
+
+    return dict(load_schema("project")["definitions"])
+
+
+def date_format_schema() -> dict[str, Any]:
+    """The ``date_format`` option: how to read the dates Excel writes into a CSV."""
+    return {
+        "enum": [None, "day_first", "month_first"],
+        "default": None,
+        "description": "Files mode: the day/month order of dates saved by Excel (02/03/24, "
+        "2/3/2024 14:05): day_first or month_first. Without it such a column is refused.",
+    }

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from crmetrics.canonical import with_line_origin
 from crmetrics.checks_cache import fingerprint, fingerprint_of
 from crmetrics.connector import Connector, FileLocation, RawTable
 from crmetrics.errors import DataError, Issue, Location
@@ -60,7 +61,7 @@ class CsvConnector(_FolderConnector):
             raise DataError(
                 Issue("unreadable-file", f"cannot read {path} as CSV: {error}", Location(str(path)))
             ) from None
-        return RawTable(frame, str(path), first_row=2)
+        return RawTable(with_line_origin(frame, str(path)), str(path), first_row=2)
 
 
 class ParquetConnector(_FolderConnector):

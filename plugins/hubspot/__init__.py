@@ -11,13 +11,16 @@ options that change it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, ClassVar
 
 from crmetrics.connector import RawTable
 from crmetrics.hookspecs import hookimpl
+from crmetrics.model import TABLES
 from crmetrics.plugins.crm_common.connector import CrmConnector
+from crmetrics.plugins.crm_common.mapping import replaces_builtin, user_mapping
 from crmetrics.plugins.hubspot import customers, finance, pipeline, support
-from crmetrics.plugins.hubspot.objects import Objects
+from crmetrics.plugins.hubspot.objects import Objects, read_custom
 from crmetrics.plugins.hubspot.options import OPTIONS_SCHEMA
 from crmetrics.plugins.hubspot.source import ApiSource, FileSource
 from crmetrics.plugins.hubspot.stages import StageBook
@@ -51,7 +54,7 @@ class HubSpotConnector(CrmConnector):
             if self.is_live:
                 source: Any = ApiSource(self.client(), self.settings["http"]["page_size"])
             else:
-                source = FileSource(self.folder, self.settings["csv_headers"])
+                source = FileSource(self.folder, self.settings["csv_headers"], self.settings["date_format"])
             self._data = Objects(source, self.settings)
         return self._data
 
@@ -69,20 +72,47 @@ class HubSpotConnector(CrmConnector):
             present.append("revenue")
         if any(self.data.has(n) for n in self.settings["activity"]["objects"]):
             present.append("activity")
-        return [t for t in self.tables if t in present]
+        for table, name in self._custom_objects().items():
+            if self.data.has(name):
+                present.append(table)
+            elif table in present:
+                present.remove(table)
+        return [t for t in TABLES if t in present]
+
+    def _custom_objects(self) -> dict[str, str]:
+        """Tables the project maps from another object than the built-in one."""
+        standard = {
+            **{table: (name,) for table, name in PRIMARY.items()},
+            "revenue": ("invoices", "line_items"),
+            "activity": tuple(self.settings["activity"]["objects"]),
+        }
+        out = {}
+        for table in TABLES:
+            user = user_mapping(self.settings, table)
+            other = (user or {}).get("object")
+            if other and all(replaces_builtin(user, name) for name in standard.get(table, ())):
+                out[table] = str(other)
+        return out
 
     def readers(self) -> Mapping[str, Callable[[], RawTable]]:
         """A builder per canonical table."""
         data = self.data
-        return {
-            "customers": lambda: customers.customers(data, self.stages),
-            "deals": lambda: pipeline.deals(data, self.stages),
-            "leads": lambda: pipeline.leads(data),
-            "tickets": lambda: support.tickets(data),
-            "survey_responses": lambda: support.survey_responses(data),
-            "revenue": lambda: finance.revenue(data, self.stages),
-            "activity": lambda: support.activity(data),
+        custom = {
+            table: partial(read_custom, data, table, name) for table, name in self._custom_objects().items()
         }
+        return (
+            custom
+            | {
+                "customers": lambda: customers.customers(data, self.stages),
+                "deals": lambda: pipeline.deals(data, self.stages),
+                "leads": lambda: pipeline.leads(data),
+                "tickets": lambda: support.tickets(data),
+                "survey_responses": lambda: support.survey_responses(data),
+                "revenue": lambda: finance.revenue(data, self.stages),
+                "activity": lambda: support.activity(data),
+            }
+            | custom
+        )
 
 
 @hookimpl

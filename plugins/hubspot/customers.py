@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from crmetrics.connector import RawTable
+from crmetrics.mapping import ColumnSpec
 from crmetrics.plugins.crm_common.frames import (
     TableBuilder,
     channel,
@@ -20,6 +21,7 @@ from crmetrics.plugins.crm_common.frames import (
     timestamp,
     timestamp_text,
 )
+from crmetrics.plugins.crm_common.mapping import apply_mapping, builtin, user_mapping
 from crmetrics.plugins.hubspot.objects import Objects, primary
 from crmetrics.plugins.hubspot.pipeline import deal_flags
 from crmetrics.plugins.hubspot.stages import StageBook
@@ -46,26 +48,38 @@ def customers(data: Objects, stages: StageBook) -> RawTable:
         "field": timestamp_text(column(companies, settings["churned_at_field"])),
         "lifecycle_other": timestamp_text(column(companies, "hs_lifecyclestage_other_date")),
     }[settings["churned_at"]]
-    companies = companies.with_columns(acquired.alias("__acquired"))
+    companies = companies.with_columns(
+        acquired.alias("derived.acquired_at"),
+        churned.alias("derived.churned_at"),
+        segment(companies, settings["segment"], "numberofemployees").alias("derived.segment"),
+        channel(column(companies, "hs_analytics_source"), data.settings["channel_map"]).alias(
+            "derived.acquisition_channel"
+        ),
+    ).drop("__first_won")
+    mapping = builtin(
+        "companies",
+        {
+            "customer_id": "id",
+            "name": "name",
+            "acquired_at": "derived.acquired_at",
+            "churned_at": "derived.churned_at",
+            "segment": "derived.segment",
+            "region": ColumnSpec(field=settings["region_field"])
+            if settings["region_field"]
+            else ColumnSpec(),
+            "industry": "industry",
+            "acquisition_channel": "derived.acquisition_channel",
+        },
+        user=user_mapping(data.settings, "customers"),
+    )
+    frame = apply_mapping(builder, companies, mapping, currency=data.settings["currency"])
     if not settings["include_prospects"]:
         reason = (
             f"not a customer (no {settings['acquired_at_field']})"
             if method == "field"
             else "not a customer (no customer date or won deal)"
         )
-        companies = builder.reject(companies, pl.col("__acquired").is_null(), reason)
-    frame = companies.select(
-        pl.col("id").alias("customer_id"),
-        column(companies, "name").alias("name"),
-        pl.col("__acquired").alias("acquired_at"),
-        churned.alias("churned_at"),
-        segment(companies, settings["segment"], "numberofemployees").alias("segment"),
-        column(companies, settings["region_field"]).alias("region"),
-        column(companies, "industry").alias("industry"),
-        channel(column(companies, "hs_analytics_source"), data.settings["channel_map"]).alias(
-            "acquisition_channel"
-        ),
-    )
+        frame = builder.reject(frame, pl.col("acquired_at").is_null(), reason)
     return builder.result(frame)
 
 

@@ -14,11 +14,10 @@ from crmetrics.connector import RawTable
 from crmetrics.plugins.crm_common.frames import (
     TableBuilder,
     column,
-    convert_currency,
     first_of,
     number,
-    timestamp_text,
 )
+from crmetrics.plugins.crm_common.mapping import apply_mapping, builtin, user_mapping
 from crmetrics.plugins.hubspot.objects import Objects, primary
 from crmetrics.plugins.hubspot.pipeline import deal_flags
 from crmetrics.plugins.hubspot.stages import StageBook
@@ -62,18 +61,22 @@ def revenue(data: Objects, stages: StageBook) -> RawTable:
         )
     else:
         rows = _line_items_of_won_deals(data, stages, rows)
-    for amount in ("__amount", "__cost"):
-        rows = convert_currency(
-            builder, rows, amount=amount, currency=pl.col("__currency"), settings=data.settings["currency"]
-        )
-    frame = rows.select(
-        pl.col("id").alias("revenue_id"),
-        pl.col("__customer").alias("customer_id"),
-        timestamp_text(pl.col("__date")).alias("recognized_at"),
-        pl.col("__amount").alias("amount"),
-        pl.col("__cost").alias("cost"),
+    rows = rows.rename(
+        {f"__{name}": f"derived.{name}" for name in ("customer", "date", "amount", "cost", "currency")}
     )
-    return builder.result(frame)
+    mapping = builtin(
+        name,
+        {
+            "revenue_id": "id",
+            "customer_id": "derived.customer",
+            "recognized_at": "derived.date",
+            "amount": "derived.amount",
+            "cost": "derived.cost",
+        },
+        currency="derived.currency",
+        user={k: v for k, v in (user_mapping(data.settings, "revenue") or {}).items() if k != "object"},
+    )
+    return builder.result(apply_mapping(builder, rows, mapping, currency=data.settings["currency"]))
 
 
 def _line_items_of_won_deals(data: Objects, stages: StageBook, items: pl.DataFrame) -> pl.DataFrame:

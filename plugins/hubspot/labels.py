@@ -15,6 +15,11 @@ import polars as pl
 
 _COMMON = {
     "record id": "id",
+    # Older exports name the record id after the object.
+    "company id": "id",
+    "contact id": "id",
+    "deal id": "id",
+    "ticket id": "id",
     "create date": "createdate",
     "created date": "createdate",
     "last modified date": "hs_lastmodifieddate",
@@ -35,26 +40,41 @@ LABELS: dict[str, dict[str, str]] = {
         "number of employees": "numberofemployees",
         "lifecycle stage": "lifecyclestage",
         "became a customer date": "hs_lifecyclestage_customer_date",
+        'date entered "customer (lifecycle stage pipeline)"': "hs_lifecyclestage_customer_date",
         "became a other date": "hs_lifecyclestage_other_date",
+        'date entered "other (lifecycle stage pipeline)"': "hs_lifecyclestage_other_date",
         "original source": "hs_analytics_source",
         "original source type": "hs_analytics_source",
+        "original traffic source": "hs_analytics_source",
         "merged record ids": "hs_merged_object_ids",
+        "record id - company": "id",
     },
     "contacts": {
         "lifecycle stage": "lifecyclestage",
         "lead status": "hs_lead_status",
         "original source": "hs_analytics_source",
         "original source type": "hs_analytics_source",
+        "original traffic source": "hs_analytics_source",
+        "record id - contact": "id",
         "associated company id": "associatedcompanyid",
         "primary associated company id": "associatedcompanyid",
         "became a marketing qualified lead date": "hs_lifecyclestage_marketingqualifiedlead_date",
+        'date entered "marketing qualified lead (lifecycle stage pipeline)"': (
+            "hs_lifecyclestage_marketingqualifiedlead_date"
+        ),
         "became a sales qualified lead date": "hs_lifecyclestage_salesqualifiedlead_date",
+        'date entered "sales qualified lead (lifecycle stage pipeline)"': (
+            "hs_lifecyclestage_salesqualifiedlead_date"
+        ),
         "became an opportunity date": "hs_lifecyclestage_opportunity_date",
+        'date entered "opportunity (lifecycle stage pipeline)"': "hs_lifecyclestage_opportunity_date",
         "became a customer date": "hs_lifecyclestage_customer_date",
+        'date entered "customer (lifecycle stage pipeline)"': "hs_lifecyclestage_customer_date",
         "merged record ids": "hs_merged_object_ids",
     },
     "deals": {
         "deal name": "dealname",
+        "record id - deal": "id",
         "deal stage": "dealstage",
         "close date": "closedate",
         "amount": "amount",
@@ -67,6 +87,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "tickets": {
         "ticket name": "subject",
+        "record id - ticket": "id",
         "ticket status": "hs_pipeline_stage",
         "priority": "hs_ticket_priority",
         "source": "source_type",

@@ -12,15 +12,19 @@ from typing import Any
 
 import polars as pl
 
+from crmetrics.connector import RawTable
 from crmetrics.errors import DataError, Issue, Location
+from crmetrics.mapping import TableMapping
 from crmetrics.plugins.crm_common.frames import (
     TableBuilder,
     column,
     drop_where_latest,
+    ensure,
     latest,
     latest_last,
     truthy,
 )
+from crmetrics.plugins.crm_common.mapping import apply_mapping, mapped_fields
 from crmetrics.plugins.hubspot.source import ObjectSource
 
 #: Modification stamps: the envelope's updatedAt first, then the property copies of it.
@@ -103,6 +107,18 @@ ASSOCIATIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The object each table's built-in mapping reads (revenue and activity: see their readers).
+BUILTIN_OBJECTS = {
+    "customers": "companies",
+    "deals": "deals",
+    "leads": "contacts",
+    "tickets": "tickets",
+    "survey_responses": "feedback_submissions",
+    "revenue": "line_items",
+    "activity": "calls",
+}
+
+
 def primary(frame: pl.DataFrame, association: str) -> pl.Expr:
     """The first (primary) associated id of type ``association``."""
     return column(frame, f"assoc.{association}").str.split(";").list.first().str.strip_chars()
@@ -133,7 +149,8 @@ class Objects:
             extra = [c["acquired_at_field"], c["churned_at_field"], c["region_field"], c["segment"]["field"]]
         elif name == "tickets":
             extra = [s["tickets"]["first_response_field"], s["tickets"]["handle_time_field"]]
-        return [*_COMMON, *PROPERTIES.get(name, ()), *(e for e in extra if e)]
+        mapped = mapped_fields(s, name, BUILTIN_OBJECTS)
+        return [*_COMMON, *PROPERTIES.get(name, ()), *(e for e in extra if e), *mapped]
 
     def raw(self, name: str, *, optional: bool = False) -> pl.DataFrame:
         """Every row as read; ``optional`` objects the API refuses read as empty."""
@@ -142,6 +159,15 @@ class Objects:
             if self.has(name):
                 frame = self.source.read(
                     name, self.properties(name), ASSOCIATIONS.get(name, ()), optional=optional
+                )
+            if self.has(name) and not frame.height:
+                # An object with no records still has its properties, so every table reads empty.
+                names = dict.fromkeys(["id", *(p.lower() for p in self.properties(name))])
+                names.update(dict.fromkeys(f"assoc.{a}" for a in ASSOCIATIONS.get(name, ())))
+                frame = (
+                    ensure(frame, *names)
+                    if frame.width
+                    else pl.DataFrame(schema=dict.fromkeys(names, pl.String))
                 )
             if frame.width and "id" not in frame.columns and "hs_object_id" in frame.columns:
                 frame = frame.with_columns(pl.col("hs_object_id").alias("id"))
@@ -186,3 +212,15 @@ class Objects:
         """One row per live record, its most recent copy."""
         frame = self.rows(name, optional=optional)
         return latest(frame, "id", MODIFIED) if frame.width and "id" in frame.columns else frame
+
+
+def read_custom(data: Objects, table: str, name: str) -> RawTable:
+    """``table`` from an object the project maps whole (a custom object such as p_marketing_spend).
+
+    The object gets what every object gets: archived and merged records dropped, the most
+    recent copy of a duplicate kept.
+    """
+    builder = TableBuilder(table, data.where(name))
+    rows = data.rows(name, builder)
+    mapping = TableMapping.parse(data.settings["mappings"][table])
+    return builder.result(apply_mapping(builder, rows, mapping, currency=data.settings["currency"]))

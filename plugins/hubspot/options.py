@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmetrics.plugins.crm_common.options import currency_schema, http_schema, segment_schema
+from crmetrics.plugins.crm_common.options import (
+    currency_schema,
+    date_format_schema,
+    http_schema,
+    mapping_definitions,
+    mappings_schema,
+    segment_schema,
+)
 
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
 _PROPERTY = {"type": ["string", "null"], "pattern": r"^[A-Za-z0-9_.]+$"}
@@ -55,8 +62,16 @@ def _object(properties: dict[str, Any], description: str = "") -> dict[str, Any]
 OPTIONS_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
     "title": "hubspot connector options",
+    "definitions": mapping_definitions(),
     **_object(
         {
+            "mappings": {
+                **mappings_schema(),
+                "description": "Canonical table -> how it is read: another object (a custom object "
+                "such as p_marketing_spend) or properties replacing the built-in ones. Usually written "
+                "in the project file beside options; see docs/connectors/your-own-org.md.",
+            },
+            "date_format": date_format_schema(),
             "include_archived": {
                 "type": "boolean",
                 "default": False,

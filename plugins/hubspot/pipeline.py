@@ -10,17 +10,9 @@ from __future__ import annotations
 import polars as pl
 
 from crmetrics.connector import RawTable
-from crmetrics.plugins.crm_common.frames import (
-    TableBuilder,
-    bool_text,
-    channel,
-    column,
-    convert_currency,
-    first_of,
-    map_picklist,
-    timestamp_text,
-    truthy,
-)
+from crmetrics.mapping import ColumnSpec
+from crmetrics.plugins.crm_common.frames import TableBuilder, bool_text, channel, column, first_of, truthy
+from crmetrics.plugins.crm_common.mapping import apply_mapping, builtin, user_mapping
 from crmetrics.plugins.hubspot.objects import Objects, primary
 from crmetrics.plugins.hubspot.stages import StageBook
 
@@ -61,8 +53,8 @@ def deals(data: Objects, stages: StageBook) -> RawTable:
     rows = rows.with_columns(is_closed.alias("__closed"), is_won.alias("__won"))
     unknown = rows.filter(pl.col("__closed").is_null())
     if unknown.height:
-        shown = unknown.select(column(unknown, "dealstage").alias("s"))["s"].unique().sort()
-        values = ", ".join(repr(v) for v in shown.head(5))
+        shown = unknown.select(column(unknown, "dealstage").alias("s"))["s"].unique().sort(nulls_last=True)
+        values = ", ".join("no stage" if v is None else repr(v) for v in shown.head(5))
         builder.warn(
             "unknown-deal-stage",
             f"deals: {unknown.height} deal(s) in a stage no pipeline describes: {values}; left out",
@@ -71,29 +63,36 @@ def deals(data: Objects, stages: StageBook) -> RawTable:
         )
         rows = builder.reject(rows, pl.col("__closed").is_null(), "unknown deal stage")
     rows = _amount_in_reporting_currency(data, builder, rows)
-    rows = map_picklist(
-        builder,
-        rows,
-        column(rows, "dealtype"),
-        settings["deal_type_map"],
-        target="__deal_type",
-        label="deal_type",
-        option="deals.deal_type_map",
-    )
     labels = {k: s.label for k, s in stages.table().items()}
     stage = column(rows, "dealstage")
     if settings["stage_name"] == "label":
         stage = _stage_key(rows).replace_strict(labels, default=stage, return_dtype=pl.String)
-    frame = rows.select(
-        pl.col("id").alias("deal_id"),
-        primary(rows, "companies").alias("customer_id"),
-        pl.col("__amount").alias("amount"),
-        stage.alias("stage"),
-        bool_text(pl.col("__closed")).alias("is_closed"),
-        bool_text(pl.col("__won")).alias("is_won"),
-        pl.col("__deal_type").alias("deal_type"),
-        timestamp_text(first_of(rows, "createdate", "createdat")).alias("created_at"),
-        pl.when(pl.col("__closed")).then(timestamp_text(column(rows, "closedate"))).alias("closed_at"),
+    rows = rows.with_columns(
+        primary(rows, "companies").alias("derived.customer_id"),
+        pl.col("__amount").alias("derived.amount"),
+        pl.col("__currency").alias("derived.currency"),
+        stage.alias("derived.stage"),
+        bool_text(pl.col("__closed")).alias("derived.is_closed"),
+        bool_text(pl.col("__won")).alias("derived.is_won"),
+    )
+    mapping = builtin(
+        "deals",
+        {
+            "deal_id": "id",
+            "customer_id": "derived.customer_id",
+            "amount": "derived.amount",
+            "stage": "derived.stage",
+            "is_closed": "derived.is_closed",
+            "is_won": "derived.is_won",
+            "deal_type": ColumnSpec(field="dealtype", values=settings["deal_type_map"]),
+            "created_at": ColumnSpec(expr="COALESCE(createdate, createdat)"),
+            "closed_at": ColumnSpec(expr="CASE WHEN derived.is_closed THEN closedate END"),
+        },
+        currency="derived.currency",
+        user=user_mapping(data.settings, "deals"),
+    )
+    frame = apply_mapping(
+        builder, rows, mapping, currency=data.settings["currency"], hints={"deal_type": "deals.deal_type_map"}
     )
     return builder.result(frame)
 
@@ -114,9 +113,7 @@ def _amount_in_reporting_currency(data: Objects, builder: TableBuilder, rows: pl
         pl.when(use_home).then(home_amount).otherwise(column(rows, "amount")).alias("__amount"),
         pl.when(use_home).then(pl.lit(None, dtype=pl.String)).otherwise(currency).alias("__currency"),
     )
-    return convert_currency(
-        builder, rows, amount="__amount", currency=pl.col("__currency"), settings=data.settings["currency"]
-    )
+    return rows
 
 
 def leads(data: Objects) -> RawTable:
@@ -129,12 +126,22 @@ def leads(data: Objects) -> RawTable:
     converted_at = first_of(rows, *(f"hs_lifecyclestage_{s}_date" for s in later))
     is_converted = lifecycle.is_in(list(later)).fill_null(False) | converted_at.is_not_null()
     company = first_of(rows, "associatedcompanyid").fill_null(primary(rows, "companies"))
-    frame = rows.select(
-        pl.col("id").alias("lead_id"),
-        timestamp_text(first_of(rows, "createdate", "createdat")).alias("created_at"),
-        channel(column(rows, "hs_analytics_source"), data.settings["channel_map"]).alias("source"),
-        bool_text(is_converted).alias("is_converted"),
-        timestamp_text(converted_at).alias("converted_at"),
-        pl.when(is_converted).then(company).alias("customer_id"),
+    rows = rows.with_columns(
+        channel(column(rows, "hs_analytics_source"), data.settings["channel_map"]).alias("derived.source"),
+        bool_text(is_converted).alias("derived.is_converted"),
+        converted_at.alias("derived.converted_at"),
+        pl.when(is_converted).then(company).alias("derived.customer_id"),
     )
-    return builder.result(frame)
+    mapping = builtin(
+        "contacts",
+        {
+            "lead_id": "id",
+            "created_at": ColumnSpec(expr="COALESCE(createdate, createdat)"),
+            "source": "derived.source",
+            "is_converted": "derived.is_converted",
+            "converted_at": "derived.converted_at",
+            "customer_id": "derived.customer_id",
+        },
+        user=user_mapping(data.settings, "leads"),
+    )
+    return builder.result(apply_mapping(builder, rows, mapping, currency=data.settings["currency"]))

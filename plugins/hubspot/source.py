@@ -32,6 +32,7 @@ from crmetrics.plugins.crm_common.files import (
     read_csv_text,
     read_json,
     to_text,
+    with_record_origin,
 )
 from crmetrics.plugins.crm_common.http import ApiClient
 from crmetrics.plugins.hubspot.labels import rename_labels
@@ -141,10 +142,13 @@ def records_of(document: Any, path: Path) -> Iterator[Mapping[str, Any]]:
 class FileSource:
     """Objects read from a folder of API pages and UI exports."""
 
-    def __init__(self, folder: Path, csv_headers: Mapping[str, str | None]) -> None:
+    def __init__(
+        self, folder: Path, csv_headers: Mapping[str, str | None], date_format: str | None = None
+    ) -> None:
         self.folder = folder
         self.origin = str(folder)
         self.csv_headers = csv_headers
+        self.date_format = date_format
 
     def _entry(self, name: str) -> Path | None:
         found = find_entry(self.folder, name, (".json", ".csv"))
@@ -174,8 +178,11 @@ class FileSource:
 
     def _read_file(self, name: str, path: Path) -> pl.DataFrame:
         if path.suffix.lower() == ".csv":
-            return rename_labels(read_csv_text(path), name, self.csv_headers)
-        return frame_of_text([flatten(r) for r in records_of(read_json(path), path)])
+            frame = read_csv_text(path, date_format=self.date_format, origins=True)
+            return rename_labels(frame, name, self.csv_headers)
+        return with_record_origin(
+            frame_of_text([flatten(r) for r in records_of(read_json(path), path)]), str(path)
+        )
 
     def pipelines(self, object_type: str) -> list[Mapping[str, Any]]:
         """The pipelines of ``object_type`` with their stages."""
@@ -215,7 +222,7 @@ class ApiSource:
             params["properties"] = ",".join(dict.fromkeys(properties))
         if associations:
             params["associations"] = ",".join(associations)
-        rows: list[dict[str, str | None]] = []
+        frames: list[pl.DataFrame] = []
         seen: set[str] = set()
         listener = progress.current()
         listener.object_started(self.client.service, name)
@@ -224,8 +231,9 @@ class ApiSource:
             if body is None:
                 listener.object_done(self.client.service, name)
                 return pl.DataFrame()
-            results = body.get("results", [])
-            rows.extend(flatten(r) for r in results)
+            results = body.get("results") or []
+            page = frame_of_text([flatten(r) for r in results])
+            frames.append(with_record_origin(page, f"{self.where(name)} page {len(frames) + 1}"))
             listener.page_read(self.client.service, name, len(results))
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
@@ -241,7 +249,7 @@ class ApiSource:
             seen.add(str(after))
             params["after"] = str(after)
         listener.object_done(self.client.service, name)
-        return frame_of_text(rows)
+        return concat_text(frames)
 
     def pipelines(self, object_type: str) -> list[Mapping[str, Any]]:
         """The pipelines of ``object_type`` with their stages."""

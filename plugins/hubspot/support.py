@@ -11,18 +11,18 @@ from __future__ import annotations
 import polars as pl
 
 from crmetrics.connector import RawTable
+from crmetrics.mapping import ColumnSpec
 from crmetrics.model import SURVEY_SCALES
 from crmetrics.plugins.crm_common.files import concat_text
 from crmetrics.plugins.crm_common.frames import (
     TableBuilder,
     column,
     first_of,
-    map_picklist,
     number,
     snake,
     timestamp,
-    timestamp_text,
 )
+from crmetrics.plugins.crm_common.mapping import apply_mapping, builtin, user_mapping
 from crmetrics.plugins.hubspot.objects import Objects, primary
 
 _STAMP = pl.Datetime("us", "UTC")
@@ -48,24 +48,27 @@ def tickets(data: Objects) -> RawTable:
     elif settings["handle_time"] == "calls":
         rows = rows.join(_call_seconds(data), left_on="id", right_on="__ticket", how="left")
         handle = pl.col("__seconds")
-    rows = map_picklist(
-        builder,
-        rows,
-        column(rows, "source_type"),
-        settings["channel_map"],
-        target="__channel",
-        label="channel",
-        option="tickets.channel_map",
+    rows = rows.with_columns(
+        primary(rows, "companies").alias("derived.customer_id"),
+        pl.coalesce(replied).alias("derived.first_response_at"),
+        handle.alias("derived.handle_time_seconds"),
     )
-    frame = rows.select(
-        pl.col("id").alias("ticket_id"),
-        primary(rows, "companies").alias("customer_id"),
-        timestamp_text(created).alias("created_at"),
-        pl.coalesce(replied).alias("first_response_at"),
-        timestamp_text(column(rows, "closed_date")).alias("resolved_at"),
-        handle.alias("handle_time_seconds"),
-        pl.col("__channel").alias("channel"),
-        column(rows, "hs_ticket_priority").str.strip_chars().str.to_lowercase().alias("priority"),
+    mapping = builtin(
+        "tickets",
+        {
+            "ticket_id": "id",
+            "customer_id": "derived.customer_id",
+            "created_at": ColumnSpec(expr="COALESCE(createdate, createdat)"),
+            "first_response_at": "derived.first_response_at",
+            "resolved_at": "closed_date",
+            "handle_time_seconds": "derived.handle_time_seconds",
+            "channel": ColumnSpec(field="source_type", values=settings["channel_map"]),
+            "priority": ColumnSpec(expr="LOWER(TRIM(hs_ticket_priority))"),
+        },
+        user=user_mapping(data.settings, "tickets"),
+    )
+    frame = apply_mapping(
+        builder, rows, mapping, currency=data.settings["currency"], hints={"channel": "tickets.channel_map"}
     )
     return builder.result(frame)
 
@@ -118,16 +121,23 @@ def survey_responses(data: Objects) -> RawTable:
         rows = builder.reject(rows, pl.col("__type").is_null(), "survey type not nps, csat or ces")
     if "hs_contact_id" in rows.columns:
         rows = rows.join(_contact_companies(data), left_on="hs_contact_id", right_on="__contact", how="left")
-    frame = rows.select(
-        pl.col("id").alias("response_id"),
-        pl.coalesce(primary(rows, "companies"), column(rows, "__company")).alias("customer_id"),
-        pl.col("__type").alias("survey_type"),
-        _score(rows, settings["scales"]).alias("score"),
-        timestamp_text(first_of(rows, "hs_submission_timestamp", "hs_createdate", "createdat")).alias(
-            "submitted_at"
-        ),
+    rows = rows.with_columns(
+        pl.coalesce(primary(rows, "companies"), column(rows, "__company")).alias("derived.customer_id"),
+        pl.col("__type").alias("derived.survey_type"),
+        _score(rows, settings["scales"]).alias("derived.score"),
     )
-    return builder.result(frame)
+    mapping = builtin(
+        "feedback_submissions",
+        {
+            "response_id": "id",
+            "customer_id": "derived.customer_id",
+            "survey_type": "derived.survey_type",
+            "score": "derived.score",
+            "submitted_at": ColumnSpec(expr="COALESCE(hs_submission_timestamp, hs_createdate, createdat)"),
+        },
+        user=user_mapping(data.settings, "survey_responses"),
+    )
+    return builder.result(apply_mapping(builder, rows, mapping, currency=data.settings["currency"]))
 
 
 def _score(rows: pl.DataFrame, scales: dict[str, list[float]]) -> pl.Expr:
@@ -161,19 +171,28 @@ def activity(data: Objects) -> RawTable:
     """The activity table, from engagements of every kind configured."""
     names = [n for n in data.settings["activity"]["objects"] if data.has(n)]
     builder = TableBuilder("activity", ", ".join(data.where(n) for n in names) or data.source.origin)
+    user = user_mapping(data.settings, "activity")
     frames = []
     for name in names:
         rows = data.rows(name, builder, optional=True)
         if not rows.width:
             continue
         kind = snake(column(rows, "engagement_type")) if name == "engagements" else pl.lit(name[:-1])
-        frames.append(
-            rows.select(
-                pl.col("id").alias("activity_id"),
-                primary(rows, "companies").alias("customer_id"),
-                timestamp_text(first_of(rows, "hs_timestamp", "createdat")).alias("occurred_at"),
-                kind.alias("activity_type"),
-            )
+        rows = rows.with_columns(
+            primary(rows, "companies").alias("derived.customer_id"),
+            first_of(rows, "hs_timestamp", "createdat").alias("derived.occurred_at"),
+            kind.alias("derived.activity_type"),
         )
+        mapping = builtin(
+            name,
+            {
+                "activity_id": "id",
+                "customer_id": "derived.customer_id",
+                "occurred_at": "derived.occurred_at",
+                "activity_type": "derived.activity_type",
+            },
+            user={k: v for k, v in (user or {}).items() if k != "object"},
+        )
+        frames.append(apply_mapping(builder, rows, mapping, currency=data.settings["currency"]))
     frame = concat_text(frames) if frames else pl.DataFrame(schema=dict.fromkeys(_ACTIVITY, pl.String))
     return builder.result(frame)

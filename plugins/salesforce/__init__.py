@@ -11,15 +11,18 @@ lists the mapping and the options that change it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from crmetrics.connector import RawTable
 from crmetrics.errors import Issue
 from crmetrics.hookspecs import hookimpl
+from crmetrics.model import TABLES
 from crmetrics.plugins.crm_common.connector import CrmConnector
 from crmetrics.plugins.crm_common.http import error_code
+from crmetrics.plugins.crm_common.mapping import replaces_builtin, user_mapping
 from crmetrics.plugins.salesforce import customers, finance, pipeline, support
-from crmetrics.plugins.salesforce.objects import Objects
+from crmetrics.plugins.salesforce.objects import Objects, read_custom
 from crmetrics.plugins.salesforce.options import OPTIONS_SCHEMA
 from crmetrics.plugins.salesforce.source import ApiSource, FileSource
 
@@ -55,7 +58,7 @@ class SalesforceConnector(CrmConnector):
             if self.is_live:
                 source: Any = ApiSource(self.client(classify_salesforce_error), self.settings["api_version"])
             else:
-                source = FileSource(self.folder)
+                source = FileSource(self.folder, self.settings["date_format"])
             self._data = Objects(source, self.settings)
         return self._data
 
@@ -66,12 +69,35 @@ class SalesforceConnector(CrmConnector):
             present.append("revenue")
         if any(self.data.has(n) for n in self.settings["activity"]["objects"]):
             present.append("activity")
-        return [t for t in self.tables if t in present]
+        for table, name in self._custom_objects().items():
+            if self.data.has(name):
+                present.append(table)
+            elif table in present:
+                present.remove(table)
+        return [t for t in TABLES if t in present]
+
+    def _custom_objects(self) -> dict[str, str]:
+        """Tables the project maps from another object than the built-in one."""
+        builtin = {**PRIMARY, "revenue": "", "activity": ""}
+        standard = {
+            "revenue": ("OpportunityLineItem", "Order", self.settings["revenue"]["invoice"]["object"]),
+            "activity": tuple(self.settings["activity"]["objects"]),
+        }
+        out = {}
+        for table in TABLES:
+            user = user_mapping(self.settings, table)
+            other = (user or {}).get("object")
+            if not other:
+                continue
+            known = standard.get(table, (builtin.get(table, ""),))
+            if all(replaces_builtin(user, name) for name in known):
+                out[table] = str(other)
+        return out
 
     def readers(self) -> Mapping[str, Callable[[], RawTable]]:
         """A builder per canonical table."""
         data = self.data
-        return {
+        readers: dict[str, Callable[[], RawTable]] = {
             "customers": lambda: customers.customers(data),
             "deals": lambda: pipeline.deals(data),
             "leads": lambda: pipeline.leads(data),
@@ -80,6 +106,9 @@ class SalesforceConnector(CrmConnector):
             "spend": lambda: finance.spend(data),
             "revenue": lambda: finance.revenue(data),
         }
+        for table, name in self._custom_objects().items():
+            readers[table] = partial(read_custom, data, table, name)
+        return readers
 
 
 def classify_salesforce_error(response: httpx.Response) -> Issue | None:

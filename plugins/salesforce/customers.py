@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from crmetrics.connector import RawTable
+from crmetrics.mapping import ColumnSpec
 from crmetrics.plugins.crm_common.frames import (
     TableBuilder,
     channel,
@@ -23,6 +24,7 @@ from crmetrics.plugins.crm_common.frames import (
     timestamp_text,
     truthy,
 )
+from crmetrics.plugins.crm_common.mapping import builtin, user_mapping
 from crmetrics.plugins.salesforce.objects import Objects
 
 _WON_DEAL = "not a customer (no won opportunity)"
@@ -35,24 +37,37 @@ def customers(data: Objects) -> RawTable:
     accounts = data.rows("Account", builder)
     accounts = _with_acquisition(data, accounts)
     accounts = _with_churn(data, accounts)
+    source = pl.coalesce(column(accounts, "accountsource"), pl.col("__won_lead_source"))
+    accounts = accounts.with_columns(
+        pl.col("__acquired").alias("derived.acquired_at"),
+        pl.col("__churned").alias("derived.churned_at"),
+        segment(accounts, settings["segment"], "numberofemployees").alias("derived.segment"),
+        channel(source, data.settings["channel_map"]).alias("derived.acquisition_channel"),
+    ).drop("__acquired", "__churned", "__won_lead_source", "__first_won")
+    mapping = builtin(
+        "Account",
+        {
+            "customer_id": "Id",
+            "name": "Name",
+            "acquired_at": "derived.acquired_at",
+            "churned_at": "derived.churned_at",
+            "segment": "derived.segment",
+            "region": ColumnSpec(field=settings["region_field"])
+            if settings["region_field"]
+            else ColumnSpec(),
+            "industry": "Industry",
+            "acquisition_channel": "derived.acquisition_channel",
+        },
+        user=user_mapping(data.settings, "customers"),
+    )
+    frame = data.apply(builder, accounts, mapping)
     if not settings["include_prospects"]:
         reason = (
             _WON_DEAL
             if settings["acquired_at"] == "first_won_deal"
             else (f"not a customer (no {settings['acquired_at_field']})")
         )
-        accounts = builder.reject(accounts, pl.col("__acquired").is_null(), reason)
-    source = pl.coalesce(column(accounts, "accountsource"), pl.col("__won_lead_source"))
-    frame = accounts.select(
-        pl.col("id").alias("customer_id"),
-        column(accounts, "name").alias("name"),
-        pl.col("__acquired").alias("acquired_at"),
-        pl.col("__churned").alias("churned_at"),
-        segment(accounts, settings["segment"], "numberofemployees").alias("segment"),
-        column(accounts, settings["region_field"]).alias("region"),
-        column(accounts, "industry").alias("industry"),
-        channel(source, data.settings["channel_map"]).alias("acquisition_channel"),
-    )
+        frame = builder.reject(frame, pl.col("acquired_at").is_null(), reason)
     return builder.result(frame)
 
 

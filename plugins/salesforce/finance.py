@@ -16,13 +16,12 @@ from crmetrics.connector import RawTable
 from crmetrics.plugins.crm_common.frames import (
     TableBuilder,
     column,
-    convert_currency,
     ensure,
     first_of,
     snake,
-    timestamp_text,
     truthy,
 )
+from crmetrics.plugins.crm_common.mapping import builtin, user_mapping
 from crmetrics.plugins.salesforce.objects import Objects
 
 _COLUMNS = ("revenue_id", "customer_id", "recognized_at", "amount", "cost")
@@ -65,27 +64,25 @@ def revenue(data: Objects) -> RawTable:
             column(rows, invoice["amount_field"]).alias("__amount"),
             column(rows, "currencyisocode").alias("__currency"),
         )
-    rows = rows.with_columns(column(rows, settings["cost_field"]).alias("__cost"))
-    for amount in ("__amount", "__cost"):
-        rows = convert_currency(
-            builder,
-            rows,
-            amount=amount,
-            currency=pl.col("__currency"),
-            settings=data.settings["currency"],
-        )
-    frame = (
-        rows.select(
-            pl.col("id").alias("revenue_id"),
-            pl.col("__customer").alias("customer_id"),
-            timestamp_text(pl.col("__date")).alias("recognized_at"),
-            pl.col("__amount").alias("amount"),
-            pl.col("__cost").alias("cost"),
-        )
-        if rows.width
-        else pl.DataFrame(schema=dict.fromkeys(_COLUMNS, pl.String))
+    rows = rows.with_columns(
+        column(rows, settings["cost_field"]).alias("__cost") if rows.width else pl.lit(None).alias("__cost")
     )
-    return builder.result(frame)
+    rows = ensure(rows, "id", "__customer", "__date", "__amount", "__currency").rename(
+        {f"__{name}": f"derived.{name}" for name in ("customer", "date", "amount", "cost", "currency")}
+    )
+    mapping = builtin(
+        name,
+        {
+            "revenue_id": "Id",
+            "customer_id": "derived.customer",
+            "recognized_at": "derived.date",
+            "amount": "derived.amount",
+            "cost": "derived.cost",
+        },
+        currency="derived.currency",
+        user={k: v for k, v in (user_mapping(data.settings, "revenue") or {}).items() if k != "object"},
+    )
+    return builder.result(data.apply(builder, rows, mapping))
 
 
 def _with_status(rows: pl.DataFrame, field: str, statuses: list[str]) -> pl.DataFrame:
@@ -134,25 +131,28 @@ def spend(data: Objects) -> RawTable:
     """The spend table, from campaigns' actual costs."""
     builder = TableBuilder("spend", data.where("Campaign"))
     settings: Mapping[str, Any] = data.settings["spend"]
+    user = user_mapping(data.settings, "spend")
     campaigns = data.rows("Campaign", builder)
-    campaigns = builder.reject(campaigns, column(campaigns, "actualcost").is_null(), "no ActualCost")
-    campaigns = campaigns.with_columns(column(campaigns, "actualcost").alias("__amount"))
-    campaigns = convert_currency(
-        builder,
-        campaigns,
-        amount="__amount",
-        currency=column(campaigns, "currencyisocode"),
-        settings=data.settings["currency"],
-    )
+    if "amount" not in ((user or {}).get("columns") or {}):
+        campaigns = builder.reject(campaigns, column(campaigns, "actualcost").is_null(), "no ActualCost")
     categories = {str(k).strip().lower(): v for k, v in settings["category_map"].items()}
     kind = column(campaigns, "type").str.strip_chars().str.to_lowercase()
-    frame = campaigns.select(
-        pl.col("id").alias("spend_id"),
-        timestamp_text(column(campaigns, "startdate")).alias("spent_at"),
+    campaigns = campaigns.with_columns(
         kind.replace_strict(categories, default=settings["category"], return_dtype=pl.String).alias(
-            "category"
+            "derived.category"
         ),
-        snake(column(campaigns, "type")).alias("channel"),
-        pl.col("__amount").alias("amount"),
+        snake(column(campaigns, "type")).alias("derived.channel"),
     )
-    return builder.result(frame)
+    mapping = builtin(
+        "Campaign",
+        {
+            "spend_id": "Id",
+            "spent_at": "StartDate",
+            "category": "derived.category",
+            "channel": "derived.channel",
+            "amount": "ActualCost",
+        },
+        currency="CurrencyIsoCode",
+        user=user,
+    )
+    return builder.result(data.apply(builder, campaigns, mapping))

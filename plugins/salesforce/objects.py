@@ -13,9 +13,19 @@ from typing import Any
 
 import polars as pl
 
+from crmetrics.connector import RawTable
 from crmetrics.errors import DataError, Issue, Location
-from crmetrics.plugins.crm_common.frames import TableBuilder, drop_where_latest, latest, latest_last, truthy
-from crmetrics.plugins.salesforce.source import ObjectSource
+from crmetrics.mapping import TableMapping
+from crmetrics.plugins.crm_common.frames import (
+    TableBuilder,
+    drop_where_latest,
+    ensure,
+    latest,
+    latest_last,
+    truthy,
+)
+from crmetrics.plugins.crm_common.mapping import apply_mapping, mapped_fields
+from crmetrics.plugins.salesforce.source import ObjectSource, long_ids
 
 #: Modification stamps, most precise first: SystemModstamp also moves on system updates.
 MODIFIED = ("systemmodstamp", "lastmodifieddate", "createddate")
@@ -66,6 +76,42 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Standard checkbox fields: exports write a false checkbox as an empty cell, never a null.
+CHECKBOXES = frozenset(
+    {
+        "isdeleted",
+        "isclosed",
+        "iswon",
+        "isconverted",
+        "incoming",
+        "isescalated",
+        "isclosedoncreate",
+        "iscompleted",
+        "isviolated",
+        "hasopportunitylineitem",
+        "isactive",
+        "isprivate",
+        "isunreadbyowner",
+        "isexcludedfromterritory2filter",
+        "isarchived",
+        "isrecurrence",
+        "isreminderset",
+        "isvisibleinselfservice",
+    }
+)
+
+#: The object each table's built-in mapping reads (revenue and activity: see their readers).
+BUILTIN_OBJECTS = {
+    "customers": "Account",
+    "deals": "Opportunity",
+    "leads": "Lead",
+    "tickets": "Case",
+    "spend": "Campaign",
+    "revenue": "OpportunityLineItem",
+    "activity": "Task",
+}
+
+
 class Objects:
     """Reads objects from a source once and serves them in the forms mappings need."""
 
@@ -105,12 +151,29 @@ class Objects:
                 s["revenue"]["cost_field"],
                 "CurrencyIsoCode",
             ]
-        return [*_COMMON, *FIELDS.get(name, ()), *(f for f in extra if f)]
+        mapped = mapped_fields(s, name, BUILTIN_OBJECTS)
+        return [*_COMMON, *FIELDS.get(name, ()), *(f for f in extra if f), *mapped]
+
+    def checkboxes(self, name: str) -> set[str]:
+        """The object's checkbox fields (lower-case): standard, configured, or described."""
+        configured = {f.lower() for f in self.settings["checkbox_fields"]}
+        return {*CHECKBOXES, *configured, *self.source.checkboxes(name)}
 
     def raw(self, name: str) -> pl.DataFrame:
         """Every row as read, duplicates and deleted records included."""
         if name not in self._raw:
             frame = self.source.read(name, self.fields(name)) if self.has(name) else pl.DataFrame()
+            if self.has(name) and not frame.height:
+                # An object with no records still has its fields, so every table reads empty.
+                names = dict.fromkeys(f.lower() for f in self.fields(name))
+                frame = (
+                    ensure(frame, *names)
+                    if frame.width
+                    else pl.DataFrame(schema=dict.fromkeys(names, pl.String))
+                )
+            checkboxes = self.checkboxes(name)
+            boxes = [c for c in frame.columns if c in checkboxes]
+            frame = frame.with_columns(pl.col(c).fill_null("false") for c in boxes)
             if frame.width and "id" not in frame.columns:
                 raise DataError(
                     Issue(
@@ -144,7 +207,34 @@ class Objects:
                 )
         return frame
 
+    def apply(
+        self,
+        builder: TableBuilder,
+        frame: pl.DataFrame,
+        mapping: TableMapping,
+        *,
+        hints: Mapping[str, str] | None = None,
+    ) -> pl.DataFrame:
+        """``mapping`` applied with the connector's currency, and Salesforce's 15-character
+        ids widened in the id columns it computes (a custom lookup such as Account__c holds
+        whatever form the export wrote)."""
+        return apply_mapping(
+            builder, frame, mapping, currency=self.settings["currency"], hints=hints, ids=long_ids
+        )
+
     def current(self, name: str) -> pl.DataFrame:
         """One row per live record, its most recent copy: for lookups and aggregates."""
         frame = self.rows(name)
         return latest(frame, "id", MODIFIED) if frame.width else frame
+
+
+def read_custom(data: Objects, table: str, name: str) -> RawTable:
+    """``table`` from an object the project maps whole (a custom object such as Spend__c).
+
+    The object gets what every object gets: 18-character ids, checkbox cells, deleted and
+    merged records dropped, the most recent copy of a duplicate kept.
+    """
+    builder = TableBuilder(table, data.where(name))
+    rows = data.rows(name, builder)
+    mapping = TableMapping.parse(data.settings["mappings"][table])
+    return builder.result(data.apply(builder, rows, mapping))

@@ -10,16 +10,9 @@ from __future__ import annotations
 import polars as pl
 
 from crmetrics.connector import RawTable
-from crmetrics.plugins.crm_common.frames import (
-    TableBuilder,
-    bool_text,
-    channel,
-    column,
-    convert_currency,
-    map_picklist,
-    timestamp_text,
-    truthy,
-)
+from crmetrics.mapping import ColumnSpec
+from crmetrics.plugins.crm_common.frames import TableBuilder, bool_text, channel, column, truthy
+from crmetrics.plugins.crm_common.mapping import builtin, user_mapping
 from crmetrics.plugins.salesforce.objects import Objects
 
 
@@ -28,36 +21,28 @@ def deals(data: Objects) -> RawTable:
     builder = TableBuilder("deals", data.where("Opportunity"))
     opportunities = data.rows("Opportunity", builder)
     settings = data.settings["deals"]
-    opportunities = opportunities.with_columns(column(opportunities, "amount").alias("__amount"))
-    opportunities = convert_currency(
+    mapping = builtin(
+        "Opportunity",
+        {
+            "deal_id": "Id",
+            "customer_id": "AccountId",
+            "amount": "Amount",
+            "stage": "StageName",
+            "is_closed": "IsClosed",
+            "is_won": "IsWon",
+            "deal_type": ColumnSpec(field=settings["deal_type_field"], values=settings["deal_type_map"]),
+            "created_at": "CreatedDate",
+            # An open deal's CloseDate is only a forecast.
+            "closed_at": ColumnSpec(expr="CASE WHEN IsClosed THEN CloseDate END"),
+        },
+        currency="CurrencyIsoCode",
+        user=user_mapping(data.settings, "deals"),
+    )
+    frame = data.apply(
         builder,
         opportunities,
-        amount="__amount",
-        currency=column(opportunities, "currencyisocode"),
-        settings=data.settings["currency"],
-    )
-    opportunities = map_picklist(
-        builder,
-        opportunities,
-        column(opportunities, settings["deal_type_field"]),
-        settings["deal_type_map"],
-        target="__deal_type",
-        label="deal_type",
-        option="deals.deal_type_map",
-    )
-    is_closed = truthy(column(opportunities, "isclosed"))
-    frame = opportunities.select(
-        pl.col("id").alias("deal_id"),
-        column(opportunities, "accountid").alias("customer_id"),
-        pl.col("__amount").alias("amount"),
-        column(opportunities, "stagename").alias("stage"),
-        bool_text(column(opportunities, "isclosed")).alias("is_closed"),
-        bool_text(column(opportunities, "iswon")).alias("is_won"),
-        pl.col("__deal_type").alias("deal_type"),
-        timestamp_text(column(opportunities, "createddate")).alias("created_at"),
-        pl.when(is_closed.fill_null(False))
-        .then(timestamp_text(column(opportunities, "closedate")))
-        .alias("closed_at"),
+        mapping,
+        hints={"deal_type": "deals.deal_type_map"},
     )
     return builder.result(frame)
 
@@ -77,15 +62,23 @@ def leads(data: Objects) -> RawTable:
         .then(pl.when(by_status).then(pl.lit("true")).otherwise(pl.lit("false")))
         .otherwise(column(rows, "isconverted"))
     )
-    frame = rows.select(
-        pl.col("id").alias("lead_id"),
-        timestamp_text(column(rows, "createddate")).alias("created_at"),
-        channel(column(rows, "leadsource"), data.settings["channel_map"]).alias("source"),
-        is_converted.alias("is_converted"),
-        timestamp_text(column(rows, "converteddate")).alias("converted_at"),
-        column(rows, "convertedaccountid").alias("customer_id"),
+    rows = rows.with_columns(
+        is_converted.alias("derived.is_converted"),
+        channel(column(rows, "leadsource"), data.settings["channel_map"]).alias("derived.source"),
     )
-    return builder.result(frame)
+    mapping = builtin(
+        "Lead",
+        {
+            "lead_id": "Id",
+            "created_at": "CreatedDate",
+            "source": "derived.source",
+            "is_converted": "derived.is_converted",
+            "converted_at": "ConvertedDate",
+            "customer_id": "ConvertedAccountId",
+        },
+        user=user_mapping(data.settings, "leads"),
+    )
+    return builder.result(data.apply(builder, rows, mapping))
 
 
 def _converted_statuses(data: Objects) -> list[str]:

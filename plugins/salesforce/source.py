@@ -32,6 +32,7 @@ from crmetrics.plugins.crm_common.files import (
     read_csv_text,
     read_json,
     to_text,
+    with_record_origin,
 )
 from crmetrics.plugins.crm_common.http import ApiClient
 
@@ -56,6 +57,10 @@ class ObjectSource(Protocol):
         """The file or URL the object comes from, for messages."""
         ...
 
+    def checkboxes(self, name: str) -> set[str]:
+        """The object's boolean fields the source knows of (lower-case), e.g. from describe."""
+        ...
+
 
 def long_id(short: str) -> str:
     """The 18-character, case-insensitive form of a 15-character Salesforce id."""
@@ -66,18 +71,23 @@ def long_id(short: str) -> str:
     return short + suffix
 
 
+def long_ids(expr: pl.Expr) -> pl.Expr:
+    """:func:`long_id` as an expression: 15-character ids widened, anything else as it is."""
+    text = expr.cast(pl.String)
+    suffix = []
+    for start in (0, 5, 10):
+        bits = pl.sum_horizontal(
+            text.str.slice(start + i, 1).str.contains("^[A-Z]$").cast(pl.Int32) * (1 << i) for i in range(5)
+        )
+        suffix.append(bits.replace_strict(dict(enumerate(_SUFFIX_CHARS)), return_dtype=pl.String))
+    return pl.when(text.str.contains(_SHORT_ID)).then(pl.concat_str([text, *suffix])).otherwise(text)
+
+
 def normalise(frame: pl.DataFrame) -> pl.DataFrame:
     """Lower-case columns, and 18-character ids in every id or reference column."""
     frame = lower_columns(frame)
     ids = [c for c in frame.columns if c == "id" or c.endswith(("id", ".id"))]
-    return frame.with_columns(
-        pl.when(pl.col(c).str.contains(_SHORT_ID))
-        .then(pl.col(c).map_elements(long_id, return_dtype=pl.String, skip_nulls=True))
-        .otherwise(pl.col(c))
-        .alias(c)
-        for c in ids
-        if frame.schema[c] == pl.String
-    )
+    return frame.with_columns(long_ids(pl.col(c)).alias(c) for c in ids if frame.schema[c] == pl.String)
 
 
 def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, str | None]:
@@ -118,9 +128,14 @@ def records_of(document: Any, path: Path) -> Iterator[Mapping[str, Any]]:
 class FileSource:
     """Objects read from a folder of REST JSON results and CSV exports."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, date_format: str | None = None) -> None:
         self.folder = folder
         self.origin = str(folder)
+        self.date_format = date_format
+
+    def checkboxes(self, name: str) -> set[str]:
+        """None known: export files carry no field types (see ``checkbox_fields``)."""
+        return set()
 
     def _entry(self, name: str) -> Path | None:
         return find_entry(self.folder, name, (".json", ".csv"))
@@ -143,11 +158,12 @@ class FileSource:
         frames = [self._read_file(path) for path in files]
         return normalise(concat_text(frames))
 
-    @staticmethod
-    def _read_file(path: Path) -> pl.DataFrame:
+    def _read_file(self, path: Path) -> pl.DataFrame:
         if path.suffix.lower() == ".csv":
-            return read_csv_text(path)
-        return frame_of_text([flatten(r) for r in records_of(read_json(path), path)])
+            return read_csv_text(path, date_format=self.date_format, origins=True)
+        return with_record_origin(
+            frame_of_text([flatten(r) for r in records_of(read_json(path), path)]), str(path)
+        )
 
 
 class ApiSource:
@@ -182,26 +198,37 @@ class ApiSource:
             return pl.DataFrame()
         api_name = self._names()[name.lower()]
         soql = f"SELECT {', '.join(self._selectable(api_name, fields))} FROM {api_name}"
-        rows: list[dict[str, str | None]] = []
+        frames: list[pl.DataFrame] = []
         listener = progress.current()
         listener.object_started(self.client.service, api_name)
         body = self.client.get_json(f"{self.prefix}/query", params={"q": soql})
         while True:
-            records = body.get("records", [])
-            rows.extend(flatten(r) for r in records)
+            records = body.get("records") or []
+            page = frame_of_text([flatten(r) for r in records])
+            frames.append(with_record_origin(page, f"{self.where(name)} page {len(frames) + 1}"))
             listener.page_read(self.client.service, api_name, len(records))
             next_url = body.get("nextRecordsUrl")
             if body.get("done", True) or not next_url:
                 break
             body = self.client.get_json(next_url)
         listener.object_done(self.client.service, api_name)
-        return normalise(frame_of_text(rows))
+        return normalise(concat_text(frames))
+
+    def checkboxes(self, name: str) -> set[str]:
+        """The fields the object's describe types ``boolean``."""
+        if not self.has(name):
+            return set()
+        described = self._describe(self._names()[name.lower()]).get("fields", [])
+        return {f["name"].lower() for f in described if f.get("type") == "boolean"}
+
+    def _describe(self, api_name: str) -> dict[str, Any]:
+        if api_name not in self._described:
+            self._described[api_name] = self.client.get_json(f"{self.prefix}/sobjects/{api_name}/describe")
+        return self._described[api_name]
 
     def _selectable(self, api_name: str, fields: Sequence[str]) -> list[str]:
         """The wanted fields the org has: asking for a missing one fails the whole query."""
-        if api_name not in self._described:
-            self._described[api_name] = self.client.get_json(f"{self.prefix}/sobjects/{api_name}/describe")
-        described = self._described[api_name].get("fields", [])
+        described = self._describe(api_name).get("fields", [])
         names = {f["name"].lower(): f["name"] for f in described}
         relations = {str(f["relationshipName"]).lower() for f in described if f.get("relationshipName")}
         chosen: dict[str, str] = {"id": "Id"}

@@ -11,18 +11,18 @@ from __future__ import annotations
 import polars as pl
 
 from crmetrics.connector import RawTable
+from crmetrics.mapping import ColumnSpec
 from crmetrics.plugins.crm_common.files import concat_text
 from crmetrics.plugins.crm_common.frames import (
     TableBuilder,
     column,
     first_of,
-    map_picklist,
     number,
     snake,
     timestamp,
-    timestamp_text,
     truthy,
 )
+from crmetrics.plugins.crm_common.mapping import builtin, user_mapping
 from crmetrics.plugins.salesforce.objects import Objects
 
 _STAMP = pl.Datetime("us", "UTC")
@@ -54,25 +54,25 @@ def tickets(data: Objects) -> RawTable:
         found = handle_times[source].rename({"__value": f"__ht_{source}"})
         cases = cases.join(found, left_on="id", right_on="__case", how="left")
         handle_time.append(pl.col(f"__ht_{source}"))
-    cases = map_picklist(
-        builder,
-        cases,
-        column(cases, "origin"),
-        settings["channel_map"],
-        target="__channel",
-        label="channel",
-        option="tickets.channel_map",
+    cases = cases.with_columns(
+        _first(first_response, _STAMP).alias("derived.first_response_at"),
+        _first(handle_time, pl.Float64()).alias("derived.handle_time_seconds"),
     )
-    frame = cases.select(
-        pl.col("id").alias("ticket_id"),
-        column(cases, "accountid").alias("customer_id"),
-        timestamp_text(column(cases, "createddate")).alias("created_at"),
-        _first(first_response, _STAMP).alias("first_response_at"),
-        timestamp_text(column(cases, "closeddate")).alias("resolved_at"),
-        _first(handle_time, pl.Float64()).alias("handle_time_seconds"),
-        pl.col("__channel").alias("channel"),
-        column(cases, "priority").str.strip_chars().str.to_lowercase().alias("priority"),
+    mapping = builtin(
+        "Case",
+        {
+            "ticket_id": "Id",
+            "customer_id": "AccountId",
+            "created_at": "CreatedDate",
+            "first_response_at": "derived.first_response_at",
+            "resolved_at": "ClosedDate",
+            "handle_time_seconds": "derived.handle_time_seconds",
+            "channel": ColumnSpec(field="Origin", values=settings["channel_map"]),
+            "priority": ColumnSpec(expr="LOWER(TRIM(Priority))"),
+        },
+        user=user_mapping(data.settings, "tickets"),
     )
+    frame = data.apply(builder, cases, mapping, hints={"channel": "tickets.channel_map"})
     return builder.result(frame)
 
 
@@ -141,22 +141,26 @@ def activity(data: Objects) -> RawTable:
     """The activity table, from tasks, events and emails."""
     names = [n for n in data.settings["activity"]["objects"] if data.has(n)]
     builder = TableBuilder("activity", ", ".join(data.where(n) for n in names) or data.source.origin)
+    user = user_mapping(data.settings, "activity")
     frames = []
     for name in names:
         rows = data.rows(name, builder)
-        if not rows.width:
-            continue
         kind = snake(first_of(rows, "type", "tasksubtype"))
-        frames.append(
-            rows.select(
-                pl.col("id").alias("activity_id"),
-                column(rows, "accountid").alias("customer_id"),
-                timestamp_text(first_of(rows, "activitydatetime", "activitydate", "createddate")).alias(
-                    "occurred_at"
-                ),
-                pl.coalesce(kind, pl.lit(name.lower())).alias("activity_type"),
-            )
+        rows = rows.with_columns(
+            first_of(rows, "activitydatetime", "activitydate", "createddate").alias("derived.occurred_at"),
+            pl.coalesce(kind, pl.lit(name.lower())).alias("derived.activity_type"),
         )
+        mapping = builtin(
+            name,
+            {
+                "activity_id": "Id",
+                "customer_id": "AccountId",
+                "occurred_at": "derived.occurred_at",
+                "activity_type": "derived.activity_type",
+            },
+            user={k: v for k, v in (user or {}).items() if k != "object"},
+        )
+        frames.append(data.apply(builder, rows, mapping))
     return builder.result(
         concat_text(frames)
         if frames

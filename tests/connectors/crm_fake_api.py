@@ -44,6 +44,19 @@ class FakeApi:
     def on(self, key: str, *replies: Reply | dict[str, Any]) -> None:
         self.routes[key] = [r if isinstance(r, Reply) else Reply(body=r) for r in replies]
 
+    def empty_salesforce(self, prefix: str, describes: dict[str, list[dict[str, Any]]]) -> None:
+        """An org whose objects exist (``describes``: object -> its describe fields) but hold no
+        records: the query answers 200 with ``totalSize: 0``, as Salesforce does."""
+        self.on(f"{prefix}/sobjects", {"sobjects": [{"name": n, "queryable": True} for n in describes]})
+        for name, fields in describes.items():
+            self.on(f"{prefix}/sobjects/{name}/describe", {"name": name, "fields": fields})
+            self.on(f"{prefix}/query#{name}", {"totalSize": 0, "done": True, "records": []})
+
+    def empty_hubspot(self, *objects: str) -> None:
+        """A portal whose objects hold no records: each list answers 200 with ``results: []``."""
+        for name in objects:
+            self.on(f"/crm/v3/objects/{name}", {"results": []})
+
     def calls(self, key: str) -> list[Seen]:
         return [r for r in self.requests if r.key == key]
 

@@ -170,7 +170,7 @@ def test_survey_scales_and_unknown_surveys() -> None:
     assert surveys["7005"]["customer_id"] == "1002"  # through contact 3001
     assert surveys["7005"]["submitted_at"] == utc(2024, 6, 3, 10)  # epoch ms
     rep = report(conn, "survey_responses")
-    assert rep.rejected["score off the survey's scale (nps 0-10, csat 1-5, ces 1-7)"] == 2
+    assert rep.rejected["score: score off the survey's scale (nps 0-10, csat 1-5, ces 1-7)"] == 2
     assert rep.rejected["survey type not nps, csat or ces"] == 1
 
 
@@ -181,7 +181,7 @@ def test_survey_options() -> None:
     # Now a CSAT response, but 3 on 0-2 maps to 7: off the 1-5 scale, so rejected.
     assert "7004" not in surveys
     rep = report(conn, "survey_responses")
-    assert rep.rejected == {"score off the survey's scale (nps 0-10, csat 1-5, ces 1-7)": 3}
+    assert rep.rejected == {"score: score off the survey's scale (nps 0-10, csat 1-5, ces 1-7)": 3}
 
 
 def test_invoices_from_a_ui_export() -> None:
@@ -190,7 +190,7 @@ def test_invoices_from_a_ui_export() -> None:
     assert set(revenue) == {"8002", "8004"}  # draft and voided are not revenue
     assert revenue["8002"]["recognized_at"] == utc(2024, 4, 2, 9, 15)  # "2024-04-02 09:15"
     assert revenue["8004"]["amount"] == 150.0
-    assert report(conn, "revenue").rejected == {"not a number": 1}  # "1,000.00"
+    assert report(conn, "revenue").rejected == {"amount: not a number": 1}  # "1,000.00"
 
 
 def test_engagements_in_epoch_milliseconds() -> None:

@@ -153,11 +153,12 @@ def test_deal_type_map_override_merges_over_defaults() -> None:
 def test_lead_conversion_from_lead_status_and_bad_flags() -> None:
     conn = connector()
     leads = rows(conn, "leads")
-    # IsConverted is empty; LeadStatus says "Qualified - Won" is a converted status.
-    assert leads["00Q000000000002AAA"]["is_converted"] is True
+    # IsConverted is a checkbox: its empty cell is false (exports write false that way),
+    # whatever the status says; the status stands in only when there is no IsConverted.
+    assert leads["00Q000000000002AAA"]["is_converted"] is False
     assert leads["00Q000000000003AAA"]["is_converted"] is False
     assert "00Q000000000004AAA" not in leads  # IsConverted "maybe"
-    assert report(conn, "leads").rejected == {"not a boolean (true/false, 1/0, yes/no)": 1}
+    assert report(conn, "leads").rejected == {"is_converted: not a boolean (true/false, 1/0, yes/no)": 1}
 
 
 def test_data_loader_csv_hygiene() -> None:
@@ -175,7 +176,7 @@ def test_bulk_csv_numbers() -> None:
     assert revenue["801000000000001AAA"]["amount"] == 1500.0  # "1.5E+3"
     assert revenue["801000000000004AAA"]["amount"] == 150.0  # 100 EUR x 1.5
     assert "801000000000003AAA" not in revenue  # a Draft order is not revenue
-    assert report(conn, "revenue").rejected == {"not a number": 1}  # "2,000"
+    assert report(conn, "revenue").rejected == {"amount: not a number": 1}  # "2,000"
     tickets = rows(connector(), "tickets")
     assert tickets["500000000000002AAA"]["handle_time_seconds"] == 95.0  # 95 + "0.0"
 
@@ -222,7 +223,7 @@ def test_activity_from_bulk_chunks() -> None:
     activity = rows(conn, "activity")
     assert set(activity) == {"00T000000000001AAA", "00T000000000002AAA", "00T000000000004AAA"}
     assert activity["00T000000000004AAA"]["activity_type"] == "send_letter"
-    assert report(conn, "activity").rejected == {"deleted": 1, "missing value": 1}
+    assert report(conn, "activity").rejected == {"deleted": 1, "customer_id: missing value": 1}
 
 
 def test_available_tables() -> None:

@@ -164,8 +164,9 @@ def range_options(command: F) -> F:
 source_option = click.option(
     "--source",
     "-s",
-    default=None,
-    help="Source URI (csv:DIR, parquet:DIR, sample, ...) or a name from the project file.",
+    multiple=True,
+    help="Source URI (csv:DIR, parquet:DIR, sample, ...) or a name from the project file; "
+    "repeat it to combine sources, TABLE=SOURCE to say which one provides a table.",
 )
 
 
@@ -208,9 +209,16 @@ def build_request(
     )
 
 
-def chosen_source(engine: Engine, source: str | None) -> str:
-    """``--source``, or the project file's ``source:``; a usage error when neither is set."""
-    chosen = source or engine.project.source
+def chosen_source(engine: Engine, source: Sequence[str]) -> Any:
+    """``--source``, or the project file's ``source:``; a usage error when neither is set.
+
+    Several ``--source`` values, or ``TABLE=SOURCE`` bindings, give one connector over
+    several sources; a single name or URI is returned as it is.
+    """
+    from crmetrics.combined import parse_source_options
+
+    plain, bindings = parse_source_options(source)
+    chosen = plain or ([engine.project.source] if engine.project.source else [])
     if not chosen:
         raise UsageError(
             Issue(
@@ -219,4 +227,6 @@ def chosen_source(engine: Engine, source: str | None) -> str:
                 hint="pass --source csv:DIR (or 'sample'), or set 'source:' in crmetrics.yaml",
             )
         )
-    return chosen
+    if len(chosen) == 1 and not bindings:
+        return chosen[0]
+    return engine.open_sources(chosen, bindings)

@@ -68,7 +68,7 @@ def list_(fmt: str, project: Path | None, definitions: tuple[Path, ...]) -> None
 @engine_options
 def dimensions(
     metric: str | None,
-    source: str | None,
+    source: tuple[str, ...],
     fmt: str,
     project: Path | None,
     definitions: tuple[Path, ...],
@@ -85,7 +85,7 @@ def dimensions(
     """
     with reported():
         engine = build_engine(project, definitions)
-        chosen = source or engine.project.source
+        chosen = chosen_source(engine, source) if source or engine.project.source else None
         found = engine.dimensions(metric, chosen)
         if fmt == "json":
             echo_json([dataclasses.asdict(d) for d in found])
@@ -101,7 +101,7 @@ def dimensions(
 )
 @format_option("table", "json")
 @project_option
-def values(column: str, source: str | None, table: str | None, fmt: str, project: Path | None) -> None:
+def values(column: str, source: tuple[str, ...], table: str | None, fmt: str, project: Path | None) -> None:
     """List the distinct values of COLUMN in a source, with how many rows hold each.
 
     \b
@@ -132,7 +132,7 @@ def values(column: str, source: str | None, table: str | None, fmt: str, project
 def explain(
     metric: str,
     show_plan: bool,
-    source: str | None,
+    source: tuple[str, ...],
     grain: str,
     start: str | None,
     end: str | None,
@@ -157,7 +157,9 @@ def explain(
             request = build_request(
                 [metric], grain, start or "2025-01-01", end or "2025-04-01", by, where, params
             )
-            chosen = source or engine.project.source or engine.empty_source()
+            chosen = (
+                chosen_source(engine, source) if source or engine.project.source else engine.empty_source()
+            )
         if fmt == "json":
             echo_json(engine.describe(metric, request, chosen))
             return
@@ -169,7 +171,7 @@ def explain(
 @format_option("table", "json")
 @project_option
 @no_cache_option
-def inspect(source: str | None, fmt: str, project: Path | None, no_cache: bool) -> None:
+def inspect(source: tuple[str, ...], fmt: str, project: Path | None, no_cache: bool) -> None:
     """Show what a source holds: per table, rows read, kept and rejected, null rates, time span."""
     from crmetrics.inspect import render_inspection
 

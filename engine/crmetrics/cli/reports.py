@@ -114,7 +114,7 @@ def test(
 @engine_options
 def report(
     metrics: str,
-    source: str | None,
+    source: tuple[str, ...],
     grain: str,
     start: str | None,
     end: str | None,
@@ -159,7 +159,7 @@ def report(
 @engine_options
 def plot(
     metrics: tuple[str, ...],
-    source: str | None,
+    source: tuple[str, ...],
     grain: str,
     start: str | None,
     end: str | None,

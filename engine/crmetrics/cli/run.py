@@ -111,7 +111,7 @@ def _caption(source: str, request: object, compare: str | None) -> str:
 @engine_options
 def run(
     metrics: str,
-    source: str | None,
+    source: tuple[str, ...],
     grain: str,
     start: str | None,
     end: str | None,

@@ -10,7 +10,7 @@ columns::
           table: analytics.fct_deals
           columns: {amount: amount_usd}
 
-A renderer sees canonical names only: a mapped table with renamed columns is read through
+The SQL generator sees canonical names only: a mapped table with renamed columns is read through
 a subquery that gives each column its canonical name. Names are split on dots into
 catalog, schema and table, and every part is a quoted identifier.
 """
@@ -55,7 +55,7 @@ class TableMapping:
 
 @dataclass
 class Tables:
-    """The canonical tables a SQL renderer reads: for each, its relation and column kinds."""
+    """The canonical tables a SQL statement reads: for each, its relation and column kinds."""
 
     kinds: dict[str, dict[str, Kind]]
     mappings: dict[str, TableMapping] = field(default_factory=dict)

@@ -153,6 +153,8 @@ def test_checks_count_what_the_polars_checks_count() -> None:
         "outside deal_type": 1,
         "is_won without is_closed": 1,
         "closed deal without closed_at": 1,
+        # D4 closed at the instant it was created: not before.
+        "closed_at before created_at": 0,
         "duplicate keys": 1,
     }
 

@@ -26,6 +26,13 @@ from crmetrics.canonical import ROWS_CHECKED, row_rules
 from crmetrics.model import ALLOWED_VALUES, SURVEY_SCALES, Table
 from crmetrics.sql.tables import identifier
 
+
+def _before_creation(column: str, *, date_only: bool) -> dict[str, str]:
+    # As canonical._before_creation: a date-only column may fall on the day before.
+    floor = "CAST(CAST(created_at AS DATE) AS TIMESTAMP) - INTERVAL '1' DAY" if date_only else "created_at"
+    return {f"{column} before created_at": f"{column} < {floor}"}
+
+
 # The model's rules across columns (canonical.row_rules, by the same reasons), as SQL: a
 # row breaks a rule when its condition is true; a null condition breaks nothing.
 _RULES: dict[str, dict[str, str]] = {
@@ -33,8 +40,17 @@ _RULES: dict[str, dict[str, str]] = {
     "deals": {
         "is_won without is_closed": "is_won AND NOT is_closed",
         "closed deal without closed_at": "is_closed AND closed_at IS NULL",
+        **_before_creation("closed_at", date_only=True),
     },
-    "leads": {"converted lead without converted_at": "is_converted AND converted_at IS NULL"},
+    "leads": {
+        "converted lead without converted_at": "is_converted AND converted_at IS NULL",
+        **_before_creation("converted_at", date_only=True),
+    },
+    "tickets": {
+        **_before_creation("first_response_at", date_only=False),
+        **_before_creation("resolved_at", date_only=False),
+        "negative handle_time_seconds": "handle_time_seconds < 0",
+    },
     "survey_responses": {
         "score off the survey's scale (nps 0-10, csat 1-5, ces 1-7)": " OR ".join(
             f"(survey_type = '{survey}' AND NOT score BETWEEN {low} AND {high})"

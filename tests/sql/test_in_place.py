@@ -159,6 +159,7 @@ def test_checks_count_what_the_polars_checks_count() -> None:
     }
 
 
+@pytest.mark.slow
 def test_a_memory_limit_below_the_data_size_gives_the_same_numbers(tmp_path: Path) -> None:
     from benchmarks.common import END, METRICS, START
     from benchmarks.generate import generate

@@ -47,16 +47,23 @@ class DuckDBRunner:
             self.connection.execute("SET TimeZone = 'UTC'")
         self._spill: tempfile.TemporaryDirectory[str] | None = None
         self._readable: list[Path] = []
+        self._confined = False
         if memory_limit:
             self.limit_memory(memory_limit)
+        if database is not None:
+            self.confine()  # a database file's tables are named by the project: no files at all
 
     def confine(self) -> None:
         """From now on, read only the database, the registered frames and the Parquet files.
 
         The Parquet files are those given to :meth:`parquet_relation` so far. Call it before
-        any statement names a relation from the user's project: without it, a table name that looks like a path ("/data/x.csv") makes DuckDB read
-        that file. The setting is locked, so no statement can switch it back on.
+        any statement names a relation from the user's project: without it, a table name
+        that looks like a path ("/data/x.csv") makes DuckDB read that file. The setting is
+        locked, so no statement can switch it back on; a second call changes nothing.
         """
+        if self._confined:
+            return
+        self._confined = True
         readable = self._readable
         folders = [p for p in readable if p.is_dir()]
         if self._spill is not None:

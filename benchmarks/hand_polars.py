@@ -49,17 +49,34 @@ def compute(folder: Path, grouped: bool, *, streaming: bool = False) -> pl.DataF
     customers = scan("customers")
     segments = customers.select("customer_id", BY) if grouped else None
 
+    # Every column a table is read for, by any metric or the health score: one windowed
+    # scan per table, which Polars computes once however many metrics share it.
+    needed = {
+        "customers": ["acquired_at", *by],
+        "revenue": ["amount", "cost", "customer_id", "recognized_at"],
+        "spend": ["amount", "category", "spent_at"],
+        "deals": ["is_won", "deal_type", "customer_id", "closed_at"],
+        "survey_responses": ["survey_type", "score", "customer_id", "submitted_at"],
+        "leads": ["is_converted", "customer_id", "created_at"],
+        "tickets": ["first_response_at", "customer_id", "created_at"],
+        "activity": ["customer_id", "occurred_at"],
+    }
+    windowed: dict[str, pl.LazyFrame] = {}
+
+    def window(table: str, time: str) -> pl.LazyFrame:
+        if table not in windowed:
+            frame = scan(table).filter(pl.col(time).is_between(WINDOW_START_AT, END_AT, closed="left"))
+            windowed[table] = frame.select(needed[table]).with_columns(
+                pl.col(time).dt.truncate(MONTH).alias(P)
+            )
+        return windowed[table]
+
     def events(table: str, time: str, columns: list[str]) -> pl.LazyFrame:
-        frame = scan(table).filter(pl.col(time).is_between(WINDOW_START_AT, END_AT, closed="left"))
-        needs_customer = grouped and table != "customers"
-        extra = ["customer_id"] if needs_customer and "customer_id" not in columns else []
-        if table == "customers":
-            extra = by
-        frame = frame.select(*columns, *extra, time)
-        if needs_customer:
+        frame = window(table, time)
+        if grouped and table != "customers":
             assert segments is not None
             frame = frame.join(segments, on="customer_id", how="left")
-        return frame.with_columns(pl.col(time).dt.truncate(MONTH).alias(P))
+        return frame
 
     months = pl.LazyFrame(
         {P: pl.datetime_range(WINDOW_START_AT, END_AT, MONTH, closed="left", time_zone="UTC", eager=True)}
@@ -187,12 +204,9 @@ def compute(folder: Path, grouped: bool, *, streaming: bool = False) -> pl.DataF
     # customers with events move away from it, so only they are scored one by one.
     baseline = 100 * (SATISFACTION_WEIGHT * NEUTRAL_SATISFACTION + SUPPORT_WEIGHT)
     per_customer = [
-        scan(table)
-        .filter(
-            pl.col(time).is_between(WINDOW_START_AT, END_AT, closed="left")
-            & pl.col("customer_id").is_not_null()
-        )
-        .group_by("customer_id", pl.col(time).dt.truncate(MONTH).alias(P))
+        window(table, time)
+        .filter(pl.col("customer_id").is_not_null())
+        .group_by("customer_id", P)
         .agg(expression)
         for table, time, expression in (
             ("activity", "occurred_at", pl.len().alias("activity_rows")),

@@ -2,6 +2,7 @@
 
     python -m benchmarks.run --rows 1m                 # prints the table
     python -m benchmarks.run --rows 10m --write-docs   # and updates docs/performance.md
+    python -m benchmarks.run --rows 1m --variants all  # every variant, Spark included
 
 Every variant computes the whole built-in catalog at month grain over 24 months, ungrouped
 and grouped by segment, from the same generated Parquet files. Each run is a fresh process;
@@ -38,22 +39,40 @@ DOCS = ROOT / "docs" / "performance.md"
 REFERENCE = "polars"
 
 LABELS = {
-    "api": "(a) crmetrics, Python API",
+    "api": "(a) crmetrics, Python API, first run",
+    "api-second": "(a2) crmetrics, Python API, second run",
     "api-trust": "(a') crmetrics, Python API, trust=True",
     "api-streaming": "(a'') crmetrics, Python API, streaming=True",
-    "cli": "(b) crmetrics, CLI",
+    "cli": "(b) crmetrics, CLI, first run",
+    "cli-second": "(b2) crmetrics, CLI, second run",
     "polars": "(c) hand-written Polars",
     "pandas": "(d) hand-written pandas",
     "duckdb": "(e) hand-written DuckDB SQL",
+    "api-duckdb": "(f) crmetrics, --engine duckdb, first run",
+    "api-spark": "(g) crmetrics, --engine spark (local), first run",
     "before": "crmetrics before this work (API)",
 }
-DEFAULT_VARIANTS = ("api", "api-trust", "cli", "polars", "pandas", "duckdb")
+DEFAULT_VARIANTS = ("api", "api-second", "cli", "cli-second", "polars", "duckdb", "api-duckdb")
+#: Every variant ``--variants all`` runs (``before`` needs an older package, see below).
+ALL_VARIANTS = (*DEFAULT_VARIANTS, "api-trust", "pandas", "api-spark")
+#: The hand-written variant each one is compared with; (c) unless named here.
+BASELINE = {"api-duckdb": "duckdb", "api-spark": "duckdb"}
+#: Second-run variants read a checks cache that their check run filled; every other
+#: crmetrics run starts from an empty one, so that it checks every file.
+WARM = ("api-second", "cli-second")
 
 
 @dataclass
 class Timing:
     seconds: list[float] = field(default_factory=list)
     peak_mib: list[float] = field(default_factory=list)
+    #: CPU seconds (user + system) of the whole process: steadier than wall time on a
+    #: machine shared with other work, since waiting for a core does not count.
+    cpu: list[float] = field(default_factory=list)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu)
 
     @property
     def median(self) -> float:
@@ -64,10 +83,14 @@ class Timing:
         return statistics.median(self.peak_mib)
 
 
-def _command(variant: str, folder: Path, mode: str, out: Path) -> tuple[list[str], dict[str, str]]:
+def _command(
+    variant: str, folder: Path, mode: str, out: Path, cache: Path
+) -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    if variant == "cli":
+    env.pop("CRMETRICS_NO_CACHE", None)
+    env["CRMETRICS_CACHE_DIR"] = str(cache)
+    if variant in ("cli", "cli-second"):
         executable = Path(sys.executable).with_name("crmetrics")
         command = [
             str(executable),
@@ -93,9 +116,19 @@ def _command(variant: str, folder: Path, mode: str, out: Path) -> tuple[list[str
     return [sys.executable, "-m", "benchmarks.worker", variant, str(folder), mode, str(out)], env
 
 
-def run_measured(variant: str, folder: Path, mode: str, out: Path) -> tuple[float, float]:
-    """(seconds, peak MiB) of one run in a fresh process, peak memory from ``wait4``."""
-    command, env = _command(variant, folder, mode, out)
+#: The one-minute load average before each run: how busy the machine was.
+LOADS: list[float] = []
+
+
+def run_measured(variant: str, folder: Path, mode: str, out: Path) -> tuple[float, float, float]:
+    """(seconds, peak MiB, CPU seconds) of one run in a fresh process, from ``wait4``."""
+    LOADS.append(os.getloadavg()[0])
+    scratch = out.parent
+    if variant in WARM:
+        cache = scratch / f"cache-{variant}-{mode}"
+    else:
+        cache = Path(tempfile.mkdtemp(prefix="cold-cache-", dir=scratch))
+    command, env = _command(variant, folder, mode, out, cache)
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         began = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr, cwd=ROOT)
@@ -109,8 +142,8 @@ def run_measured(variant: str, folder: Path, mode: str, out: Path) -> tuple[floa
                 f"{variant} {mode} failed ({process.returncode}):\n{stderr.read().decode()[-3000:]}"
             )
         text = stdout.read().decode().strip()
-    seconds = wall if variant == "cli" else json.loads(text.splitlines()[-1])["seconds"]
-    return seconds, usage.ru_maxrss / 1024
+    seconds = wall if variant in ("cli", "cli-second") else json.loads(text.splitlines()[-1])["seconds"]
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def check(variants: list[str], folder: Path, mode: str, scratch: Path) -> dict[str, Timing]:
@@ -119,7 +152,7 @@ def check(variants: list[str], folder: Path, mode: str, scratch: Path) -> dict[s
     results = {}
     for variant in [REFERENCE, *(v for v in variants if v != REFERENCE)]:
         out = scratch / f"{variant}-{mode}.parquet"
-        seconds, peak = run_measured(variant, folder, mode, out)
+        seconds, peak, _ = run_measured(variant, folder, mode, out)
         print(f"  check {mode:9s} {variant:14s} {seconds:8.2f}s {peak:8.0f} MiB", flush=True)
         results[variant] = pl.read_parquet(out)
         if variant != REFERENCE:
@@ -145,11 +178,13 @@ def benchmark(
                     if round_ >= fewer.get(variant, repeat):
                         continue
                     out = Path(scratch) / f"{variant}-{mode}-timed.parquet"
-                    seconds, peak = run_measured(variant, folder, mode, out)
+                    seconds, peak, cpu = run_measured(variant, folder, mode, out)
                     timings[variant].seconds.append(seconds)
                     timings[variant].peak_mib.append(peak)
+                    timings[variant].cpu.append(cpu)
                     print(
-                        f"  run {round_ + 1} {mode:9s} {variant:14s} {seconds:8.2f}s {peak:8.0f} MiB",
+                        f"  run {round_ + 1} {mode:9s} {variant:14s} {seconds:8.2f}s {peak:8.0f} MiB "
+                        f"{cpu:8.2f}s CPU",
                         flush=True,
                     )
             results[mode] = timings
@@ -160,18 +195,23 @@ def table(rows: int, results: dict[str, dict[str, Timing]]) -> str:
     lines = [
         f"{rows:,} rows per event table ({rows // 10:,} customers)",
         "",
-        "| variant | mode | runs | median time (s) | time / (c) | peak memory (MiB) | memory / (c) |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| variant | mode | runs | median time (s) | median CPU (s) | peak memory (MiB) "
+        "| compared with | time ratio | CPU ratio | memory ratio |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for mode, timings in results.items():
-        reference = timings[REFERENCE]
         for variant, timing in timings.items():
             if not timing.seconds:
                 continue
+            base = BASELINE.get(variant, REFERENCE)
+            reference = timings.get(base)
+            if reference is None or not reference.seconds:
+                base, reference = REFERENCE, timings[REFERENCE]
             lines.append(
                 f"| {LABELS[variant]} | {mode} | {len(timing.seconds)} | {timing.median:.2f} | "
-                f"{timing.median / reference.median:.2f}x | {timing.peak:.0f} | "
-                f"{timing.peak / reference.peak:.2f}x |"
+                f"{timing.cpu_median:.2f} | {timing.peak:.0f} | {LABELS[base].split(' ')[0]} | "
+                f"{timing.median / reference.median:.2f}x | "
+                f"{timing.cpu_median / reference.cpu_median:.2f}x | {timing.peak / reference.peak:.2f}x |"
             )
     return "\n".join(lines)
 
@@ -203,7 +243,8 @@ def write_docs(label: str, text: str, command: str) -> None:
     """Replace this size's section of docs/performance.md (between its markers)."""
     start, end = f"<!-- bench:{label}:start -->", f"<!-- bench:{label}:end -->"
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    block = f"{start}\nMeasured {stamp} on {machine()}.\nCommand: `{command}`\n\n{text}\n{end}"
+    load = f"load average (1 min) {min(LOADS):.1f} to {max(LOADS):.1f} during the runs" if LOADS else ""
+    block = f"{start}\nMeasured {stamp} on {machine()}; {load}.\nCommand: `{command}`\n\n{text}\n{end}"
     doc = DOCS.read_text() if DOCS.exists() else "# Performance\n"
     if start in doc and end in doc:
         doc = doc[: doc.index(start)] + block + doc[doc.index(end) + len(end) :]
@@ -230,7 +271,8 @@ def main() -> None:
     parser.add_argument("--write-docs", action="store_true", help="update docs/performance.md")
     args = parser.parse_args()
     rows = parse_size(args.rows)
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    chosen = ",".join(ALL_VARIANTS) if args.variants == "all" else args.variants
+    variants = [v.strip() for v in chosen.split(",") if v.strip()]
     unknown = [v for v in variants if v not in LABELS]
     if unknown:
         raise SystemExit(f"unknown variant(s): {', '.join(unknown)}")
@@ -238,11 +280,17 @@ def main() -> None:
         raise SystemExit("variant 'before' needs CRMETRICS_BEFORE=DIR holding an older crmetrics package")
     if REFERENCE not in variants:
         variants.insert(0, REFERENCE)
+    for variant in list(variants):
+        base = BASELINE.get(variant)
+        if base and base not in variants:
+            variants.append(base)
     fewer = {k: int(v) for k, _, v in (item.partition("=") for item in args.fewer)}
     results = benchmark(rows, variants, args.modes.split(","), args.repeat, fewer)
     text = table(rows, results)
     print()
     print(text)
+    if LOADS:
+        print(f"\nload average (1 min) {min(LOADS):.1f} to {max(LOADS):.1f} during the runs")
     if args.write_docs:
         command = "python -m benchmarks.run " + " ".join(sys.argv[1:]).replace(" --write-docs", "")
         write_docs(args.rows.lower(), text, command.strip())

@@ -12,6 +12,7 @@ empty folder of its own.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +32,12 @@ def _empty_working_directory(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(autouse=True)
+def _private_checks_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test remembers data checks in a folder of its own."""
+    folder = tmp_path_factory.mktemp("crmetrics-cache")
+    monkeypatch.setenv("CRMETRICS_CACHE_DIR", str(folder))
+    monkeypatch.delenv("CRMETRICS_NO_CACHE", raising=False)
+    return folder

@@ -92,6 +92,77 @@ def test_an_output_the_system_refuses_is_a_usage_error(tmp_path: Path) -> None:
     assert caught.value.issues[0].message == f"-o {tmp_path}: Is a directory"
 
 
+def test_an_output_under_a_file_says_the_file_is_no_folder(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    target = tmp_path / "notes.txt" / "out.csv"
+    result = invoke("run", *SAMPLE, "-m", "revenue", "-o", str(target))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: -o {target}: {tmp_path / 'notes.txt'} is a file, not a folder\n"
+
+
+FULL_DISK = Path("/dev/full")
+WRITERS = {
+    "run": ["run", *SAMPLE, "-m", "revenue", "-f", "csv"],
+    "report": ["report", *SAMPLE, "-m", "revenue"],
+    "plot": ["plot", "revenue", *SAMPLE],
+}
+EXTENSIONS = {"run": "csv", "report": "html", "plot": "png"}
+
+
+@pytest.mark.skipif(not FULL_DISK.exists(), reason="needs /dev/full, a device whose every write fails")
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_a_write_the_system_fails_is_one_line(tmp_path: Path, command: str) -> None:
+    # /dev/full opens, then every write fails with ENOSPC, as a full disk does; a link
+    # gives it the extension each command expects.
+    if command != "run":
+        pytest.importorskip("altair")
+        pytest.importorskip("vl_convert")
+    target = tmp_path / f"out.{EXTENSIONS[command]}"
+    target.symlink_to(FULL_DISK)
+    result = invoke(*WRITERS[command], "-o", str(target))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[-1] == f"error: cannot write -o {target}: No space left on device"
+
+
+@pytest.mark.parametrize("command", ["report", "plot"])
+def test_an_output_the_system_refuses_is_one_line_for_charts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    # Root passes every permission check, so the OS may still refuse the file at open():
+    # stood in for by a folder named like an image, with the early checks skipped.
+    pytest.importorskip("altair")
+    pytest.importorskip("vl_convert")
+    import crmetrics.cli.reports as reports
+
+    monkeypatch.setattr(reports, "check_output", lambda output, fmt: None)
+    target = tmp_path / "chart.svg"
+    target.mkdir()
+    args = [*WRITERS[command], "-o", str(target)]
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == f"error: -o {target}: Is a directory"
+
+
+def test_a_dash_output_is_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", *SAMPLE, "-m", "revenue", "-f", "csv", "-o", "-")
+    assert result.exit_code == 0, result.output
+    # three months of revenue: a header and three rows, on stdout
+    assert result.stdout.splitlines()[0] == "metric,period_start,value"
+    assert len(result.stdout.splitlines()) == 4
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dash_report_is_written_to_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("altair")
+    pytest.importorskip("vl_convert")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("report", *SAMPLE, "-m", "revenue", "-o", "-")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.lstrip().lower().startswith("<!doctype html>")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("suffix", ["csv", "json", "parquet"])
 def test_format_follows_the_output_extension(tmp_path: Path, suffix: str) -> None:
     target = tmp_path / f"out.{suffix}"
@@ -291,3 +362,11 @@ def test_the_table_is_80_wide_when_not_a_terminal() -> None:
     )
     widths = [len(line) for line in done.stdout.splitlines()]
     assert max(widths) <= 80
+
+
+@pytest.mark.parametrize("command", ["list", "explain", "dimensions", "values", "inspect", "plugins"])
+def test_help_names_the_format_choices_it_offers(command: str) -> None:
+    # explain's human format is "text", the others' "table": the help must say the right one.
+    text = " ".join(invoke(command, "--help").output.split())
+    choices = text.split("--format [", 1)[1].split("]", 1)[0].split("|")
+    assert f"{choices[0]} for people, json for programs" in text

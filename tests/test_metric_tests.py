@@ -82,6 +82,16 @@ def test_a_fraction_is_exact(tmp_path: Path) -> None:
     assert run(str(path))[0] == 0
 
 
+def test_a_fraction_over_zero_is_refused_at_its_place(tmp_path: Path) -> None:
+    # "1/0" is no number: the schema refuses it, with the place of the value (line 10).
+    path = write(tmp_path, CHURN_CASE % '"1/0"')
+    code, output = run(str(path))
+    assert code == 2, output
+    assert f"{path}:10:" in output
+    assert "whose denominator is not 0" in output
+    assert "not a valid name" not in output
+
+
 def test_a_wrong_value_is_a_diff_at_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, CHURN_CASE % "0.4")
     code, output = run(str(path))
@@ -244,6 +254,24 @@ def test_cases_beside_definitions_and_in_the_project_tests_folder(tmp_path: Path
     assert "2 passed" in output
     code, output = run("--project", str(project), "-k", "smb")
     assert "1 passed" in output
+
+
+def test_a_file_of_cases_alone_may_sit_among_the_definitions(tmp_path: Path) -> None:
+    # The definitions folder holds the metrics' file and, beside it, a file of cases only.
+    (tmp_path / "metrics").mkdir()
+    write(tmp_path, CHURN_CASE % "0.5", "metrics/churn_tests.yaml")
+    code, output = run("-d", str(tmp_path / "metrics"))
+    assert code == 0, output
+    assert "1 passed" in output
+    validated = CliRunner().invoke(main, ["validate", str(tmp_path / "metrics")])
+    assert validated.exit_code == 0, validated.output
+
+
+def test_a_file_with_neither_metrics_nor_tests_names_both(tmp_path: Path) -> None:
+    path = write(tmp_path, "{}\n", "empty.yaml")
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == f"{path}:1:1: error: missing required key: 'metrics' or 'tests'"
 
 
 def test_no_cases_is_a_usage_error(tmp_path: Path) -> None:

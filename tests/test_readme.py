@@ -86,7 +86,11 @@ def test_readme_commands_and_files_are_found() -> None:
     steps = readme_steps()
     commands = [s.command for s in steps if s.command]
     assert commands[0] == "crmetrics run --source sample --start 2025-01-01 --end 2025-07-01"
-    assert {s.path for s in steps if s.path} == {"metrics/my_metrics.yaml", "crmetrics.yaml"}
+    assert {s.path for s in steps if s.path} == {
+        "metrics/my_metrics.yaml",
+        "metrics/my_tests.yaml",
+        "crmetrics.yaml",
+    }
     assert sum(s.tour for s in steps) >= 12
 
 

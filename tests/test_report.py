@@ -22,6 +22,7 @@ so the cards show April 2025 against March 2025 and April 2024):
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -33,6 +34,7 @@ from crmetrics.cli import main
 from crmetrics.engine import Engine
 from crmetrics.plan import Request
 from crmetrics.report import change, render_html
+from crmetrics.report.charts import to_svg, trend_spec
 
 pytest.importorskip("altair")
 pytest.importorskip("vl_convert")
@@ -176,6 +178,27 @@ def test_an_empty_period_is_a_gap_not_a_zero() -> None:
     assert trend.count('aria-roledescription="point"') == 3
 
 
+def _value_labels(metric: str, values: list[float]) -> list[str]:
+    """The labels of a monthly trend chart's value axis (drawn right-aligned left of it)."""
+    series = pl.DataFrame(
+        {"period_start": [datetime(2025, m, 1) for m in range(1, len(values) + 1)], "value": values}
+    )
+    svg = to_svg(trend_spec(ENGINE.catalog.metrics[metric], series, [], "month"))
+    return re.findall(r'text-anchor="end" transform="translate\(-[^"]*"[^>]*>([^<]*)<', svg)
+
+
+def test_close_ratios_keep_distinct_axis_labels() -> None:
+    # a churn rate between 0.3 % and 0.6 %: whole-percent labels would read 0%, 0%, 1%, 1%
+    labels = _value_labels("churn_rate", [0.003, 0.004, 0.006, 0.005])
+    assert labels == ["0.3%", "0.4%", "0.5%", "0.6%"]
+
+
+def test_a_count_axis_labels_whole_numbers_once() -> None:
+    # lost customers 1, 0, 0, 0: the axis spans [0, 1]; its half-way tick would read "1" again
+    labels = [label for label in _value_labels("lost_customers", [1.0, 0.0, 0.0, 0.0]) if label]
+    assert labels == ["0", "1"]
+
+
 def test_grouped_trend_has_a_line_per_group() -> None:
     page = ENGINE.report(request(["new_customers"], by=("segment",)), SOURCE)
     trend = page.split('<figure class="trend"')[1]
@@ -243,6 +266,17 @@ def test_a_missing_report_extra_says_what_to_install(tmp_path: Path, monkeypatch
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
     assert "pip install 'crmetrics[report]'" in result.output
+
+
+def test_report_prints_the_warnings_run_prints(tmp_path: Path) -> None:
+    # No customer of the sample has the segment 'smb' (it is 'SMB'): every card would show
+    # zeros, so the report says so as run does.
+    where = ["--where", "segment = 'smb'", "--start", "2025-01-01", "--end", "2025-03-01"]
+    result = CliRunner().invoke(
+        main, ["report", "-s", "sample", "-m", "new_customers", *where, "-o", str(tmp_path / "r.html")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: --where segment = 'smb' matches no row of customers" in result.stderr
 
 
 @pytest.mark.parametrize(("suffix", "magic"), [(".png", b"\x89PNG"), (".svg", b"<svg")])

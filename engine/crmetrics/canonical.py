@@ -439,8 +439,17 @@ class LazyConformed:
 ROWS_CHECKED = "rows"
 
 
-def conform_lazy(table: Table, raw: pl.LazyFrame, *, origin: str) -> LazyConformed | None:
+def conform_lazy(
+    table: Table,
+    raw: pl.LazyFrame,
+    *,
+    origin: str,
+    known_nulls: Mapping[str, int] | None = None,
+) -> LazyConformed | None:
     """``raw`` converted like :func:`conform` does, as a LazyFrame, with its checks deferred.
+
+    ``known_nulls`` are null counts the source already knows for certain (a Parquet footer's
+    statistics): a required column known to hold no null is not read to count them.
 
     Returns None when a column holds a type that needs parsing (text, for a typed column),
     where only the eager :func:`conform` can say which rows are wrong.
@@ -462,10 +471,11 @@ def conform_lazy(table: Table, raw: pl.LazyFrame, *, origin: str) -> LazyConform
     extras = [name for name in schema if table.column(name) is None and name != ROW_ORIGIN]
     frame = raw.select(*converted, *extras)
     counts = [pl.len().alias(ROWS_CHECKED)]
+    known = known_nulls or {}
     counts += [
         pl.col(c.name).null_count().alias(f"missing {c.name}")
         for c in table.columns
-        if not c.nullable and c.name in schema
+        if not c.nullable and c.name in schema and known.get(c.name) != 0
     ]
     counts += [
         (~pl.col(c.name).cast(pl.Float64).is_finite()).sum().alias(f"not finite {c.name}")

@@ -13,11 +13,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import polars as pl
 
 from crmetrics.canonical import ROWS_CHECKED, LazyConformed, TableReport, conform, conform_lazy
+from crmetrics.checks_cache import ChecksCache
 from crmetrics.errors import DataError, Issue, Location, UsageError
 from crmetrics.model import TABLES
 
@@ -39,6 +41,11 @@ class RawTable:
         rejected: rows the connector itself dropped, counted by reason.
         trusted: the frame is already canonical and checked; it is used as it is, and no
             rule of the model is checked on it.
+        fingerprint: a key that changes whenever the rows do (see
+            :func:`crmetrics.checks_cache.fingerprint`); with it, the verdict of the checks
+            is remembered and an unchanged source is not checked again.
+        null_counts: null counts per column that the source knows for certain (a Parquet
+            footer's statistics); a required column known to hold none is not scanned.
     """
 
     frame: pl.DataFrame | pl.LazyFrame
@@ -48,6 +55,25 @@ class RawTable:
     issues: Sequence[Issue] = ()
     rejected: Mapping[str, int] | None = None
     trusted: bool = False
+    fingerprint: str | None = None
+    null_counts: Mapping[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class FileLocation:
+    """Where a table's rows lie as files that a SQL engine can read in place.
+
+    Attributes:
+        path: one file, or a folder of files (Hive-partitioned folders allowed).
+        format: the files' format; ``"parquet"`` is the one the engines read.
+        fingerprint: as :attr:`RawTable.fingerprint`, keying the verdict of the checks.
+        null_counts: as :attr:`RawTable.null_counts`.
+    """
+
+    path: Path
+    format: str
+    fingerprint: str | None = None
+    null_counts: Mapping[str, int] | None = None
 
 
 @dataclass
@@ -60,6 +86,9 @@ class _ScanState:
     eager: set[str] = field(default_factory=set)
     deferring: bool = False
     trusting: bool = False
+    #: Fingerprints of the tables whose checks are pending.
+    unchecked: dict[str, str] = field(default_factory=dict)
+    checks_cache: ChecksCache | None = field(default_factory=ChecksCache.default)
 
 
 #: Methods the base class relies on to convert and check every table the same way.
@@ -124,6 +153,16 @@ class Connector(ABC):
             state = self.__dict__["_Connector__scan_state"] = _ScanState()
         return state
 
+    @property
+    def checks_cache(self) -> ChecksCache | None:
+        """Where verdicts of the data checks are remembered (the user's cache folder by
+        default, see ``crmetrics.checks_cache``); None checks every table on every run."""
+        return self.__state.checks_cache
+
+    @checks_cache.setter
+    def checks_cache(self, cache: ChecksCache | None) -> None:
+        self.__state.checks_cache = cache
+
     @abstractmethod
     def available_tables(self) -> list[str]:
         """The canonical tables present at this location."""
@@ -131,6 +170,15 @@ class Connector(ABC):
     @abstractmethod
     def read_table(self, table: str) -> RawTable:
         """Read one canonical table's rows; names must already be the canonical ones."""
+
+    def file_location(self, table: str) -> FileLocation | None:
+        """Where ``table``'s rows lie as files a SQL engine can read itself, if they do.
+
+        The DuckDB and Spark engines read such files in place, converting and checking them
+        in SQL, instead of receiving the table from this connector. The default is None:
+        the rows come through :meth:`scan`.
+        """
+        return None
 
     def scan(self, table: str) -> pl.LazyFrame:
         """The canonical table ``table`` as a LazyFrame, converted and checked.
@@ -157,13 +205,19 @@ class Connector(ABC):
                 return raw.frame
             lazy = None
             if table not in self.__state.eager:
-                lazy = conform_lazy(TABLES[table], raw.frame.lazy(), origin=raw.origin)
+                lazy = conform_lazy(
+                    TABLES[table], raw.frame.lazy(), origin=raw.origin, known_nulls=raw.null_counts
+                )
             if lazy is not None:
                 self.__state.cache[table] = lazy.frame
                 self.__state.reports[table] = self._report(table, raw)
                 if self.__state.trusting:
                     self.__state.reports[table].issues.append(self._trust_notice(table, raw.origin))
                     return lazy.frame
+                if self._remembered(table, raw.fingerprint):
+                    return lazy.frame
+                if raw.fingerprint is not None:
+                    self.__state.unchecked[table] = raw.fingerprint
                 self.__state.pending[table] = lazy
                 if not self.__state.deferring:
                     self.settle(self.run_checks())
@@ -192,6 +246,18 @@ class Connector(ABC):
             report.rejected.update(raw.rejected)
             report.rejected_rows = sum(raw.rejected.values())
         return report
+
+    def _remembered(self, table: str, key: str | None) -> bool:
+        """Whether the checks already passed on exactly these rows; fills in the report if so."""
+        if key is None or self.checks_cache is None:
+            return False
+        entry = self.checks_cache.get(key)
+        if entry is None or not isinstance(entry.get(ROWS_CHECKED), int):
+            return False
+        report = self.__state.reports[table]
+        report.rows_kept = entry[ROWS_CHECKED]
+        report.rows_read = report.rows_kept + report.rejected_rows
+        return True
 
     @staticmethod
     def _trust_notice(table: str, origin: str) -> Issue:
@@ -239,10 +305,13 @@ class Connector(ABC):
             if lazy is None:
                 continue
             row = frame.row(0, named=True)
+            key = self.__state.unchecked.pop(table, None)
             if LazyConformed.clean(row):
                 report = self.__state.reports[table]
                 report.rows_kept = int(row[ROWS_CHECKED])
                 report.rows_read = report.rows_kept + report.rejected_rows
+                if key is not None and self.checks_cache is not None:
+                    self.checks_cache.put(key, {ROWS_CHECKED: report.rows_kept})
                 continue
             self.__state.eager.add(table)
             self.__state.cache.pop(table, None)

@@ -1,9 +1,10 @@
 """Warnings against silent emptiness: a filter or a range that leaves no data to measure.
 
-A run whose ``--where`` matches no row, or whose range lies outside the data, prints
-zeros and nulls that look like real numbers. These checks say so on stderr, with what the
-data holds instead. A ``--where`` comparing a column with a bare word (``segment = SMB``)
-reads the word as a column; that is refused before anything runs, with the column's values.
+A run whose ``--where`` matches no row, whose range lies outside the data, or whose
+table the source gives without a row, prints zeros and nulls that look like real numbers.
+These checks say so on stderr, with what the data holds instead. A ``--where`` comparing
+a column with a bare word (``segment = SMB``) reads the word as a column; that is refused
+before anything runs, with the column's values.
 """
 
 from __future__ import annotations
@@ -120,10 +121,31 @@ def _outside(
     return found
 
 
+def _empty_tables(catalog: Catalog, names: Sequence[str], connector: Connector) -> list[str]:
+    """The tables the metrics read that the source gives without a single row."""
+    present = set(connector.available_tables())
+    tables = [
+        t for t in dict.fromkeys(t for n in names for t in tables_read(catalog.metrics[n])) if t in present
+    ]
+    counts = pl.collect_all([connector.scan(t).select(pl.len()) for t in tables]) if tables else []
+    return [t for t, count in zip(tables, counts, strict=True) if count.item() == 0]
+
+
 def emptiness(plan: LogicalPlan, catalog: Catalog, connector: Connector) -> list[Issue]:
-    """Warnings for a ``--where`` matching no row and for data wholly outside the range."""
+    """Warnings for an empty table, a ``--where`` matching no row and data outside the range."""
     request = plan.request
     issues = []
+    empty = _empty_tables(catalog, plan.order, connector)
+    if empty:
+        tables = f"table {empty[0]} has" if len(empty) == 1 else f"tables {', '.join(empty)} have"
+        issues.append(
+            Issue(
+                "empty-table",
+                f"{tables} no rows: their metrics are computed over no data",
+                severity="warning",
+                hint="check what the source holds with crmetrics inspect",
+            )
+        )
     if request.where:
         matches = _where_matches(plan, catalog, connector)
         empty = [t for t, n in matches.items() if n == 0]

@@ -149,6 +149,10 @@ class Engine:
             definition folders and parameter overrides.
         progress: receives what each evaluation reads (live pages, retries, tables); the
             command line passes one that draws on a terminal. Silent by default.
+        cache: remember the verdict of the data checks of unchanged files in the user's
+            cache folder (``CRMETRICS_CACHE_DIR``); False checks every file on every run.
+        memory_limit: the most memory the DuckDB engine may use (``512MB``, ``4GB``; it
+            spills the rest to disk), or the driver memory of a new local Spark session.
     """
 
     def __init__(
@@ -159,9 +163,13 @@ class Engine:
         load_installed_plugins: bool = True,
         project: Project | None = None,
         progress: Progress | None = None,
+        cache: bool = True,
+        memory_limit: str | None = None,
     ) -> None:
         self.project = project or Project()
         self.progress = progress
+        self.cache = cache
+        self.memory_limit = memory_limit
         self._definitions = [*self.project.definitions, *(Path(p) for p in definitions)]
         self._plugins = list(plugins)
         self._load_installed = load_installed_plugins
@@ -252,6 +260,12 @@ class Engine:
 
     def resolve_source(self, source: Source) -> ResolvedSource:
         """``source`` read once: the connector reading it, or the engine tables it names."""
+        resolved = self._resolve(source)
+        if resolved.connector is not None and not self.cache:
+            resolved.connector.checks_cache = None
+        return resolved
+
+    def _resolve(self, source: Source) -> ResolvedSource:
         if isinstance(source, str) and self.project.tables and self.native_source(source) is None:
             return ResolvedSource(connector=self.open_sources([source]))
         return self._resolve_one(source)
@@ -402,6 +416,7 @@ class Engine:
             project_file=str(self.project.path) if self.project.path else None,
             streaming=streaming,
             trust=trust,
+            memory_limit=self.memory_limit,
         )
         try:
             return chosen.evaluate(job)
@@ -654,6 +669,8 @@ def evaluate(
     compare: str | None = None,
     with_n: bool = False,
     min_n: int | None = None,
+    cache: bool = True,
+    memory_limit: str | None = None,
 ) -> pl.DataFrame:
     """Evaluate metrics on a source and return one row per (metric, period, group).
 
@@ -678,6 +695,10 @@ def evaluate(
             ``relative_change``.
         with_n: add ``n``, the sample size behind each value of metrics that declare one.
         min_n: show values whose ``n`` is below this as null.
+        cache: False checks every file again instead of reusing the verdict kept for an
+            unchanged file (docs/performance.md).
+        memory_limit: the most memory the DuckDB engine may use (``"2GB"``), or the driver
+            memory of a new local Spark session (``"2g"``).
 
     Warnings (skipped metrics, suppressed values, a filter or range without data) are
     issued as Python :class:`UserWarning`.
@@ -696,7 +717,9 @@ def evaluate(
         chosen = load_project(Path(project))
     else:
         chosen = find_project()
-    facade = Engine(definitions=definitions, plugins=plugins, project=chosen)
+    facade = Engine(
+        definitions=definitions, plugins=plugins, project=chosen, cache=cache, memory_limit=memory_limit
+    )
     request = Request.build(
         [metrics] if isinstance(metrics, str) else metrics,
         grain=grain,

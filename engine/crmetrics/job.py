@@ -36,6 +36,8 @@ class Job:
         project_file: the project file's path, named in errors about the warehouse.
         streaming: collect with Polars' streaming engine.
         trust: skip the row checks of tables already in canonical types.
+        memory_limit: the most memory a SQL engine may use (DuckDB), or the driver memory
+            of a new local Spark session.
     """
 
     plan: LogicalPlan
@@ -45,6 +47,7 @@ class Job:
     project_file: str | None = None
     streaming: bool = False
     trust: bool = False
+    memory_limit: str | None = None
 
 
 __all__ = ["Job", "ResolvedSource"]

@@ -135,7 +135,9 @@ def parse_document(document: Document, provider: str) -> tuple[list[MetricDefini
     if issues:
         return [], issues
     origin = Origin(document.file, provider)
-    metrics = [_metric(document, origin, index, raw) for index, raw in enumerate(document.data["metrics"])]
+    metrics = [
+        _metric(document, origin, index, raw) for index, raw in enumerate(document.data.get("metrics", []))
+    ]
     return metrics, []
 
 

@@ -46,7 +46,8 @@ def _schema_for(name: str, definition: str | None) -> dict[str, Any]:
         return schema
     # Under draft 7 a $ref beside $id would hide the $id, and the refs inside would not
     # resolve: the reference goes one level down instead.
-    whole = {k: v for k, v in schema.items() if k not in ("type", "required", "properties")}
+    # The keys that constrain the whole document (its type, "metrics" or "tests") go too.
+    whole = {k: v for k, v in schema.items() if k not in ("type", "required", "anyOf", "properties")}
     return {**whole, "additionalProperties": True, "allOf": [{"$ref": f"#/definitions/{definition}"}]}
 
 
@@ -127,10 +128,23 @@ def _issues(document: Document, errors: Iterator[ValidationError]) -> list[Issue
     return sorted(issues, key=lambda i: (i.location or (), i.message))
 
 
+def _is_required_choice(error: ValidationError) -> bool:
+    """The document's top ``anyOf``: branches that each require one key, none present."""
+    return (
+        error.validator == "anyOf"
+        and not error.absolute_path
+        and bool(error.context)
+        and all(e.validator == "required" and not e.relative_path for e in error.context or ())
+    )
+
+
 def _leaf_errors(errors: Iterator[ValidationError]) -> Iterator[ValidationError]:
     # An if/then or anyOf failure wraps the errors that matter; report those.
     for error in errors:
-        if error.context and error.validator in ("anyOf", "oneOf", "allOf"):
+        if _is_required_choice(error):
+            # A file must hold "metrics" or "tests": one issue naming both, not one per branch.
+            yield error
+        elif error.context and error.validator in ("anyOf", "oneOf", "allOf"):
             # A branch for another type of value (a string where a mapping was written) says
             # nothing useful when a branch of the right type found the real mistake.
             branches = list(error.context)
@@ -138,6 +152,10 @@ def _leaf_errors(errors: Iterator[ValidationError]) -> Iterator[ValidationError]
             yield from _leaf_errors(iter(deeper or branches))
         else:
             yield error
+
+
+#: The pattern of every name in the schema (metrics, parameters, measures).
+NAME_PATTERN = "^[a-z][a-z0-9_]*$"
 
 
 def _schema(error: ValidationError) -> Mapping[str, Any]:
@@ -177,6 +195,9 @@ def _sentence(error: ValidationError, document: Document) -> str:
     if error.validator == "additionalProperties":
         extra = _extra_keys(error)
         return f"unknown key {_shown(extra[0])}" if extra else _clip(error.message)
+    if _is_required_choice(error):
+        keys = _not_keys(_schema(error))
+        return f"missing required key: {' or '.join(map(repr, keys))}"
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         kind = instance.get("type") if isinstance(instance, dict) else None
@@ -201,6 +222,9 @@ def _sentence(error: ValidationError, document: Document) -> str:
         if instance is None:
             return f"{key or 'value'}: is empty; expected {expected}"
         return f"{key or 'value'}: is {_yaml_kind(instance)} ({_yaml_text(instance)}); expected {expected}"
+    if error.validator == "pattern" and error.validator_value != NAME_PATTERN:
+        # Not a name: the schema node says in words what the text must look like.
+        return f"{key or 'value'} {_shown(instance)} is not {_schema(error).get('description', 'allowed')}"
     if error.validator == "pattern":
         return f"{key or 'name'} {_shown(instance)} is not a valid name"
     if error.validator == "propertyNames":
@@ -219,10 +243,14 @@ def _hint(error: ValidationError) -> str:
         options = [str(v) for v in _values(error)]
         close = did_you_mean(str(error.instance), options)
         return close if close.startswith("did") else "allowed: " + ", ".join(options)
+    if error.validator == "pattern" and error.validator_value != NAME_PATTERN:
+        return ""
     if error.validator in ("pattern", "propertyNames"):
         return "use lower-case letters, digits and underscores, starting with a letter"
     if error.validator == "not":
         return "remove the key, or change the metric's type"
+    if _is_required_choice(error) and set(_not_keys(_schema(error))) == {"metrics", "tests"}:
+        return "a definitions file holds 'metrics:' (and may hold 'tests:'); a file of cases alone, 'tests:'"
     if error.validator == "required":
         instance = error.instance if isinstance(error.instance, dict) else {}
         kind = instance.get("type") if error.absolute_path else None

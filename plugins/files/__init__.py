@@ -13,7 +13,8 @@ from pathlib import Path
 import polars as pl
 
 from crmetrics.canonical import with_line_origin
-from crmetrics.connector import Connector, RawTable
+from crmetrics.checks_cache import fingerprint, fingerprint_of
+from crmetrics.connector import Connector, FileLocation, RawTable
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.hookspecs import hookimpl
 from crmetrics.model import TABLES
@@ -80,19 +81,64 @@ def _with_line_feeds(path: Path) -> Path | io.BytesIO:
 class ParquetConnector(_FolderConnector):
     """Canonical Parquet files, typed or not; types are converted like CSV text.
 
+    A table is one file (``deals.parquet``) or a folder of files named after it
+    (``deals/``), Hive-partitioned or not (``deals/year=2025/part-0.parquet``); partition
+    values become columns.
+
     Files are scanned, not read: when their columns already have the canonical types, the
-    query reads only the columns it uses and the row groups inside its time window.
+    query reads only the columns it uses and the row groups inside its time window. The
+    footer's null counts spare the checks a scan of required columns that hold no null,
+    and the file's fingerprint lets an unchanged file skip the checks altogether.
     """
 
     scheme = "parquet"
     suffix = ".parquet"
     description = "a folder of canonical Parquet files (customers.parquet, ...)"
 
+    def available_tables(self) -> list[str]:
+        """Tables present as ``NAME.parquet`` files or as ``NAME/`` folders of files."""
+        files = set(super().available_tables())
+        return [name for name in TABLES if name in files or (self.folder / name).is_dir()]
+
+    def path(self, table: str) -> Path:
+        """The table's file, or its folder when there is no file of that name."""
+        file = super().path(table)
+        return self.folder / table if not file.is_file() and (self.folder / table).is_dir() else file
+
+    def _files(self, table: str) -> list[Path]:
+        path = self.path(table)
+        return sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+
+    def file_location(self, table: str) -> FileLocation | None:
+        """The table's file or folder, for DuckDB and Spark to read in place."""
+        path = self.path(table)
+        files = self._files(table)
+        if not files:
+            return None
+        return FileLocation(path, "parquet", self._fingerprint(table, files), self._null_counts(files))
+
+    @staticmethod
+    def _fingerprint(table: str, files: list[Path]) -> str | None:
+        keys = [fingerprint(file, table=table) for file in files]
+        return keys[0] if len(keys) == 1 else fingerprint_of(keys)
+
+    @staticmethod
+    def _null_counts(files: list[Path]) -> dict[str, int]:
+        counts = [footer_null_counts(file) for file in files]
+        common = set(counts[0]).intersection(*counts[1:])
+        return {name: sum(c[name] for c in counts) for name in common}
+
     def read_table(self, table: str) -> RawTable:
         """The file(s) of ``table`` in the folder, read as text or typed columns."""
         path = self.path(table)
+        files = self._files(table)
         try:
-            frame = pl.scan_parquet(path)
+            if path.is_dir():
+                if not files:
+                    raise OSError(f"{path} holds no .parquet file")
+                frame = pl.scan_parquet(path / "**" / "*.parquet", hive_partitioning=True)
+            else:
+                frame = pl.scan_parquet(path)
             # The footer is read here, so that a broken file is reported as such now
             # rather than as a failure of the query later.
             frame.collect_schema()
@@ -100,7 +146,40 @@ class ParquetConnector(_FolderConnector):
             raise DataError(
                 Issue("unreadable-file", f"cannot read {path} as Parquet: {error}", Location(str(path)))
             ) from None
-        return RawTable(frame, str(path), first_row=1)
+        return RawTable(
+            frame,
+            str(path),
+            first_row=1,
+            fingerprint=self._fingerprint(table, files),
+            null_counts=self._null_counts(files),
+        )
+
+
+def footer_null_counts(path: Path) -> dict[str, int]:
+    """Null counts of the top-level columns whose every row group records one.
+
+    A writer may leave statistics out; a column without them in any row group is left out
+    here, so it is counted by reading it.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_metadata(path)
+    except (OSError, pq.lib.ArrowException):
+        return {}
+    totals: dict[str, int] = {}
+    unknown: set[str] = set()
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            name = chunk.path_in_schema
+            stats = chunk.statistics
+            if stats is None or not stats.has_null_count:
+                unknown.add(name)
+                continue
+            totals[name] = totals.get(name, 0) + stats.null_count
+    return {name: count for name, count in totals.items() if name not in unknown and "." not in name}
 
 
 class SampleConnector(CsvConnector):

@@ -81,20 +81,43 @@ def format_option(*choices: str) -> Callable[[F], F]:
         type=click.Choice(choices),
         default=choices[0],
         show_default=True,
-        help="table for people, json for programs.",
+        help=f"{choices[0]} for people, json for programs.",
     )
 
 
-def build_engine(project: Path | None, definitions: Sequence[Path] = ()) -> Engine:
-    """The engine of a command: the project file found, its definitions and ``definitions``."""
+def build_engine(
+    project: Path | None,
+    definitions: Sequence[Path] = (),
+    *,
+    cache: bool = True,
+    memory_limit: str | None = None,
+) -> Engine:
+    """The engine of a command: the project file found, its definitions and ``definitions``.
+
+    ``cache`` and ``memory_limit`` are the ``--no-cache`` and ``--memory-limit`` options.
+    """
     from crmetrics.cli.progress import terminal_progress
     from crmetrics.engine import Engine
     from crmetrics.project import find_project
 
-    engine = Engine(definitions=definitions, project=find_project(project), progress=terminal_progress())
+    engine = Engine(
+        definitions=definitions,
+        project=find_project(project),
+        progress=terminal_progress(),
+        cache=cache,
+        memory_limit=memory_limit,
+    )
     # The library never prints: the plugins that failed to load are shown here, once.
     warn(engine.problems)
     return engine
+
+
+no_cache_option = click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Check every file's rows again instead of reusing the verdict kept for an unchanged "
+    "file (kept in CRMETRICS_CACHE_DIR, default ~/.cache/crmetrics).",
+)
 
 
 def split(values: Sequence[str]) -> list[str]:

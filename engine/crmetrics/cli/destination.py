@@ -2,21 +2,30 @@
 
 Checked before anything is computed, so a bad ``-o`` costs nothing: a missing folder, a
 directory, a file that cannot be written, a format that contradicts the file's extension,
-or binary Parquet bound for a terminal are each one line and exit code 2.
+or binary Parquet bound for a terminal are each one line and exit code 2. A write the
+system fails once it has begun (a full disk) is one line too, with exit code 1. ``report``
+and ``plot`` write through the same functions.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from crmetrics.errors import Issue, UsageError
+from crmetrics.errors import CrmetricsError, Issue, UsageError
 
 #: File extensions that imply a format when ``--format`` is not given.
 EXTENSIONS: dict[str, str] = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
 BINARY_FORMATS = frozenset({"parquet"})
+
+
+def dash_is_stdout(_ctx: Any, _param: Any, value: Path | None) -> Path | None:
+    """A click callback: ``-o -`` means stdout (None), as it does for most Unix tools."""
+    return None if value is not None and str(value) == "-" else value
 
 
 def chosen_format(fmt: str | None, output: Path | None) -> str:
@@ -52,6 +61,8 @@ def check_output(output: Path | None, fmt: str) -> None:
             Issue("output-is-folder", f"-o {output} is a folder: name a file, e.g. -o {output}/result.csv")
         )
     folder = output.parent
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(Issue("output-folder", f"-o {output}: {folder} is a file, not a folder"))
     if not folder.is_dir():
         raise UsageError(
             Issue("output-folder", f"-o {output}: folder {folder} does not exist (create it first)")
@@ -69,4 +80,32 @@ def open_output(output: Path) -> BinaryIO:
         raise UsageError(Issue("output", f"-o {output}: {error.strerror or error}")) from None
 
 
-__all__ = ["BINARY_FORMATS", "EXTENSIONS", "check_output", "chosen_format", "open_output"]
+@contextmanager
+def output_stream(output: Path) -> Iterator[BinaryIO]:
+    """``output`` open for writing; a write the system fails (a full disk) is one line, exit 1."""
+    stream = open_output(output)
+    try:
+        with stream:
+            yield stream
+    except OSError as error:
+        raise CrmetricsError(
+            Issue("output-write", f"cannot write -o {output}: {error.strerror or error}")
+        ) from None
+
+
+def write_output(output: Path, data: bytes) -> None:
+    """Write ``data`` to ``output``; a refusal or a failed write is one line, never a traceback."""
+    with output_stream(output) as stream:
+        stream.write(data)
+
+
+__all__ = [
+    "BINARY_FORMATS",
+    "EXTENSIONS",
+    "check_output",
+    "chosen_format",
+    "dash_is_stdout",
+    "open_output",
+    "output_stream",
+    "write_output",
+]

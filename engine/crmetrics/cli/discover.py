@@ -16,6 +16,7 @@ from crmetrics.cli.common import (
     echo_json,
     engine_options,
     format_option,
+    no_cache_option,
     project_option,
     reported,
     request_options,
@@ -176,12 +177,13 @@ def explain(
 @source_option
 @format_option("table", "json")
 @project_option
-def inspect(source: tuple[str, ...], fmt: str, project: Path | None) -> None:
+@no_cache_option
+def inspect(source: tuple[str, ...], fmt: str, project: Path | None, no_cache: bool) -> None:
     """Show what a source holds: per table, rows read, kept and rejected, null rates, time span."""
     from crmetrics.inspect import render_inspection
 
     with reported():
-        engine = build_engine(project)
+        engine = build_engine(project, cache=not no_cache)
         results = engine.inspect(chosen_source(engine, source))
         if fmt == "json":
             echo_json([r.to_dict() for r in results])

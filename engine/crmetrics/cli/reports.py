@@ -23,7 +23,7 @@ from crmetrics.cli.common import (
     split,
     warn,
 )
-from crmetrics.cli.destination import check_output
+from crmetrics.cli.destination import check_output, dash_is_stdout, write_output
 
 
 @click.command()
@@ -109,7 +109,8 @@ def test(
     type=click.Path(path_type=Path),
     default=Path("report.html"),
     show_default=True,
-    help="The HTML file to write.",
+    callback=dash_is_stdout,
+    help="The HTML file to write ('-' writes the page to stdout).",
 )
 @engine_options
 def report(
@@ -122,7 +123,7 @@ def report(
     where: str | None,
     params: tuple[str, ...],
     title: str,
-    output: Path,
+    output: Path | None,
     project: Path | None,
     definitions: tuple[Path, ...],
 ) -> None:
@@ -141,9 +142,15 @@ def report(
         request = build_request(split([metrics]), grain, start, end, by, where, params)
         data = engine.report_data(request, chosen_source(engine, source))
         warn(data.skipped)
+        warn(data.notes)
         page = engine.render_report(data, title=title)
-        output.write_text(page, encoding="utf-8")
-        click.echo(f"wrote {output} ({len(page.encode()) / 1024:,.0f} KB)", err=True)
+        encoded = page.encode()
+        if output is None:
+            sys.stdout.buffer.write(encoded)
+            sys.stdout.flush()
+            return
+        write_output(output, encoded)
+        click.echo(f"wrote {output} ({len(encoded) / 1024:,.0f} KB)", err=True)
 
 
 @click.command()
@@ -184,5 +191,5 @@ def plot(
         engine = build_engine(project, definitions)
         request = build_request(split(metrics), grain, start, end, by, where, params)
         image = engine.plot(request, chosen_source(engine, source), image_format=output.suffix or "(none)")
-        output.write_bytes(image)
+        write_output(output, image)
         click.echo(f"wrote {output}", err=True)

@@ -14,13 +14,14 @@ from crmetrics.cli.common import (
     build_request,
     chosen_source,
     engine_options,
+    no_cache_option,
     range_options,
     reported,
     request_options,
     split,
     warn,
 )
-from crmetrics.cli.destination import check_output, chosen_format, open_output
+from crmetrics.cli.destination import check_output, chosen_format, dash_is_stdout, output_stream
 
 
 def _caption(source: str, request: object, compare: str | None) -> str:
@@ -61,7 +62,8 @@ def _caption(source: str, request: object, compare: str | None) -> str:
     "-o",
     type=click.Path(path_type=Path),
     default=None,
-    help="Write to this file instead of stdout; .csv, .json and .parquet imply the format.",
+    callback=dash_is_stdout,
+    help="Write to this file instead of stdout ('-' is stdout); .csv, .json and .parquet imply the format.",
 )
 @click.option(
     "--compare",
@@ -99,6 +101,14 @@ def _caption(source: str, request: object, compare: str | None) -> str:
     help="Skip the row checks (duplicate keys, required and allowed values, cross-column rules) "
     "of tables already in canonical types, e.g. typed Parquet. Faster; the source vouches.",
 )
+@no_cache_option
+@click.option(
+    "--memory-limit",
+    default=None,
+    envvar="CRMETRICS_MEMORY_LIMIT",
+    help="Most memory the duckdb engine may use, e.g. 2GB (the rest spills to disk); "
+    "for spark, the driver memory of a new local session, e.g. 2g.",
+)
 @engine_options
 def run(
     metrics: str,
@@ -117,6 +127,8 @@ def run(
     backend: str,
     streaming: bool,
     trust: bool,
+    no_cache: bool,
+    memory_limit: str | None,
     project: Path | None,
     definitions: tuple[Path, ...],
 ) -> None:
@@ -132,7 +144,7 @@ def run(
     with reported():
         chosen = chosen_format(fmt, output)
         check_output(output, chosen)
-        engine = build_engine(project, definitions)
+        engine = build_engine(project, definitions, cache=not no_cache, memory_limit=memory_limit)
         writer = engine.output_format(chosen)
         request = build_request(
             split([metrics]), grain, start, end, by, where, params, calendar=engine.project.calendar
@@ -158,7 +170,7 @@ def run(
             currency=engine.project.reporting_currency or "",
         )
         if output is not None:
-            with open_output(output) as stream:
+            with output_stream(output) as stream:
                 writer.write(outcome.frame, stream, info)
             click.echo(f"wrote {outcome.frame.height} rows to {output}", err=True)
         else:

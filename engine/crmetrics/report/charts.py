@@ -19,13 +19,17 @@ import polars as pl
 from crmetrics.errors import Issue, UsageError
 from crmetrics.metric import MetricDefinition
 
-#: The d3 number format of each unit on a chart's value axis.
+#: The d3 number format of each unit on a chart's value axis. ``~`` drops trailing zeros,
+#: so that close ticks (a churn rate between 0.3 % and 0.6 %) keep distinct labels.
 AXIS_FORMATS = {
-    "ratio": ".0%",
-    "percent": ",.1f",
+    "ratio": ".2~%",
+    "percent": ",.2~f",
     "count": ",.0f",
-    "currency": ",.0f",
+    "currency": ",.2~f",
 }
+
+#: Units counted in whole numbers: their axes never tick between two integers.
+WHOLE_UNITS = frozenset({"count"})
 
 #: The d3 time format of a period on the time axis.
 PERIOD_FORMATS = {"day": "%d %b", "week": "%d %b", "month": "%b %y", "quarter": "%b %y", "year": "%Y"}
@@ -81,7 +85,17 @@ def _y_axis(altair: Any, unit: str) -> Any:
     return altair.Y(
         "value:Q",
         title=None,
-        axis=altair.Axis(format=AXIS_FORMATS.get(unit, ",.2~f"), tickCount=4),
+        axis=altair.Axis(
+            format=AXIS_FORMATS.get(unit, ",.2~f"),
+            tickCount=4,
+            # Vega still ticks at 0.5 over a domain of [0, 1]: such a tick keeps its grid
+            # line but loses its label, which would read as a second "1" or "0".
+            **(
+                {"tickMinStep": 1, "labelExpr": "datum.value % 1 ? '' : datum.label"}
+                if unit in WHOLE_UNITS
+                else {}
+            ),
+        ),
         scale=altair.Scale(zero=False),
     )
 

@@ -85,6 +85,9 @@ class ReportData:
     cards: tuple[MetricCard, ...]
     #: Why metrics of ``all`` are not shown (a table the source lacks, a column out of reach).
     skipped: tuple[Issue, ...] = ()
+    #: The warnings ``crmetrics run`` would print for the same numbers: the source's
+    #: data-quality findings, a ``--where`` or a range that leaves no data, an empty table.
+    notes: tuple[Issue, ...] = ()
 
     @property
     def categories(self) -> list[tuple[str, list[MetricCard]]]:
@@ -138,7 +141,8 @@ def report_data(engine: ReportEngine, request: Request, source: Any, *, source_n
     per_year = PERIODS_PER_YEAR.get(grain.name)
     year_ago = grain.shift(last, -per_year) if per_year else None
     first = min(d for d in (request.start, previous, year_ago) if d is not None)
-    result = engine.evaluate(replace(request, start=first), source)
+    outcome = engine.run(replace(request, start=first), source)
+    result = outcome.frame
     names = list(engine.plan(request).request.metrics)
     by = list(request.by)
     start = _day(request.start)
@@ -161,6 +165,7 @@ def report_data(engine: ReportEngine, request: Request, source: Any, *, source_n
         year_ago_period=year_ago and _day(year_ago),
         cards=tuple(cards),
         skipped=tuple(skipped),
+        notes=tuple(outcome.notes),
     )
 
 

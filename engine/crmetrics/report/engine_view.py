@@ -14,6 +14,20 @@ from crmetrics.errors import Issue
 from crmetrics.plan import LogicalPlan, Request
 
 
+class RunOutcome(Protocol):
+    """What a report reads of :class:`crmetrics.runs.Run`."""
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The long-format result."""
+        ...
+
+    @property
+    def notes(self) -> list[Issue]:
+        """The run's warnings: data-quality findings, a filter or range that leaves no data."""
+        ...
+
+
 class ReportEngine(Protocol):
     """The members of :class:`crmetrics.Engine` a report uses."""
 
@@ -28,6 +42,10 @@ class ReportEngine(Protocol):
 
     def applicable(self, request: Request, source: Any) -> tuple[Request, list[Issue]]:
         """``request`` with ``all`` replaced by what ``source`` can compute, and the rest."""
+        ...
+
+    def run(self, request: Request, source: Any) -> RunOutcome:
+        """``request`` evaluated as ``crmetrics run`` does, with its warnings."""
         ...
 
     def evaluate(

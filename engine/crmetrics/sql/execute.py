@@ -1,9 +1,8 @@
 """What running a plan on a SQL engine needs besides the statement: its tables and result.
 
-A SQL engine reads canonical tables either from a warehouse (named by the project's
-``warehouse`` mapping) or from any crmetrics source, converted by its connector exactly as
-for Polars and handed over as Arrow. Its answer is brought back to the shape and order of
-the Polars result, so that both are interchangeable.
+The tables a plan reads (``source_scan`` makes them canonical views, in place where it
+can), the columns a warehouse's tables really hold, and the answer, brought back to the
+shape and order of the Polars result so that both are interchangeable.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from crmetrics.catalog import Catalog
-from crmetrics.connector import Connector
 from crmetrics.ir.nodes import CUSTOMERS
 from crmetrics.model import kind_of_dtype
 from crmetrics.periods import FISCAL_PERIOD, PERIOD_START
@@ -29,27 +27,6 @@ def plan_tables(plan: LogicalPlan, catalog: Catalog) -> list[str]:
     for name in plan.cohorts:  # customers only for grouping, added below when needed
         tables += [m.table for m in catalog.metrics[name].measures.values()]
     return list(dict.fromkeys(tables))
-
-
-def source_frames(plan: LogicalPlan, catalog: Catalog, connector: Connector) -> dict[str, pl.DataFrame]:
-    """The plan's tables from a crmetrics source, timestamps as naive UTC.
-
-    SQL engines compare timestamps without zones; naive UTC values mean the same instants
-    whatever the engine's session time zone. ``customers`` comes along for grouping and
-    filtering when the source has it; whether a metric may reach it is checked later.
-    """
-    wanted = plan_tables(plan, catalog)
-    if (plan.request.by or plan.request.where) and CUSTOMERS in connector.available_tables():
-        wanted.append(CUSTOMERS)
-    frames = {}
-    for table in dict.fromkeys(wanted):
-        frame = connector.scan(table).collect()
-        frames[table] = frame.with_columns(
-            pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-            for name, dtype in frame.schema.items()
-            if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
-        )
-    return frames
 
 
 def warehouse_tables(schemas: Mapping[str, pl.Schema | None], base: Tables) -> Tables:
@@ -80,4 +57,4 @@ def conform_result(result: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
     )
 
 
-__all__ = ["conform_result", "plan_tables", "source_frames", "warehouse_tables"]
+__all__ = ["conform_result", "plan_tables", "warehouse_tables"]

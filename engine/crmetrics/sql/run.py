@@ -1,9 +1,10 @@
 """Evaluating a plan on a SQL engine: pick the tables, generate, run, conform the result.
 
-``--engine duckdb`` and ``--engine spark`` read any crmetrics source (converted by its
-connector, then handed to the engine), or the engine's own tables: ``duckdb:PATH`` for a
-DuckDB database file, ``spark:`` for the Spark session's catalog; those are named by the
-project's ``warehouse`` mapping.
+``--engine duckdb`` and ``--engine spark`` read Parquet files in place and the engine's own
+tables (``duckdb:PATH`` for a DuckDB database file, ``spark:`` for the Spark session's
+catalog, named by the project's ``warehouse`` mapping), converted and checked in SQL
+(``source_scan``); any other crmetrics source is converted by its connector, then handed
+to the engine.
 """
 
 from __future__ import annotations
@@ -15,20 +16,21 @@ import polars as pl
 from crmetrics.errors import DataError, Issue, Location, UsageError
 from crmetrics.ir.build import build_query
 from crmetrics.job import Job
-from crmetrics.sql.execute import conform_result, plan_tables, source_frames, warehouse_tables
+from crmetrics.sql.execute import conform_result, plan_tables, warehouse_tables
 from crmetrics.sql.generator import generate_sql
+from crmetrics.sql.source_scan import checked_warehouse, read_tables
 from crmetrics.sql.tables import Tables
 
 
-def _runner(name: str, database: str | None) -> Any:
+def _runner(name: str, database: str | None, memory_limit: str | None) -> Any:
     # The engines' modules import duckdb or pyspark, which are optional: load only the one used.
     if name == "duckdb":
         from crmetrics.sql.duckdb_engine import DuckDBRunner
 
-        return DuckDBRunner(database)
-    from crmetrics.sql.spark_engine import SparkRunner
+        return DuckDBRunner(database, memory_limit=memory_limit)
+    from crmetrics.sql.spark_engine import SparkRunner, session
 
-    return SparkRunner()
+    return SparkRunner(session(memory_limit=memory_limit))
 
 
 def evaluate_sql(job: Job, name: str) -> pl.DataFrame:
@@ -43,12 +45,14 @@ def evaluate_sql(job: Job, name: str) -> pl.DataFrame:
             )
         )
     database = native.location or None if native is not None and name == "duckdb" else None
-    runner = _runner(name, database)
+    runner = _runner(name, database, job.memory_limit)
     try:
         if native is None:
             assert job.source.connector is not None
-            tables = runner.load(source_frames(job.plan, job.catalog, job.source.connector))
+            tables = read_tables(runner, job.plan, job.catalog, job.source.connector)
+            runner.confine()
         else:
+            runner.confine()  # before the project's table names reach a statement
             tables = _warehouse(runner, job, str(native))
         query = build_query(job.plan, job.catalog, lambda table: tables.kinds.get(table, {}))
         # conform_result sorts the rows as the Polars result is sorted, so the engine need not.
@@ -76,7 +80,8 @@ def _warehouse(runner: Any, job: Job, where: str) -> Tables:
             )
     if job.plan.request.by or job.plan.request.where:
         schemas.setdefault("customers", runner.schema(base.relation("customers")))
-    return warehouse_tables(schemas, base)
+    present = [table for table, schema in schemas.items() if schema is not None]
+    return checked_warehouse(runner, warehouse_tables(schemas, base), present, where)
 
 
 __all__ = ["evaluate_sql"]

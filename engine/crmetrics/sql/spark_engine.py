@@ -3,14 +3,17 @@
 ``SPARK_REMOTE`` (Spark Connect, e.g. ``sc://host:15002``) or ``SPARK_MASTER`` (e.g.
 ``spark://host:7077``, ``yarn``) pick a cluster; without either, Spark runs in this process
 in local mode. An already active session (a notebook's, a test's) is used as it is.
-Tables come from a crmetrics source as temporary views, or from the session's catalog
-(``--source spark:``) named by the project's ``warehouse`` mapping.
+Parquet files (``parquet:DIR``, Hive-partitioned folders included) are read by Spark
+itself; tables of the session's catalog (``--source spark:``) are named by the project's
+``warehouse`` mapping. Both are converted and checked as Spark SQL, on the executors. Any
+other crmetrics source is handed over from the driver as temporary views.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -23,8 +26,12 @@ from crmetrics.sql.tables import Tables
 DIALECT = "spark"
 
 
-def session() -> Any:
-    """The active Spark session, or a new one as the environment configures it."""
+def session(*, memory_limit: str | None = None) -> Any:
+    """The active Spark session, or a new one as the environment configures it.
+
+    ``memory_limit`` (``2g``) is the driver's memory of a new session; in local mode the
+    driver does all the work. An active session, or a cluster's executors, keep theirs.
+    """
     spark_sql = require("pyspark.sql")
     active = spark_sql.SparkSession.getActiveSession()
     if active is not None:
@@ -35,6 +42,11 @@ def session() -> Any:
         return builder.remote(remote).getOrCreate()
     master = os.environ.get("SPARK_MASTER", "local[*]")
     builder = builder.master(master)
+    if memory_limit:
+        # Broadcast joins copy a whole side into the driver's memory; sort-merge joins spill.
+        builder = builder.config("spark.driver.memory", memory_limit).config(
+            "spark.sql.autoBroadcastJoinThreshold", "-1"
+        )
     if master.startswith("local"):
         # A handful of partitions suits the small shuffles of one machine; the UI is noise.
         builder = (
@@ -58,6 +70,9 @@ class SparkRunner:
         self.spark.conf.set("spark.sql.runSQLOnFiles", "false")
         self._views: list[str] = []
 
+    def confine(self) -> None:
+        """Nothing more to do: file paths as table names are off from the session's start."""
+
     def load(self, frames: Mapping[str, pl.DataFrame]) -> Tables:
         """Register canonical frames as temporary views named after their tables."""
         names = {}
@@ -67,6 +82,18 @@ class SparkRunner:
             self.spark.createDataFrame(arrow).createOrReplaceTempView(names[table])
             self._views.append(names[table])
         return Tables.frames({t: f.schema for t, f in frames.items()}, names)
+
+    def parquet_relation(self, table: str, path: Path) -> exp.Expr:
+        """A Parquet file or folder read by Spark (partition folders ``key=value`` become columns)."""
+        name = f"crmetrics_raw_{table}"
+        self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
+        self._views.append(name)
+        return exp.to_table(name)
+
+    def create_view(self, name: str, select: exp.Expr) -> None:
+        """A temporary view over ``select``; nothing is computed until a query reads it."""
+        self.spark.sql(select.sql(DIALECT)).createOrReplaceTempView(name)
+        self._views.append(name)
 
     def schema(self, relation: exp.Expr) -> pl.Schema | None:
         """The columns ``relation`` returns; None when it does not exist."""

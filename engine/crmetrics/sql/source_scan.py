@@ -1,0 +1,185 @@
+"""The canonical tables of a SQL engine, read where the data lies.
+
+Parquet files are read by the engine itself (DuckDB's ``read_parquet``, Spark's reader), and
+warehouse tables (a DuckDB file, the Spark catalog) are read where they are; either way each
+table is converted and checked in SQL (``canonical_sql``), as a view the engine reads
+lazily, so no source table passes through this process. Only two things come back: the
+one-row counts of each table's checks, and the metrics' result.
+
+A table whose checks are clean (now, or on an earlier run of the unchanged file, see
+``checks_cache``) is used through its view. A table that breaks a rule, or that needs text
+parsed, takes the row-by-row path of ``crmetrics.canonical`` instead: it is read into this
+process once, so that the error names the offending rows, or the rows are rejected and
+duplicate keys dropped, exactly as on the Polars engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+from sqlglot import exp
+
+from crmetrics.canonical import ROWS_CHECKED, LazyConformed, conform
+from crmetrics.catalog import Catalog
+from crmetrics.checks_cache import ChecksCache
+from crmetrics.connector import Connector, FileLocation
+from crmetrics.errors import DataError, Issue, Location
+from crmetrics.model import TABLES
+from crmetrics.plan import LogicalPlan
+from crmetrics.sql.canonical_sql import canonical_select, check_select
+from crmetrics.sql.execute import plan_tables
+from crmetrics.sql.tables import TableMapping, Tables
+
+
+def _missing_columns(table: str, present: Sequence[str], origin: str) -> None:
+    missing = [c.name for c in TABLES[table].columns if c.name not in present and not c.nullable]
+    if missing:
+        raise DataError(
+            Issue(
+                "missing-column",
+                f"table {table!r} has no column {', '.join(map(repr, missing))}",
+                Location(origin),
+                hint=f"columns found: {', '.join(present) or 'none'}; "
+                f"the canonical columns are: {', '.join(TABLES[table].column_names)}",
+            )
+        )
+
+
+class CanonicalViews:
+    """Builds, for one runner, a checked canonical view per table.
+
+    Args:
+        runner: a DuckDB or Spark runner (``create_view``, ``schema``, ``execute``, ``load``).
+        cache: where clean verdicts are remembered; None checks every time.
+    """
+
+    def __init__(self, runner: Any, cache: ChecksCache | None) -> None:
+        self.runner = runner
+        self.cache = cache
+        self.names: dict[str, str] = {}
+        self.schemas: dict[str, pl.Schema] = {}
+
+    def add(
+        self,
+        table: str,
+        raw: exp.Expr,
+        origin: str,
+        *,
+        fingerprint: str | None = None,
+        null_counts: Mapping[str, int] | None = None,
+    ) -> bool:
+        """Make ``table`` a checked view over ``raw``; False if it must take the row-by-row path."""
+        schema = self.runner.schema(raw)
+        if schema is None:
+            raise DataError(
+                Issue("unreadable-table", f"cannot read {origin} as table {table!r}", Location(origin))
+            )
+        _missing_columns(table, list(schema), origin)
+        model = TABLES[table]
+        select = canonical_select(model, raw, schema)
+        if select is None:
+            return False
+        # Not the name a table loaded from Python gets, should this one fail its checks.
+        name = f"crmetrics_canonical_{table}"
+        self.runner.create_view(name, select)
+        view = exp.to_table(name)
+        remembered = fingerprint is not None and self.cache is not None and self.cache.get(fingerprint)
+        if not remembered:
+            checks = check_select(model, view, schema, known_nulls=null_counts)
+            counts = self.runner.execute(checks.sql(dialect=self.runner.dialect)).row(0, named=True)
+            if not LazyConformed.clean(counts):
+                return False
+            if fingerprint is not None and self.cache is not None:
+                self.cache.put(fingerprint, {ROWS_CHECKED: int(counts[ROWS_CHECKED])})
+        self.names[table] = name
+        found = self.runner.schema(view)
+        assert found is not None
+        self.schemas[table] = found
+        return True
+
+    def tables(self, frames: Mapping[str, pl.DataFrame] = {}) -> Tables:
+        """The views, and ``frames`` loaded for the tables that took the row-by-row path."""
+        names = dict(self.names)
+        schemas: dict[str, pl.Schema] = dict(self.schemas)
+        if frames:
+            loaded = self.runner.load(frames)
+            for table in frames:
+                names[table] = loaded.mappings[table].name
+                schemas[table] = frames[table].schema
+        return Tables.frames(schemas, names)
+
+
+def _naive_utc(frame: pl.DataFrame) -> pl.DataFrame:
+    """Timestamps as naive UTC: what SQL engines compare, whatever their session's zone."""
+    return frame.with_columns(
+        pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+    )
+
+
+def read_tables(runner: Any, plan: LogicalPlan, catalog: Catalog, connector: Connector) -> Tables:
+    """The tables ``plan`` reads from a crmetrics source, as :func:`source_tables` gives them.
+
+    ``customers`` comes along for grouping and filtering when the source has it; whether a
+    metric may reach it is checked later.
+    """
+    wanted = plan_tables(plan, catalog)
+    if (plan.request.by or plan.request.where) and "customers" in connector.available_tables():
+        wanted.append("customers")
+    return source_tables(runner, list(dict.fromkeys(wanted)), connector)
+
+
+def source_tables(runner: Any, wanted: Sequence[str], connector: Connector) -> Tables:
+    """The ``wanted`` tables of a crmetrics source, read in place where the engine can.
+
+    A table whose connector names its files (:meth:`Connector.file_location`, e.g.
+    ``parquet:DIR``) is read by the engine; any other, and any that breaks a rule, comes
+    through the connector's own conversion and checks.
+    """
+    views = CanonicalViews(runner, connector.checks_cache)
+    frames = {}
+    for table in wanted:
+        location = connector.file_location(table)
+        if location is None or not _reads(runner, location) or not _in_place(views, table, location):
+            frames[table] = _naive_utc(connector.scan(table).collect())
+    return views.tables(frames)
+
+
+def _reads(runner: Any, location: FileLocation) -> bool:
+    return location.format == "parquet" and hasattr(runner, "parquet_relation")
+
+
+def _in_place(views: CanonicalViews, table: str, location: FileLocation) -> bool:
+    raw = views.runner.parquet_relation(table, location.path)
+    return views.add(
+        table, raw, str(location.path), fingerprint=location.fingerprint, null_counts=location.null_counts
+    )
+
+
+def checked_warehouse(runner: Any, tables: Tables, wanted: Sequence[str], where: str) -> Tables:
+    """The ``wanted`` warehouse tables converted and checked in the engine, under canonical names.
+
+    ``tables`` names each canonical table's relation (the project's ``warehouse`` mapping,
+    with renamed columns); warehouse tables have no fingerprint, so they are checked on
+    every run. A table that breaks a rule is read into this process and goes through the
+    row-by-row rules, whose error names the rows as the Polars engine would.
+    """
+    views = CanonicalViews(runner, None)
+    frames = {}
+    for table in wanted:
+        mapping = tables.mappings.get(table, TableMapping(table))
+        origin = f"{where} {mapping.name}"
+        if views.add(table, tables.relation(table), origin):
+            continue
+        query = exp.select(exp.Star()).from_(tables.relation(table)).sql(dialect=runner.dialect)
+        raw = runner.execute(query)
+        frames[table] = _naive_utc(conform(TABLES[table], raw, origin=origin).frame)
+    checked = views.tables(frames)
+    # Tables the plan does not read keep the mapping's names and canonical columns.
+    return Tables({**tables.kinds, **checked.kinds}, {**tables.mappings, **checked.mappings})
+
+
+__all__ = ["CanonicalViews", "checked_warehouse", "read_tables", "source_tables"]

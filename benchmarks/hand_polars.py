@@ -10,7 +10,8 @@ explode), and every derived ratio computed on one wide frame.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +20,7 @@ from benchmarks.common import (
     BY,
     END_AT,
     GROUP_SOURCES,
+    LOOKBACK_START_AT,
     NEUTRAL_SATISFACTION,
     SATISFACTION_WEIGHT,
     START_AT,
@@ -39,7 +41,17 @@ def _div(a: pl.Expr, b: pl.Expr) -> pl.Expr:
     return pl.when(b != 0).then(a / b)
 
 
-def compute(folder: Path, grouped: bool, *, streaming: bool = False) -> pl.DataFrame:
+def _months(first: datetime) -> pl.LazyFrame:
+    """Every month start from ``first`` up to the workload's end."""
+    return pl.LazyFrame(
+        {P: pl.datetime_range(first, END_AT, MONTH, closed="left", time_zone="UTC", eager=True)}
+    ).with_columns(pl.col(P).dt.cast_time_unit("us"))
+
+
+def compute(folder: Path, grouped: bool, *, streaming: bool = False, extended: bool = False) -> pl.DataFrame:
+    """The workload's metrics; ``extended`` adds the sales and time metrics (ungrouped only)."""
+    if extended and grouped:
+        raise ValueError("the sales and time metrics are benchmarked ungrouped only")
     by = [BY] if grouped else []
     keys = [P, *by]
 
@@ -55,17 +67,20 @@ def compute(folder: Path, grouped: bool, *, streaming: bool = False) -> pl.DataF
         "customers": ["acquired_at", *by],
         "revenue": ["amount", "cost", "customer_id", "recognized_at"],
         "spend": ["amount", "category", "spent_at"],
-        "deals": ["is_won", "deal_type", "customer_id", "closed_at"],
+        "deals": ["is_won", "is_closed", "amount", "deal_type", "customer_id", "created_at", "closed_at"],
         "survey_responses": ["survey_type", "score", "customer_id", "submitted_at"],
         "leads": ["is_converted", "customer_id", "created_at"],
         "tickets": ["first_response_at", "customer_id", "created_at"],
         "activity": ["customer_id", "occurred_at"],
     }
     windowed: dict[str, pl.LazyFrame] = {}
+    # Year-ago values and twelve-period windows read revenue and churn a year further back.
+    since = {"revenue": LOOKBACK_START_AT, "customers": LOOKBACK_START_AT} if extended else {}
 
     def window(table: str, time: str) -> pl.LazyFrame:
         if table not in windowed:
-            frame = scan(table).filter(pl.col(time).is_between(WINDOW_START_AT, END_AT, closed="left"))
+            first = since.get(table, WINDOW_START_AT)
+            frame = scan(table).filter(pl.col(time).is_between(first, END_AT, closed="left"))
             windowed[table] = frame.select(needed[table]).with_columns(
                 pl.col(time).dt.truncate(MONTH).alias(P)
             )
@@ -78,9 +93,7 @@ def compute(folder: Path, grouped: bool, *, streaming: bool = False) -> pl.DataF
             frame = frame.join(segments, on="customer_id", how="left")
         return frame
 
-    months = pl.LazyFrame(
-        {P: pl.datetime_range(WINDOW_START_AT, END_AT, MONTH, closed="left", time_zone="UTC", eager=True)}
-    ).with_columns(pl.col(P).dt.cast_time_unit("us"))
+    months = _months(WINDOW_START_AT)
 
     # Group values: every segment reachable from any row of the table, at any time.
     def groups(table: str) -> pl.LazyFrame:
@@ -96,12 +109,15 @@ def compute(folder: Path, grouped: bool, *, streaming: bool = False) -> pl.DataF
     acquired = events("customers", "acquired_at", []).group_by(keys).agg(pl.len().alias("new_customers"))
     lost = (
         scan("customers")
-        .filter(pl.col("churned_at").is_between(WINDOW_START_AT, END_AT, closed="left"))
+        .filter(
+            pl.col("churned_at").is_between(since.get("customers", WINDOW_START_AT), END_AT, closed="left")
+        )
         .select(*by, pl.col("churned_at").dt.truncate(MONTH).alias(P))
         .group_by(keys)
         .agg(pl.len().alias("lost_customers"))
     )
-    before = datetime(2023, 11, 1, tzinfo=UTC)
+    before = datetime(2022, 12, 1, tzinfo=UTC) if extended else datetime(2023, 11, 1, tzinfo=UTC)
+    history = _months(LOOKBACK_START_AT) if extended else months
     bucket = pl.max_horizontal(pl.col("__b"), pl.lit(before).dt.cast_time_unit("us"))
     deltas = (
         pl.concat(
@@ -119,7 +135,7 @@ def compute(folder: Path, grouped: bool, *, streaming: bool = False) -> pl.DataF
         .agg(pl.col("__d").sum())
     )
     all_months = pl.concat(
-        [pl.LazyFrame({P: [before]}).with_columns(pl.col(P).dt.cast_time_unit("us")), months]
+        [pl.LazyFrame({P: [before]}).with_columns(pl.col(P).dt.cast_time_unit("us")), history]
     )
     customer_groups = groups("customers") if grouped else None
     snapshot_grid = (
@@ -241,6 +257,10 @@ def compute(folder: Path, grouped: bool, *, streaming: bool = False) -> pl.DataF
         .agg((score - baseline).sum().alias("__lift"))
     )
 
+    if extended:
+        extra = _sales_and_time(window, scan, revenue, running, lost, acquired)
+        parts.append(extra)
+
     grid = months
     if grouped:
         sources = {t for m in metrics_for(True) for t in GROUP_SOURCES[m]}
@@ -301,7 +321,7 @@ def compute(folder: Path, grouped: bool, *, streaming: bool = False) -> pl.DataF
             else []
         ),
     ).filter(pl.col(P) >= START_AT)
-    names = list(metrics_for(grouped))
+    names = list(metrics_for(grouped, extended=extended))
     long = wide.unpivot(
         index=[*keys, *(c for c in wide.collect_schema() if c.startswith("__in_"))],
         on=names,
@@ -316,6 +336,164 @@ def compute(folder: Path, grouped: bool, *, streaming: bool = False) -> pl.DataF
         long = long.filter(include)
     result = long.select("metric", pl.col(P).dt.date(), *by, pl.col("value").cast(pl.Float64).fill_nan(None))
     return result.collect(engine="streaming" if streaming else "auto")
+
+
+def _sales_and_time(
+    window: Callable[[str, str], pl.LazyFrame],
+    scan: Callable[[str], pl.LazyFrame],
+    revenue: pl.LazyFrame,
+    running: pl.LazyFrame,
+    lost: pl.LazyFrame,
+    acquired: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """The sales and time metrics, one row per month of the workload (ungrouped).
+
+    Additive metrics are windows over the monthly aggregates on a gapless month grid that
+    starts a year early; the two non-additive ones (distinct payers over twelve months, the
+    customers' year-ago revenue) work from one per-customer-month frame.
+    """
+    history = _months(LOOKBACK_START_AT)
+    won = pl.col("is_won").fill_null(False)
+    deals = window("deals", "closed_at")
+    days = (pl.col("closed_at") - pl.col("created_at")).dt.total_microseconds().cast(pl.Float64) / 86_400e6
+    sales = deals.group_by(P).agg(
+        won.sum().alias("deals_won"),
+        pl.col("is_closed").fill_null(False).sum().alias("deals_closed"),
+        pl.col("amount").filter(won).mean().alias("average_deal_size"),
+        days.filter(won).mean().alias("sales_cycle_days"),
+    )
+    counts = [
+        window("leads", "created_at").group_by(P).agg(pl.len().alias("new_leads")),
+        window("survey_responses", "submitted_at")
+        .filter(pl.col("survey_type") == "nps")
+        .group_by(P)
+        .agg(pl.len().alias("nps_responses")),
+        window("tickets", "created_at")
+        .filter(pl.col("first_response_at").is_not_null())
+        .group_by(P)
+        .agg(pl.len().alias("answered_tickets")),
+    ]
+
+    # Snapshots at period end: a running sum of what starts minus what ends, with every
+    # change before the workload folded into one opening bucket.
+    before = LOOKBACK_START_AT - timedelta(days=1)
+    opening = pl.lit(before).dt.cast_time_unit("us")
+    ever = pl.concat([pl.LazyFrame({P: [before]}).with_columns(pl.col(P).dt.cast_time_unit("us")), history])
+    amount = pl.col("amount").fill_null(0)
+    pipeline = scan("deals").filter(pl.col("created_at") < END_AT)
+    pipeline_deltas = (
+        pl.concat(
+            [
+                pipeline.select(pl.col("created_at").dt.truncate(MONTH).alias("__b"), amount.alias("__d")),
+                pipeline.filter(pl.col("closed_at") < END_AT).select(
+                    pl.col("closed_at").dt.truncate(MONTH).alias("__b"), (-amount).alias("__d")
+                ),
+            ]
+        )
+        .group_by(pl.max_horizontal("__b", opening).alias(P))
+        .agg(pl.col("__d").sum().alias("__pipeline"))
+    )
+    acquisitions = (
+        scan("customers")
+        .filter(pl.col("acquired_at") < END_AT)
+        .group_by(pl.max_horizontal(pl.col("acquired_at").dt.truncate(MONTH), opening).alias(P))
+        .agg(pl.len().alias("__acquired"))
+    )
+    snapshots = (
+        ever.join(pipeline_deltas, on=P, how="left")
+        .join(acquisitions, on=P, how="left")
+        .sort(P)
+        .select(
+            P,
+            pl.col("__pipeline").fill_null(0).cum_sum().alias("open_pipeline_value"),
+            pl.col("__acquired").fill_null(0).cum_sum().alias("customers_acquired_to_date"),
+        )
+    )
+
+    # Distinct payers over twelve months: a customer paying in month m counts for the
+    # months up to m + 11, or until it pays again, whichever comes first.
+    per_customer = (
+        window("revenue", "recognized_at")
+        .filter(pl.col("customer_id").is_not_null())
+        .group_by("customer_id", P)
+        .agg(pl.col("amount").sum().alias("__amount"))
+    )
+    month_number = pl.col(P).dt.year() * 12 + pl.col(P).dt.month()
+    stays = per_customer.select("customer_id", P, month_number.alias("__m")).sort("customer_id", "__m")
+    stays = stays.with_columns(
+        pl.min_horizontal(pl.col("__m").shift(-1).over("customer_id") - pl.col("__m"), 12)
+        .fill_null(12)
+        .alias("__stay")
+    )
+    first_month = LOOKBACK_START_AT.year * 12 + LOOKBACK_START_AT.month
+    payer_deltas = (
+        pl.concat(
+            [
+                stays.select(pl.col("__m"), pl.lit(1).alias("__d")),
+                stays.select((pl.col("__m") + pl.col("__stay")).alias("__m"), pl.lit(-1).alias("__d")),
+            ]
+        )
+        .group_by("__m")
+        .agg(pl.col("__d").sum())
+    )
+    payers = (
+        history.with_columns(month_number.alias("__m"))
+        .join(payer_deltas, on="__m", how="left")
+        .sort(P)
+        .select(P, pl.col("__d").fill_null(0).cum_sum().alias("__payers_12"))
+        .filter(pl.col(P).dt.year() * 12 + pl.col(P).dt.month() >= first_month)
+    )
+
+    # Net and gross revenue retention: each customer's month against its own month a year before.
+    year_ago = per_customer.filter(pl.col("__amount") > 0).select(
+        "customer_id", pl.col(P).dt.offset_by("1y").alias(P), pl.col("__amount").alias("__before")
+    )
+    kept = year_ago.join(per_customer, on=["customer_id", P], how="left").with_columns(
+        pl.col("__amount").fill_null(0)
+    )
+    retention = kept.group_by(P).agg(
+        pl.col("__amount").sum().alias("__now"),
+        pl.min_horizontal("__amount", "__before").sum().alias("__kept"),
+        pl.col("__before").sum().alias("__then"),
+    )
+
+    wide = history
+    for part in [revenue, running, lost, acquired, sales, *counts, snapshots, payers, retention]:
+        wide = wide.join(part, on=P, how="left")
+    wide = wide.with_columns(
+        pl.col(c).fill_null(0)
+        for c in (
+            *("revenue", "paying_customers", "lost_customers", "deals_won", "deals_closed"),
+            *("new_leads", "nps_responses", "answered_tickets"),
+        )
+    ).sort(P)
+    revenue_ = pl.col("revenue")
+    year_before = revenue_.shift(12)
+    ttm_revenue = revenue_.rolling_sum(12, min_samples=1)
+    ttm_churn = pl.col("lost_customers").rolling_sum(12, min_samples=1) / pl.col("customers_at_end").shift(12)
+    return wide.select(
+        P,
+        "deals_won",
+        "deals_closed",
+        _div(pl.col("deals_won"), pl.col("deals_closed")).alias("win_rate"),
+        "average_deal_size",
+        "sales_cycle_days",
+        "open_pipeline_value",
+        revenue_.rolling_sum(3, min_samples=1).alias("revenue_rolling_3"),
+        revenue_.cum_sum().over(pl.col(P).dt.year()).alias("revenue_year_to_date"),
+        _div(revenue_ - year_before, year_before).alias("revenue_growth_yoy"),
+        _div(pl.col("__now"), pl.col("__then")).alias("net_revenue_retention"),
+        _div(pl.col("__kept"), pl.col("__then")).alias("gross_revenue_retention"),
+        _div(revenue_, revenue_).alias("revenue_share"),
+        _div(
+            _div(ttm_revenue, pl.col("__payers_12")),
+            pl.when(ttm_churn != 0).then(ttm_churn),
+        ).alias("customer_lifetime_value_ttm"),
+        "customers_acquired_to_date",
+        "new_leads",
+        "nps_responses",
+        "answered_tickets",
+    ).filter(pl.col(P) >= START_AT)
 
 
 def main() -> None:

@@ -152,13 +152,20 @@ def test_range_outside_the_data_warns_with_the_span(data: Path) -> None:
     assert "customers.acquired_at spans 2024-11-10 to 2025-02-02" in result.stderr
 
 
-def test_a_table_without_rows_warns(data: Path) -> None:
-    # An export with a header and no ticket: answered_tickets is 0 in each of the 3 months,
-    # a number that must not pass for a quiet month.
-    (data / "tickets.csv").write_text(
-        "ticket_id,customer_id,created_at,first_response_at,resolved_at,handle_time_seconds,channel,priority\n",
-        encoding="utf-8",
-    )
+TICKETS_HEADER = (
+    "ticket_id,customer_id,created_at,first_response_at,resolved_at,handle_time_seconds,channel,priority\n"
+)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [TICKETS_HEADER.encode(), b"", b"\xef\xbb\xbf\r\n"],
+    ids=["header-only", "zero-bytes", "bom-and-line-end"],
+)
+def test_a_table_without_rows_warns(data: Path, content: bytes) -> None:
+    # An export with no ticket, with or without its header line: answered_tickets is 0 in
+    # each of the 3 months, a number that must not pass for a quiet month.
+    (data / "tickets.csv").write_bytes(content)
     frame, stderr = run_csv(data, "-m", "answered_tickets,new_customers")
     assert frame.filter(pl.col("metric") == "answered_tickets")["value"].to_list() == [0, 0, 0]
     assert stderr.splitlines() == [

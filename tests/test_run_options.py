@@ -174,6 +174,22 @@ def test_a_table_without_rows_warns(data: Path, content: bytes) -> None:
     ]
 
 
+def test_a_range_holding_no_row_of_one_table_warns_for_that_table(data: Path) -> None:
+    # The one ticket was opened in June 2025, after the range; customers has rows in it
+    # (C3 and C4 acquired in January and February), so only tickets is named.
+    (data / "tickets.csv").write_text(
+        TICKETS_HEADER + "T1,C1,2025-06-02,2025-06-02T10:00:00Z,2025-06-03,60,email,normal\n",
+        encoding="utf-8",
+    )
+    frame, stderr = run_csv(data, "-m", "answered_tickets,new_customers")
+    assert frame.filter(pl.col("metric") == "answered_tickets")["value"].to_list() == [0, 0, 0]
+    assert stderr.splitlines() == [
+        "warning: the range 2025-01-01 to 2025-04-01 holds no row of tickets: "
+        "its metrics are computed over no data",
+        "  hint: tickets.created_at spans 2025-06-02 to 2025-06-02; choose --start and --end inside the data",
+    ]
+
+
 def test_a_range_inside_the_data_does_not_warn(data: Path) -> None:
     _, stderr = run_csv(data, "-m", "new_customers")
     assert stderr == ""
@@ -202,7 +218,9 @@ def test_bare_word_in_an_in_list_is_quoted_in_place(data: Path) -> None:
 
 
 def test_compare_previous_reads_the_period_before_start(data: Path) -> None:
-    frame, _ = run_csv(data, "-m", "new_customers,churn_rate", "--compare", "previous")
+    frame, stderr = run_csv(data, "-m", "new_customers,churn_rate", "--compare", "previous")
+    # December 2024 comes after the first record (C1, 2024-11-10): nothing to warn about.
+    assert stderr == ""
     assert frame.columns == ["metric", "period_start", "value", "compare_value", "change", "relative_change"]
     churn = frame.filter(pl.col("metric") == "churn_rate")
     # January compares with December 2024 (0/1 = 0), before --start.
@@ -217,11 +235,44 @@ def test_compare_previous_reads_the_period_before_start(data: Path) -> None:
 
 
 def test_compare_year_ago_at_month_grain(data: Path) -> None:
-    frame, _ = run_csv(data, "-m", "new_customers", "--compare", "year_ago")
-    # Nobody was acquired in January to March 2024.
+    frame, stderr = run_csv(data, "-m", "new_customers", "--compare", "year_ago")
+    # Nobody was acquired in January to March 2024: a count of nothing is 0, as the spec
+    # says, and a change against 0 has no relative change (null, never infinite).
     assert frame["compare_value"].to_list() == [0, 0, 0]
     assert frame["change"].to_list() == [1, 1, 0]
     assert frame["relative_change"].to_list() == [None, None, None]
+    # But those months lie before the first record (2024-11-10), so the zeros are no
+    # quiet months: said on stderr. Comparing with November 2024 or later takes a
+    # --start of November 2025 or later.
+    assert stderr.splitlines() == [
+        "warning: --compare year_ago: the comparison periods from 2024-01-01 to 2024-04-01 lie before "
+        "the data's first record of customers: the values of those periods are computed over no data, "
+        "and the changes against them are not changes",
+        "  hint: customers.acquired_at starts 2024-11-10; a --start from 2025-11-01 on compares with "
+        "periods the data covers, or use --compare previous",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("start", "warned"),
+    [("2024-12-01", False), ("2024-11-01", True)],
+    ids=["compares-with-the-first-records-month", "compares-with-the-month-before"],
+)
+def test_compare_previous_warns_from_the_month_before_the_first_record(
+    data: Path, start: str, warned: bool
+) -> None:
+    # The first record is C1, acquired 2024-11-10: November 2024 holds data (from its
+    # 10th), October 2024 none.
+    result = invoke(
+        "run", "-s", f"csv:{data}", "-m", "new_customers", "--start", start, "--end", "2025-01-01",
+        "--compare", "previous",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    message = (
+        "the comparison periods from 2024-10-01 to 2024-11-01 lie before the data's first record of customers"
+    )
+    assert (message in result.stderr) is warned
+    assert ("warning" in result.stderr) is warned
 
 
 def test_relative_change_divides_by_the_magnitude() -> None:

@@ -449,8 +449,9 @@ class Engine:
         compute (a note says why each other one was skipped); ``compare`` (``previous`` or
         ``year_ago``) adds each value's comparison and change; ``with_n`` adds each value's
         sample size ``n``; ``min_n`` hides values whose ``n`` is smaller (it replaces the
-        definitions' own ``min_n``). A ``--where`` or a range that leaves no data gets a
-        note, and so does each finding of the source's data-quality checks.
+        definitions' own ``min_n``). A ``--where`` or a range that leaves a table the metrics
+        read without data gets a note, and so do comparison periods before a table's first
+        record and each finding of the source's data-quality checks.
         """
         from crmetrics.runs import run
 

@@ -420,3 +420,58 @@ def test_python_evaluate_takes_the_same_options(data: Path) -> None:
     assert frame["value"].to_list() == pytest.approx([100 / 3, None, None], nan_ok=True)
     assert frame["compare_value"].to_list() == pytest.approx([None, 100 / 3, None], nan_ok=True)
     assert json.loads(frame.write_json())[0]["n"] == 3
+
+
+@pytest.mark.parametrize(
+    ("where", "lines"),
+    [
+        (
+            "1=1; drop table x",
+            [
+                "error: cannot read --where at character 4: "
+                "a filter is one condition and cannot hold a second statement after ';'",
+                "  1=1; drop table x",
+                "     ^",  # under the ';', the 4th character
+                "  hint: remove the ';' and what follows; join conditions with AND",
+            ],
+        ),
+        (
+            "drop table x",
+            [
+                "error: cannot read --where at character 1: a filter is one condition, "
+                "not a SQL statement (DROP ...)",
+                "  drop table x",
+                "  ^",
+                "  hint: write e.g. segment = 'SMB'",
+            ],
+        ),
+    ],
+    ids=["second-statement", "statement"],
+)
+def test_where_holding_a_statement_is_refused_in_plain_words(
+    data: Path, where: str, lines: list[str]
+) -> None:
+    result = invoke("run", "-s", f"csv:{data}", *RANGE, "-m", "new_customers", "--where", where)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == lines
+
+
+def test_where_holding_a_query_names_it_plainly(data: Path) -> None:
+    result = invoke("run", "-s", f"csv:{data}", *RANGE, "-m", "new_customers", "--where", "exists (select 1)")
+    assert result.exit_code == 2
+    assert "a query (SELECT ...) cannot be used here" in result.stderr
+    assert "EXISTS" not in result.stderr
+
+
+def test_formula_holding_a_second_statement_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "metrics:\n  - name: answers\n    unit: count\n    type: aggregate\n    table: survey_responses\n"
+        "    time: submitted_at\n    expr: count(*); drop table x\n",
+        encoding="utf-8",
+    )
+    result = invoke("validate", str(path))
+    assert result.exit_code == 2
+    # The ';' is the 9th character of the formula, which starts at column 11 of line 7.
+    assert f"{path}:7:19: error: [answers] cannot parse formula: a formula is one expression" in result.stderr
+    assert "BLOCK" not in result.stderr

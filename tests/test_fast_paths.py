@@ -20,7 +20,7 @@ from crmetrics.model import TABLES
 from crmetrics.plan import Request
 
 RANGE = {"start": "2023-07-01", "end": "2025-01-01"}
-CORE = [m for m in Engine().catalog.metrics.values() if m.origin.provider == "catalog"]
+CORE = [m for m in Engine().catalog.metrics.values() if m.origin.provider == "catalog" and not m.requires_by]
 SPEND = {
     "sales_marketing_spend",
     "retention_spend",

@@ -200,7 +200,7 @@ def test_every_unknown_metric_is_reported_at_once() -> None:
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         "error: unknown metric 'revenu'",
-        "  hint: did you mean 'revenue'?",
+        "  hint: did you mean 'revenue' or 'revenue_share'?",
         "error: unknown metric 'churn_rat'",
         "  hint: did you mean 'churn_rate'?",
     ]

@@ -36,6 +36,7 @@ _EXPORTS = {
     "OutputFormat": "crmetrics.output",
     "RenderInfo": "crmetrics.output",
     "Request": "crmetrics.plan",
+    "Calendar": "crmetrics.periods",
 }
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from crmetrics.formula.functions import FunctionSpec
     from crmetrics.hookspecs import hookimpl
     from crmetrics.output import OutputFormat, RenderInfo
+    from crmetrics.periods import Calendar
     from crmetrics.plan import Request
     from crmetrics.runs import Run
 
@@ -74,6 +76,7 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
+    "Calendar",
     "Connector",
     "CrmetricsError",
     "DataError",

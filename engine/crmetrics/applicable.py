@@ -20,7 +20,7 @@ SchemaOf = Callable[[str], Sequence[str]]
 
 def tables_read(metric: MetricDefinition) -> list[str]:
     """Every table a metric reads rows from (an entity metric: its population and measures)."""
-    if metric.type == "entity":
+    if metric.type in ("entity", "cohort"):
         return list(dict.fromkeys([CUSTOMERS, *(m.table for m in metric.measures.values())]))
     return [metric.table] if metric.table else []
 
@@ -33,6 +33,11 @@ def _reason(
     schema_of: SchemaOf,
 ) -> str | None:
     closure = catalog.closure([name])
+    for dependency in closure:
+        missing = [c for c in catalog.metrics[dependency].requires_by if c not in columns]
+        if missing:
+            through = "" if dependency == name else f" (through {dependency})"
+            return f"it is only defined grouped by {', '.join(missing)}{through}"
     for dependency in closure:
         for table in tables_read(catalog.metrics[dependency]):
             if table not in present:
@@ -74,7 +79,11 @@ def applicable(
     columns = [*by, *where_columns(where)]
 
     def safe_schema(table: str) -> Sequence[str]:
-        return schema_of(table) if table in present else ()
+        if table not in present:
+            return ()
+        # The derived dimensions (acquisition_cohort) are columns of customers.
+        extra = list(catalog.dimensions) if table == CUSTOMERS else []
+        return [*schema_of(table), *extra]
 
     kept, skipped = [], []
     for name in names:

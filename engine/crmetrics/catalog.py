@@ -14,9 +14,9 @@ from pathlib import Path
 from crmetrics.errors import DefinitionError, Issue, UsageError, did_you_mean
 from crmetrics.formula.check import check_formula
 from crmetrics.formula.functions import FunctionTable
-from crmetrics.formula.typed import Checked, Kind, Scope
+from crmetrics.formula.typed import Checked, Kind, Node, Prior, Scope, Windowed
 from crmetrics.limits import Limits, raise_hint
-from crmetrics.metric import Formula, MetricDefinition, load_definitions_file
+from crmetrics.metric import DimensionDefinition, Formula, MetricDefinition, load_definitions_file
 from crmetrics.model import TABLES
 
 KIND_OF_COLUMN: dict[str, Kind] = {
@@ -40,6 +40,10 @@ class Catalog:
     functions: FunctionTable
     references: dict[str, set[str]] = field(default_factory=dict)
     priors: dict[str, set[str]] = field(default_factory=dict)
+    #: The time constructs each derived metric uses (``Prior`` and ``Windowed`` nodes).
+    windows: dict[str, tuple[Node, ...]] = field(default_factory=dict)
+    #: Derived grouping columns (``acquisition_cohort``), by name.
+    dimensions: dict[str, DimensionDefinition] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits.from_env)
 
     def get(self, name: str) -> MetricDefinition:
@@ -97,6 +101,7 @@ def load_catalog(
     limits = limits or Limits.from_env()
     issues: list[Issue] = []
     metrics: dict[str, MetricDefinition] = {}
+    dimensions: dict[str, DimensionDefinition] = {}
     paths = [
         (path, provider)
         for folder, provider in folders
@@ -104,17 +109,51 @@ def load_catalog(
     ]
     paths += list(files)
     for path, provider in paths:
-        loaded, found = load_definitions_file(path, provider, limits)
+        loaded, declared, found = load_definitions_file(path, provider, limits)
         issues.extend(found)
         for metric in loaded:
             issues.extend(_merge(metrics, metric))
-    catalog = Catalog(metrics, functions, limits=limits)
+        for dimension in declared:
+            issues.extend(_add_dimension(dimensions, dimension))
+    catalog = Catalog(metrics, functions, limits=limits, dimensions=dimensions)
     if not issues:
         issues.extend(check_catalog(catalog))
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise DefinitionError(sorted(errors, key=lambda i: (i.location or ("",), i.message)))
     return catalog
+
+
+def _add_dimension(
+    dimensions: dict[str, DimensionDefinition], dimension: DimensionDefinition
+) -> Iterator[Issue]:
+    existing = dimensions.get(dimension.name)
+    if existing is not None:
+        yield Issue(
+            "duplicate-dimension",
+            f"dimension {dimension.name!r} is defined twice: here and at {existing.location}",
+            dimension.location,
+            hint="rename one of them",
+        )
+        return
+    columns = canonical_columns(dimension.table)
+    if dimension.name in columns:
+        yield Issue(
+            "dimension-shadows-column",
+            f"dimension {dimension.name!r} has the name of a column of {dimension.table}",
+            dimension.location,
+            hint="give the dimension its own name, e.g. acquisition_cohort",
+        )
+    elif columns.get(dimension.period_of) != "datetime":
+        yield Issue(
+            "unknown-column",
+            f"dimension {dimension.name!r}: {dimension.table} has no timestamp column "
+            f"{dimension.period_of!r}",
+            dimension.location,
+            hint=did_you_mean(dimension.period_of, [c for c, k in columns.items() if k == "datetime"]),
+        )
+    else:
+        dimensions[dimension.name] = dimension
 
 
 def _merge(metrics: dict[str, MetricDefinition], metric: MetricDefinition) -> Iterator[Issue]:
@@ -206,8 +245,9 @@ def tables_and_columns_exist(catalog: Catalog, metric: MetricDefinition) -> Iter
         yield from _table_issue(metric, metric.table, ("table",))
         if metric.table in TABLES:
             yield from _column_issue(metric, metric.table, metric.from_column, "datetime", ("from",))
-            yield from _column_issue(metric, metric.table, metric.until_column, "datetime", ("until",))
-    elif metric.type == "entity":
+            if metric.until_column:
+                yield from _column_issue(metric, metric.table, metric.until_column, "datetime", ("until",))
+    elif metric.type in ("entity", "cohort"):
         for name, measure in metric.measures.items():
             where = ("measures", name)
             yield from _table_issue(metric, measure.table, (*where, "table"))
@@ -270,16 +310,55 @@ def formulas_check(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue
                     subject=metric.name,
                     hint="name the metrics it is computed from, e.g. revenue / paying_customers",
                 )
+            catalog.windows[metric.name] = formula.windows
+            yield from _window_targets(catalog, metric, formula)
     elif metric.type == "entity" and metric.expr:
-        for measure in metric.measures.values():
-            if measure.table not in TABLES:
-                continue
-            columns = canonical_columns(measure.table)
-            if measure.filter:
-                yield from _check(catalog, metric, measure.filter, "row", "boolean", columns=columns)
-            yield from _check(catalog, metric, measure.expr, "aggregate", "number", columns=columns)
+        yield from _measures_check(catalog, metric)
         measures = dict.fromkeys(metric.measures, "number")
         yield from _check(catalog, metric, metric.expr, "entity", "number", names=measures)  # type: ignore[arg-type]
+    elif metric.type == "cohort" and metric.expr and metric.base:
+        yield from _measures_check(catalog, metric)
+        numbers: dict[str, Kind] = {name: "number" for name in metric.measures}
+        found: list[Checked] = []
+        yield from _check(catalog, metric, metric.base, "row", "boolean", columns=numbers, found=found)
+        yield from _check(catalog, metric, metric.expr, "aggregate", "number", columns=numbers, found=found)
+        if len(found) == 2 and not any(isinstance(n, Prior) for c in found for n in c.windows):
+            yield Issue(
+                "cohort-without-base-period",
+                "a cohort's base reads its measures in an earlier period, with year_ago(m) or prior(m, n)",
+                metric.base.location,
+                subject=metric.name,
+                hint="e.g. base: year_ago(revenue) > 0",
+            )
+
+
+def _window_targets(catalog: Catalog, metric: MetricDefinition, formula: Checked) -> Iterator[Issue]:
+    """``rolling``, ``to_date`` and ``share`` recompute a metric from its rows: it must aggregate rows."""
+    assert metric.expr is not None
+    for node in formula.windows:
+        if not isinstance(node, Windowed):
+            continue
+        target = catalog.metrics.get(node.name)
+        if target is not None and target.type != "aggregate":
+            yield Issue(
+                "window-of-non-aggregate",
+                f"{node.construct}({node.name}) recomputes {node.name!r} from its rows, "
+                f"but {node.name!r} is a {target.type} metric",
+                metric.expr.location,
+                subject=metric.name,
+                hint=f"apply {node.construct}() to the aggregate metrics it is made of, "
+                "e.g. rolling(revenue, 3) / rolling(paying_customers, 3)",
+            )
+
+
+def _measures_check(catalog: Catalog, metric: MetricDefinition) -> Iterator[Issue]:
+    for measure in metric.measures.values():
+        if measure.table not in TABLES:
+            continue
+        columns = canonical_columns(measure.table)
+        if measure.filter:
+            yield from _check(catalog, metric, measure.filter, "row", "boolean", columns=columns)
+        yield from _check(catalog, metric, measure.expr, "aggregate", "number", columns=columns)
 
 
 def _check(
@@ -305,7 +384,14 @@ def _check(
         return
     try:
         checked = check_formula(
-            formula, scope, metric.name, catalog.functions, columns=columns, names=names, params=metric.params
+            formula,
+            scope,
+            metric.name,
+            catalog.functions,
+            columns=columns,
+            names=names,
+            params=metric.params,
+            lookback=metric.type == "cohort",
         )
     except DefinitionError as error:
         yield from error.issues

@@ -734,6 +734,7 @@ def evaluate(
         by=by,
         where=where,
         params=params,
+        calendar=chosen.calendar,
     )
     outcome = facade.run(
         request,

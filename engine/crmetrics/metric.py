@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from crmetrics.errors import DefinitionError, Issue, Location
-from crmetrics.limits import Limits
+from crmetrics.limits import Limits, raise_hint
 from crmetrics.schema_check import check_document, load_schema
 from crmetrics.yamlio import Document, load_file
 
-MetricType = Literal["aggregate", "snapshot", "derived", "entity"]
+MetricType = Literal["aggregate", "snapshot", "derived", "entity", "cohort"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,21 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class DimensionDefinition:
+    """A derived grouping column: the period of ``grain`` holding ``table.period_of``.
+
+    ``grain`` is empty to follow the run's grain. Its values are the ISO dates of the
+    periods' first local days.
+    """
+
+    name: str
+    period_of: str
+    location: Location
+    table: str = "customers"
+    grain: str = ""
+
+
+@dataclass(frozen=True)
 class MetricDefinition:
     """One metric, as declared."""
 
@@ -81,6 +96,8 @@ class MetricDefinition:
     population: str = "active_at_end"
     measures: Mapping[str, Measure] = field(default_factory=dict)
     rollup: str = "avg"
+    base: Formula | None = None
+    requires_by: tuple[str, ...] = ()
     params: Mapping[str, float] = field(default_factory=dict)
     override: bool = False
     #: The count metric giving each value's sample size, and the least one to show.
@@ -138,14 +155,46 @@ def non_finite_params(document: Document, path: list[str | int], params: Mapping
     ]
 
 
+def parse_dimensions(document: Document) -> list[DimensionDefinition]:
+    """The derived dimensions of a schema-checked document."""
+    return [
+        DimensionDefinition(
+            raw["name"],
+            raw["period_of"],
+            document.location(["dimensions", index, "name"]),
+            raw.get("table", "customers"),
+            raw.get("grain", ""),
+        )
+        for index, raw in enumerate((document.data or {}).get("dimensions", []))
+    ]
+
+
 def load_definitions_file(
     path: Path, provider: str, limits: Limits | None = None
-) -> tuple[list[MetricDefinition], list[Issue]]:
-    """The metrics of one file, or the issues that prevent reading them (never an exception)."""
+) -> tuple[list[MetricDefinition], list[DimensionDefinition], list[Issue]]:
+    """The metrics and dimensions of one file, or the issues that prevent reading them (never raises)."""
     try:
-        return parse_document(load_file(path, limits), provider)
+        document = load_file(path, limits)
+        issues = _too_many(document, limits or Limits.from_env())
+        metrics, issues = ([], issues) if issues else parse_document(document, provider)
     except DefinitionError as error:
-        return [], error.issues
+        return [], [], error.issues
+    return metrics, [] if issues else parse_dimensions(document), issues
+
+
+def _too_many(document: Document, limits: Limits) -> list[Issue]:
+    # Checking costs a fraction of a millisecond a metric: the count, not the bytes, bounds it.
+    listed = document.data.get("metrics") if isinstance(document.data, dict) else None
+    if not isinstance(listed, list) or len(listed) <= limits.max_metrics:
+        return []
+    return [
+        Issue(
+            "too-many-metrics",
+            f"the file defines {len(listed):,} metrics, more than the limit of {limits.max_metrics:,}",
+            document.location(["metrics"]),
+            hint="split the catalog over several files; " + raise_hint("max_metrics"),
+        )
+    ]
 
 
 def _formula(document: Document, path: list[str | int], text: str) -> Formula:
@@ -197,11 +246,13 @@ def _metric(document: Document, origin: Origin, index: int, raw: dict[str, Any])
         filter=formula("filter"),
         active_at=raw.get("active_at", ""),
         from_column=raw.get("from", "acquired_at"),
-        until_column=raw.get("until", "churned_at"),
+        until_column=raw.get("until", "churned_at") or "",
         entity=raw.get("entity", ""),
         population=raw.get("population", "active_at_end"),
         measures=measures,
         rollup=raw.get("rollup", "avg"),
+        base=formula("base"),
+        requires_by=tuple(raw.get("requires_by", ())),
         params={k: float(v) for k, v in raw.get("params", {}).items()},
         override=bool(raw.get("override", False)),
         n=raw.get("n", ""),

@@ -16,7 +16,8 @@ from datetime import date, datetime
 
 from crmetrics.catalog import Catalog
 from crmetrics.errors import Issue, UsageError, did_you_mean
-from crmetrics.periods import Grain, aligned, parse_instant
+from crmetrics.formula.typed import Prior
+from crmetrics.periods import Calendar, Grain, aligned, parse_instant
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class Request:
 
     Attributes:
         metrics: metric names (results are sorted by metric name, period and groups).
-        grain: ``day``, ``week``, ``month``, ``quarter`` or ``year``.
+        grain: ``day``, ``week``, ``month``, ``quarter``, ``year``, ``fiscal_quarter`` or
+            ``fiscal_year``, on the project's calendar.
         start: first period start (inclusive), aligned to the grain.
         end: end of the range (exclusive), aligned to the grain.
         by: grouping columns, of the metric's table or of ``customers``.
@@ -52,11 +54,16 @@ class Request:
         by: Sequence[str] = (),
         where: str | None = None,
         params: Mapping[str, float] | None = None,
+        calendar: Calendar | None = None,
     ) -> Request:
-        """A request from user-level values; bad values raise :class:`UsageError`."""
-        grain_ = Grain.parse(grain)
-        start_ = aligned(parse_instant(start, "start"), grain_, "start")
-        end_ = aligned(parse_instant(end, "end"), grain_, "end")
+        """A request from user-level values; bad values raise :class:`UsageError`.
+
+        ``start`` and ``end`` are local dates of ``calendar`` (the project file's
+        ``calendar:``; UTC, Monday weeks and January years by default).
+        """
+        grain_ = Grain.parse(grain, calendar)
+        start_ = aligned(parse_instant(start, "start", calendar), grain_, "start")
+        end_ = aligned(parse_instant(end, "end", calendar), grain_, "end")
         if end_ <= start_:
             raise UsageError(
                 Issue(
@@ -85,12 +92,14 @@ class AggregateScan:
 
 @dataclass(frozen=True)
 class SnapshotScan:
-    """Point-in-time counts sharing a table, its from/until columns and a row filter."""
+    """Point-in-time counts (or sums) sharing a table, its from/until columns, a row filter
+    and what is totalled over the active rows."""
 
     table: str
     from_column: str
     until_column: str
     filter: str | None
+    expr: str | None
     metrics: tuple[str, ...]
 
 
@@ -106,6 +115,7 @@ class LogicalPlan:
         aggregates: aggregate metrics sharing a table and time column.
         snapshots: point-in-time counts sharing a table, columns and filter.
         entities: entity metrics.
+        cohorts: cohort metrics.
         derived: derived metrics, each after its inputs.
         params: each metric's parameters, overrides applied.
     """
@@ -117,6 +127,7 @@ class LogicalPlan:
     aggregates: list[AggregateScan]
     snapshots: list[SnapshotScan]
     entities: list[str]
+    cohorts: list[str]
     derived: list[str]
     params: dict[str, dict[str, float]]
 
@@ -155,12 +166,43 @@ def resolve_params(
     return effective
 
 
-def _lookback(catalog: Catalog, order: list[str], requested: Sequence[str]) -> int:
+#: Periods of each grain in one calendar year, for ``year_ago``.
+PERIODS_PER_YEAR: dict[str, int] = {
+    "month": 12,
+    "quarter": 4,
+    "year": 1,
+    "fiscal_quarter": 4,
+    "fiscal_year": 1,
+}
+
+
+def lag_periods(node: Prior, grain: Grain, metric: str) -> int:
+    """How many periods of ``grain`` back ``node`` reads; ``year_ago`` at day or week grain is an error."""
+    if not node.year_ago:
+        return node.periods
+    if grain.name not in PERIODS_PER_YEAR:
+        raise UsageError(
+            Issue(
+                "year-ago-grain",
+                f"metric {metric!r} reads year_ago({node.name}), which is not defined at {grain.name} grain: "
+                f"a {grain.name} a year earlier does not start on the same date",
+                subject=metric,
+                hint="run it at month, quarter or year grain (or a fiscal one), or use "
+                f"prior({node.name}, n) for a fixed number of {grain.name}s",
+            )
+        )
+    return PERIODS_PER_YEAR[grain.name]
+
+
+def _lookback(catalog: Catalog, order: list[str], grain: Grain) -> int:
     need = dict.fromkeys(order, 0)
     for name in reversed(order):  # dependants come after their dependencies
+        for node in catalog.windows.get(name, ()):
+            if isinstance(node, Prior):
+                periods = lag_periods(node, grain, name)
+                need[node.name] = max(need[node.name], need[name] + periods)
         for dependency in catalog.references.get(name, ()):
-            extra = 1 if dependency in catalog.priors.get(name, ()) else 0
-            need[dependency] = max(need[dependency], need[name] + extra)
+            need[dependency] = max(need[dependency], need[name])
     return max(need.values(), default=0)
 
 
@@ -168,10 +210,10 @@ def build_plan(catalog: Catalog, request: Request) -> LogicalPlan:
     """The logical plan for ``request``; unknown metrics raise :class:`UsageError`."""
     names = list(catalog.metrics) if request.metrics == ("all",) else list(dict.fromkeys(request.metrics))
     order = catalog.closure(names)
-    lookback = _lookback(catalog, order, names)
+    lookback = _lookback(catalog, order, request.grain)
     aggregates: dict[tuple[str, str], list[str]] = {}
-    snapshots: dict[tuple[str, str, str, str | None], list[str]] = {}
-    entities, derived = [], []
+    snapshots: dict[tuple[str, str, str, str | None, str | None], list[str]] = {}
+    entities, cohorts, derived = [], [], []
     for name in order:
         metric = catalog.metrics[name]
         if metric.type == "aggregate":
@@ -182,10 +224,13 @@ def build_plan(catalog: Catalog, request: Request) -> LogicalPlan:
                 metric.from_column,
                 metric.until_column,
                 metric.filter.text if metric.filter else None,
+                metric.expr.text if metric.expr else None,
             )
             snapshots.setdefault(key, []).append(name)
         elif metric.type == "entity":
             entities.append(name)
+        elif metric.type == "cohort":
+            cohorts.append(name)
         else:
             derived.append(name)
     return LogicalPlan(
@@ -198,6 +243,7 @@ def build_plan(catalog: Catalog, request: Request) -> LogicalPlan:
         aggregates=[AggregateScan(t, c, tuple(m)) for (t, c), m in aggregates.items()],
         snapshots=[SnapshotScan(*key, metrics=tuple(m)) for key, m in snapshots.items()],
         entities=entities,
+        cohorts=cohorts,
         derived=derived,
         params=resolve_params(catalog, order, request.params),
     )

@@ -1,4 +1,4 @@
-"""The project file, ``crmetrics.yaml``: sources, definition folders, parameters, warehouse.
+"""The project file, ``crmetrics.yaml``: sources, definition folders, parameters, warehouse, calendar.
 
 It is found through ``--project``, the ``CRMETRICS_PROJECT`` variable, or as
 ``crmetrics.yaml`` in the working directory.
@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from crmetrics.errors import DefinitionError, Issue, Location
+from crmetrics.errors import DefinitionError, Issue, Location, UsageError
 from crmetrics.limits import Limits
 from crmetrics.mapping import check_expressions
 from crmetrics.metric import non_finite_params
+from crmetrics.periods import Calendar
 from crmetrics.schema_check import check_document, load_schema
 from crmetrics.yamlio import Document, load_file
 
@@ -48,6 +49,7 @@ class Project:
         params: parameter overrides applied to every run.
         warehouse: canonical table -> warehouse table, for the SQL engines.
         reporting_currency: the currency code tables write after currency values.
+        calendar: how periods are cut: week start, fiscal year start, time zone.
         limits: bounds on the work an input may cause (docs/limits.md).
         document: the parsed file, for locating messages.
     """
@@ -67,6 +69,7 @@ class Project:
     tables: dict[str, str] = field(default_factory=dict)
     #: The currency code written after currency values in tables (e.g. EUR), or None.
     reporting_currency: str | None = None
+    calendar: Calendar = field(default_factory=Calendar)
     document: Document | None = None
 
     def check_options(self, name: str, schema: Mapping[str, Any] | None) -> None:
@@ -105,6 +108,18 @@ def find_project(explicit: str | Path | None = None) -> Project:
         return load_project(path)
     default = Path(PROJECT_FILE)
     return load_project(default) if default.is_file() else Project()
+
+
+def _calendar(document: Document, data: Mapping[str, Any]) -> Calendar:
+    """The ``calendar:`` block; a value the schema lets through but that is wrong (an unknown
+    zone) is an error located at its key."""
+    try:
+        return Calendar.parse(**data)
+    except UsageError as error:
+        issue = error.issues[0]
+        key = next((k for k in data if str(k) in issue.message), None)
+        location = document.location(["calendar", key] if key else ["calendar"])
+        raise DefinitionError(replace(issue, location=location)) from None
 
 
 def load_project(path: Path) -> Project:
@@ -155,6 +170,7 @@ def load_project(path: Path) -> Project:
             for table, name in data.get("tables", {}).items()
         },
         reporting_currency=data.get("reporting_currency"),
+        calendar=_calendar(document, data.get("calendar", {})),
         document=document,
     )
 

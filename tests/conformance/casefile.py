@@ -177,6 +177,9 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[tuple[Path_, str]]:
             yield (("cases", index, "name"), f"case name {name!r} is already used by case {seen[name] + 1}")
         seen.setdefault(name, index)
         by = case["request"].get("by", [])
+        # At a fiscal grain every row also names its period in fiscal_period.
+        fiscal = str(case["request"].get("grain", "")).startswith("fiscal_")
+        by = [*by, "fiscal_period"] if fiscal else by
         for row_index, row in enumerate(case["expect"].get("rows", [])):
             groups = sorted(set(row) - {"metric", "period_start", "value"})
             if groups != sorted(by):

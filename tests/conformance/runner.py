@@ -142,8 +142,13 @@ def source(case: Case) -> dict[str, pl.DataFrame]:
 
 
 def evaluate(engines: Engines, case: Case, backend: str) -> pl.DataFrame:
+    return engines.get(case).evaluate(build_request(case), source(case), engine=backend)
+
+
+def build_request(case: Case) -> crmetrics.Request:
+    """The case's request, on its calendar."""
     request = case.request
-    built = crmetrics.Request.build(
+    return crmetrics.Request.build(
         request["metrics"],
         grain=request.get("grain", "month"),
         start=request["start"],
@@ -151,12 +156,17 @@ def evaluate(engines: Engines, case: Case, backend: str) -> pl.DataFrame:
         by=request.get("by", ()),
         where=request.get("where"),
         params=request.get("params"),
+        calendar=crmetrics.Calendar.parse(**request.get("calendar", {})),
     )
-    return engines.get(case).evaluate(built, source(case), engine=backend)
 
 
 def _key(row: Mapping[str, Any], by: Sequence[str]) -> tuple[Any, ...]:
-    return (row["metric"], str(row["period_start"]), *(row[column] for column in by))
+    return (row["metric"], str(row["period_start"]), *(row.get(column) for column in by))
+
+
+def _labels(case: Case) -> list[str]:
+    """The columns naming a period besides ``period_start``: ``fiscal_period`` at a fiscal grain."""
+    return ["fiscal_period"] if str(case.request.get("grain", "")).startswith("fiscal_") else []
 
 
 def _same(actual: float | None, expected: float | None) -> bool:
@@ -170,7 +180,8 @@ def _same(actual: float | None, expected: float | None) -> bool:
 def differences(result: pl.DataFrame, case: Case) -> list[str]:
     """What differs between ``result`` and the case's expected rows; empty when they agree."""
     assert case.rows is not None
-    by = list(case.request.get("by", ()))
+    labels = _labels(case)
+    by = [*labels, *case.request.get("by", ())]
     columns = ["metric", "period_start", *by, "value"]
     if result.columns != columns:
         return [f"columns {result.columns}, expected {columns}"]

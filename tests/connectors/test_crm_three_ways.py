@@ -80,6 +80,8 @@ def _metrics_within(engine: Engine, tables: set[str]) -> list[str]:
     catalog = engine.catalog
     chosen = []
     for name in catalog.metrics:
+        if catalog.metrics[name].requires_by:
+            continue  # only defined grouped by acquisition_cohort
         needed = set()
         for part in catalog.closure([name]):
             metric = catalog.metrics[part]

@@ -58,11 +58,44 @@ def test_every_metric_renders_and_parses_back(dialect: str, grain: str, by: tupl
         "customer_acquisition_cost",
         "acquisition_retention_cost_ratio",
     }
-    metrics = [m for m in sorted(engine.catalog.metrics) if not (by and m in spend)]
+    metrics = [
+        m
+        for m in sorted(engine.catalog.metrics)
+        if not (by and m in spend) and not engine.catalog.metrics[m].requires_by
+    ]
     request = Request.build(metrics, grain=grain, start="2025-01-01", end="2025-07-01", by=by)
     tree = sqlglot.parse_one(engine.sql(request, dialect), read=dialect)
     assert isinstance(tree, exp.Query)
     assert tree.named_selects == ["*"]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_every_metric_renders_on_a_calendar(dialect: str) -> None:
+    # Sunday weeks, fiscal years from February and New York midnights: every construct's
+    # period arithmetic in every dialect, the cohort metric grouped by its cohort.
+    engine = crmetrics.Engine()
+    calendar = crmetrics.Calendar.parse(
+        week_start="sunday", fiscal_year_start_month=2, time_zone="America/New_York"
+    )
+    spend = {
+        "sales_marketing_spend",
+        "retention_spend",
+        "customer_acquisition_cost",
+        "acquisition_retention_cost_ratio",
+    }
+    metrics = [m for m in sorted(engine.catalog.metrics) if m not in spend]
+    request = Request.build(
+        metrics,
+        grain="fiscal_quarter",
+        start="2025-02-01",
+        end="2026-02-01",
+        by=["acquisition_cohort"],
+        calendar=calendar,
+    )
+    sql = engine.sql(request, dialect)
+    assert "America/New_York" in sql
+    tree = sqlglot.parse_one(sql, read=dialect)
+    assert isinstance(tree, exp.Query)
 
 
 def test_weeks_start_on_monday_in_every_dialect() -> None:

@@ -16,6 +16,7 @@ from crmetrics.errors import CrmetricsError, Issue, UsageError
 
 if TYPE_CHECKING:
     from crmetrics.engine import Engine
+    from crmetrics.periods import Calendar
     from crmetrics.plan import Request
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,7 +24,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: The grains of ``crmetrics.periods.GRAINS`` and the built-in output formats, spelled out
 #: for ``--help`` so that it need not import Polars or load plugins (a test keeps them
 #: equal). Values are checked by the engine, whose messages suggest the closest name.
-GRAIN_CHOICES = ("day", "week", "month", "quarter", "year")
+GRAIN_CHOICES = ("day", "week", "month", "quarter", "year", "fiscal_quarter", "fiscal_year")
 FORMAT_CHOICES = ("table", "csv", "json", "parquet")
 
 
@@ -178,6 +179,8 @@ def build_request(
     by: Sequence[str],
     where: str | None,
     params: Sequence[str],
+    *,
+    calendar: Calendar | None = None,
 ) -> Request:
     """The request the options describe; a missing range or a bad --param is a usage error."""
     from crmetrics.plan import Request
@@ -205,7 +208,14 @@ def build_request(
         overrides[key.strip()] = value.strip()
     assert start is not None and end is not None  # refused above when missing
     return Request.build(
-        metrics, grain=grain, start=start, end=end, by=split(by), where=where, params=overrides
+        metrics,
+        grain=grain,
+        start=start,
+        end=end,
+        by=split(by),
+        where=where,
+        params=overrides,
+        calendar=calendar,
     )
 
 

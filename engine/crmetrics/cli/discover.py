@@ -155,7 +155,14 @@ def explain(
         chosen: Any = None
         if show_plan:
             request = build_request(
-                [metric], grain, start or "2025-01-01", end or "2025-04-01", by, where, params
+                [metric],
+                grain,
+                start or "2025-01-01",
+                end or "2025-04-01",
+                by,
+                where,
+                params,
+                calendar=engine.project.calendar,
             )
             chosen = (
                 chosen_source(engine, source) if source or engine.project.source else engine.empty_source()

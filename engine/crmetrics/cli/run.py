@@ -146,7 +146,9 @@ def run(
         check_output(output, chosen)
         engine = build_engine(project, definitions, cache=not no_cache, memory_limit=memory_limit)
         writer = engine.output_format(chosen)
-        request = build_request(split([metrics]), grain, start, end, by, where, params)
+        request = build_request(
+            split([metrics]), grain, start, end, by, where, params, calendar=engine.project.calendar
+        )
         outcome = engine.run(
             request,
             chosen_source(engine, source),
@@ -211,7 +213,9 @@ def sql(
     """
     with reported():
         engine = build_engine(project, definitions)
-        request = build_request(split([metrics]), grain, start, end, by, where, params)
+        request = build_request(
+            split([metrics]), grain, start, end, by, where, params, calendar=engine.project.calendar
+        )
         request, skipped = engine.sql_request(request)
         warn(skipped)
         click.echo(engine.sql(request, dialect) + ";")

@@ -26,6 +26,7 @@ from crmetrics.errors import DefinitionError, Issue, did_you_mean
 from crmetrics.formula.functions import FunctionTable
 from crmetrics.formula.parse import node_offset, parse_formula, pointer
 from crmetrics.formula.typed import (
+    TO_DATE_UNITS,
     Call,
     Checked,
     Column,
@@ -37,6 +38,7 @@ from crmetrics.formula.typed import (
     Reference,
     Scope,
     Timestamp,
+    Windowed,
 )
 from crmetrics.metric import Formula
 
@@ -45,6 +47,14 @@ MAX_ROUND_PLACES = 15
 
 PRIOR = "prior"
 PERIOD_DAYS = "period_days"
+#: The time constructs of derived formulas, with an example each for messages.
+TIME_CONSTRUCTS: dict[str, str] = {
+    "prior": "prior(revenue) or prior(revenue, 2)",
+    "year_ago": "year_ago(revenue)",
+    "rolling": "rolling(revenue, 3)",
+    "to_date": "to_date(revenue, 'year')",
+    "share": "share(revenue)",
+}
 
 #: Names of the SQL functions formulas may call, for did-you-mean hints.
 SQL_FUNCTIONS = ("coalesce", "nullif", "least", "greatest", "abs", "round")
@@ -106,6 +116,9 @@ class Checker:
     params: Mapping[str, float] = field(default_factory=dict)
     references: set[str] = field(default_factory=set)
     priors: set[str] = field(default_factory=set)
+    windows: list[Node] = field(default_factory=list)
+    #: Whether ``prior`` and ``year_ago`` may read a column (a cohort's measure) in an earlier period.
+    lookback: bool = False
     in_aggregate: bool = False
 
     def check(self) -> Checked:
@@ -118,7 +131,9 @@ class Checker:
                 "this formula must aggregate rows (count, sum, avg, ...)",
                 "write e.g. count(*) or sum(amount)",
             )
-        return Checked(typed, frozenset(self.references), frozenset(self.priors), self.scope)
+        return Checked(
+            typed, frozenset(self.references), frozenset(self.priors), self.scope, tuple(self.windows)
+        )
 
     def error(self, node: exp.Expr, message: str, hint: str = "") -> DefinitionError:
         """A formula error pointing at ``node``'s first character."""
@@ -361,8 +376,8 @@ class Checker:
 
     def _anonymous(self, node: exp.Anonymous) -> Node:
         name = node.name.lower()
-        if name == PRIOR:
-            return self.prior(node)
+        if name in TIME_CONSTRUCTS:
+            return self.time_construct(node, name)
         if name == PERIOD_DAYS:
             if self.scope != "derived":
                 raise self.error(node, "period_days() is only available in derived metrics")
@@ -373,7 +388,7 @@ class Checker:
                 *self.functions.names(),
                 *SQL_FUNCTIONS,
                 *(_AGGREGATE_FUNCTIONS if self.scope == "aggregate" else []),
-                *(["prior", "period_days"] if self.scope == "derived" else []),
+                *([*TIME_CONSTRUCTS, "period_days"] if self.scope == "derived" else []),
             ]
             raise self.error(node, f"unknown function {name!r}", did_you_mean(name, known))
         args = self.all(node)
@@ -383,19 +398,68 @@ class Checker:
             self.need(arg, typed, (kind,), f"argument of {name}()")
         return Call(node, spec.returns, args, any(a.is_aggregate for a in args), name=name)
 
-    def prior(self, node: exp.Anonymous) -> Node:
-        """``prior(metric)``: the metric's value one period earlier."""
-        if self.scope != "derived":
-            raise self.error(node, "prior() is only available in derived metrics")
+    def time_construct(self, node: exp.Anonymous, name: str) -> Node:
+        """``prior``, ``year_ago``, ``rolling``, ``to_date`` or ``share`` of a metric."""
+        example = TIME_CONSTRUCTS[name]
+        measure = self.lookback and name in ("prior", "year_ago")
+        if self.scope != "derived" and not measure:
+            raise self.error(node, f"{name}() is only available in derived metrics", f"e.g. {example}")
         args = node.expressions
-        if len(args) != 1 or not isinstance(args[0], exp.Column):
-            raise self.error(node, "prior() takes one metric name, e.g. prior(revenue)")
+        if not args or not isinstance(args[0], exp.Column) or args[0].table:
+            raise self.error(node, f"{name}() takes a metric name first, e.g. {example}")
         target = args[0].name
-        if target not in self.names:
-            raise self.error(args[0], f"unknown metric {target!r}", did_you_mean(target, self.names))
+        known = self.columns if measure else self.names
+        if target not in known:
+            what = "measure" if measure else "metric"
+            raise self.error(args[0], f"unknown {what} {target!r}", did_you_mean(target, known))
+        extra = args[1:]
+        typed: Prior | Windowed
+        if name == "prior":
+            typed = Prior(node, "number", name=target, periods=self.count(node, extra, example, default=1))
+        elif name == "year_ago":
+            self.arguments(node, extra, 0, example)
+            typed = Prior(node, "number", name=target, periods=0, year_ago=True)
+        elif name == "rolling":
+            periods = self.count(node, extra, example, default=None)
+            typed = Windowed(node, "number", name=target, construct="rolling", periods=periods)
+        elif name == "to_date":
+            self.arguments(node, extra, 1, example)
+            unit = extra[0]
+            if not (isinstance(unit, exp.Literal) and unit.is_string and unit.this in TO_DATE_UNITS):
+                raise self.error(
+                    unit,
+                    f"to_date() takes a unit: {', '.join(repr(u) for u in TO_DATE_UNITS)}",
+                    f"e.g. {example}",
+                )
+            typed = Windowed(node, "number", name=target, construct="to_date", unit=unit.this)
+        else:
+            self.arguments(node, extra, 0, example)
+            typed = Windowed(node, "number", name=target, construct="share")
         self.references.add(target)
-        self.priors.add(target)
-        return Prior(node, "number", name=target)
+        if isinstance(typed, Prior):
+            self.priors.add(target)
+        self.windows.append(typed)
+        return typed
+
+    def arguments(self, node: exp.Expr, extra: list[exp.Expr], count: int, example: str) -> None:
+        """An error unless the construct got ``count`` arguments after the metric."""
+        if len(extra) != count:
+            name = node.name.lower() if isinstance(node, exp.Anonymous) else "it"
+            raise self.error(
+                node, f"{name}() takes {count + 1} argument(s), got {len(extra) + 1}", f"e.g. {example}"
+            )
+
+    def count(self, node: exp.Expr, extra: list[exp.Expr], example: str, *, default: int | None) -> int:
+        """A construct's whole number of periods (>= 1), or ``default`` when it may be left out."""
+        if not extra and default is not None:
+            return default
+        self.arguments(node, extra, 1, example)
+        value = extra[0]
+        if not (isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit()):
+            raise self.error(value, "the number of periods must be a whole number, e.g. 3", f"e.g. {example}")
+        if int(value.this) < 1:
+            raise self.error(value, "the number of periods must be at least 1", f"e.g. {example}")
+        return int(value.this)
 
     # ---- aggregates ---------------------------------------------------------------------
 
@@ -464,6 +528,7 @@ def check_formula(
     columns: Mapping[str, Kind] | None = None,
     names: Mapping[str, Kind] | None = None,
     params: Mapping[str, float] | None = None,
+    lookback: bool = False,
 ) -> Checked:
     """The typed tree of ``formula`` in ``scope``; raises :class:`DefinitionError` on any problem.
 
@@ -475,8 +540,12 @@ def check_formula(
         columns: the columns it may read (row and aggregate scopes).
         names: the metrics or measures it may read (derived and entity scopes).
         params: the metric's parameters and their values.
+        lookback: whether ``prior(column, n)`` and ``year_ago(column)`` may read a column in
+            an earlier period (a cohort's measures).
     """
-    return Checker(formula, scope, subject, functions, columns or {}, names or {}, params or {}).check()
+    checker = Checker(formula, scope, subject, functions, columns or {}, names or {}, params or {})
+    checker.lookback = lookback
+    return checker.check()
 
 
 # Each handler takes its own node class: the table's key guarantees it.
@@ -516,6 +585,7 @@ __all__ = [
     "PERIOD_DAYS",
     "PRIOR",
     "SQL_FUNCTIONS",
+    "TIME_CONSTRUCTS",
     "Checker",
     "cast_target",
     "check_formula",

@@ -29,6 +29,7 @@ from crmetrics.formula.typed import (
     Prior,
     Reference,
     Timestamp,
+    Windowed,
 )
 
 #: The period length ``period_days()`` takes in an empty cell: only its nullness matters
@@ -92,7 +93,9 @@ class _Folder:
     def fold(self, node: Node) -> Any:
         if isinstance(node, Parameter):
             return node.value
-        if isinstance(node, (Reference, Prior)):
+        if isinstance(node, Windowed) and node.construct == "share":
+            return None  # a share of nothing in a period of nothing: 0 / 0
+        if isinstance(node, (Reference, Prior, Windowed)):
             return self.inputs.get(node.name)
         if isinstance(node, PeriodDays):
             return EMPTY_PERIOD_DAYS

@@ -64,10 +64,52 @@ class Parameter(Node):
 
 @dataclass(frozen=True, eq=False)
 class Prior(Node):
-    """The value of metric ``name`` ``periods`` periods earlier, in the same group."""
+    """The value of metric ``name`` ``periods`` periods earlier, in the same group.
+
+    ``year_ago`` (``year_ago(m)``): the period one calendar year earlier; how many periods
+    that is depends on the grain, so ``periods`` is decided when the plan is built.
+    """
 
     name: str = ""
     periods: int = 1
+    year_ago: bool = False
+
+    @property
+    def column(self) -> str:
+        """The column holding the value read earlier."""
+        if self.year_ago:
+            return f"__year_ago__{self.name}"
+        return f"__prior__{self.name}" if self.periods == 1 else f"__prior{self.periods}__{self.name}"
+
+
+#: The time constructs that recompute an aggregate metric over other rows than the period's.
+WindowKind = Literal["rolling", "to_date", "share"]
+#: The units ``to_date`` accepts.
+TO_DATE_UNITS: tuple[str, ...] = ("month", "quarter", "year", "fiscal_quarter", "fiscal_year")
+
+
+@dataclass(frozen=True, eq=False)
+class Windowed(Node):
+    """Aggregate metric ``name`` recomputed over other rows than its period's own.
+
+    - ``rolling``: the rows of this period and the ``periods - 1`` before it, as one window;
+    - ``to_date``: the rows from the start of the ``unit`` holding the period's start to its end;
+    - ``share``: the metric in this group over the metric in all groups of the period.
+    """
+
+    name: str = ""
+    construct: WindowKind = "rolling"
+    periods: int = 1
+    unit: str = ""
+
+    @property
+    def column(self) -> str:
+        """The column holding the recomputed value."""
+        if self.construct == "rolling":
+            return f"__rolling{self.periods}__{self.name}"
+        if self.construct == "to_date":
+            return f"__to_date_{self.unit}__{self.name}"
+        return f"__share__{self.name}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,14 +138,16 @@ class Checked:
     Attributes:
         tree: the typed tree.
         references: the metrics or measures it reads.
-        priors: the metrics it reads in earlier periods (``prior``).
+        priors: the metrics it reads in earlier periods (``prior``, ``year_ago``).
         scope: the scope it was checked in.
+        windows: the time constructs it uses (:class:`Prior` and :class:`Windowed` nodes).
     """
 
     tree: Node
     references: frozenset[str] = field(default_factory=frozenset)
     priors: frozenset[str] = field(default_factory=frozenset)
     scope: Scope = "row"
+    windows: tuple[Node, ...] = ()
 
     @property
     def kind(self) -> Kind:
@@ -118,6 +162,7 @@ class Checked:
 
 __all__ = [
     "KINDS",
+    "TO_DATE_UNITS",
     "Call",
     "Checked",
     "Column",
@@ -129,4 +174,6 @@ __all__ = [
     "Reference",
     "Scope",
     "Timestamp",
+    "WindowKind",
+    "Windowed",
 ]

@@ -32,14 +32,11 @@ ROWS = "__rows"
 PREVIOUS = "__previous_start"
 #: The period's length in days, in :class:`Periods` and :class:`Combine`.
 PERIOD_DAYS_COLUMN = "__period_days"
+#: The bucket a row falls in, in :class:`PeriodMap`.
+SOURCE = "__source"
 #: Point-in-time counts at the start and at the end of each period, in :class:`PointInTime`.
 AT_START = "__at_start"
 AT_END = "__at_end"
-
-
-def prior_column(name: str, periods: int = 1) -> str:
-    """The column holding metric ``name`` ``periods`` periods earlier, made by :class:`Lag`."""
-    return f"__prior__{name}" if periods == 1 else f"__prior{periods}__{name}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +49,17 @@ class Scan(Relation):
     """A canonical table as the source holds it, every column."""
 
     table: str
+
+
+@dataclass(frozen=True, eq=False)
+class PeriodColumn(Relation):
+    """``input`` with a text column ``name``: the local ISO date (``2025-03-01``) of the
+    start of the period of ``grain`` holding ``column`` (null where ``column`` is null)."""
+
+    input: Relation
+    name: str
+    column: str
+    grain: Grain
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,6 +114,28 @@ class Periods(Relation):
     end: datetime
     grain: Grain
 
+    def rows(self) -> list[tuple[datetime, datetime, float]]:
+        """Each period's start, the previous period's start and its length in days."""
+        rows = []
+        for start in self.grain.starts(self.start, self.end):
+            following = self.grain.shift(start, 1)
+            days = (following - start).total_seconds() / 86_400
+            rows.append((start, self.grain.shift(start, -1), days))
+        return rows
+
+
+@dataclass(frozen=True, eq=False)
+class PeriodMap(Relation):
+    """Which periods' rows count in which period: pairs (:data:`SOURCE`, ``period_start``).
+
+    A source is the start of a bucket of rows (a period of ``grain``); a target is a period
+    of the request. A rolling window maps each period and the ones before it to it; a
+    to-date value maps each period since the start of its year, quarter or month to it.
+    """
+
+    grain: Grain
+    pairs: tuple[tuple[datetime, datetime], ...]
+
 
 @dataclass(frozen=True, eq=False)
 class Grid(Relation):
@@ -152,6 +182,36 @@ class Aggregate(Relation):
 
 
 @dataclass(frozen=True, eq=False)
+class WindowAggregate(Relation):
+    """``aggregations`` recomputed over several periods' rows at once, per target period.
+
+    Each row of ``input`` falls in the bucket of ``map.grain`` holding its ``time``, counts
+    in every target period ``map`` pairs that bucket with, and the aggregates are taken
+    over all the rows of a target period and group (``keys``) together: a rolling mean or
+    distinct count is over the window's rows, not a combination of period values. One row
+    per (target period, key values) with rows: each aggregation and :data:`ROWS`.
+    """
+
+    input: Relation
+    time: str
+    map: PeriodMap
+    keys: tuple[str, ...]
+    aggregations: tuple[Aggregation, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Share(Relation):
+    """Column ``column`` of ``values`` (per period and group) over column ``column`` of
+    ``totals`` (per period, all groups), as column ``name``; null where the total is 0 or null."""
+
+    values: Relation
+    totals: Relation
+    column: str
+    name: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
 class Complete(Relation):
     """``values`` on every (period, group) of ``grid``; where ``values`` had no row
     (:data:`ROWS` is null), each column takes its empty value from ``empty``."""
@@ -167,10 +227,12 @@ class PointInTime(Relation):
     """How many rows of ``input`` are active at each period boundary, per group.
 
     A row is active at instant t when ``from_column < t`` and (``until_column`` is null or
-    ``until_column >= t``). The output holds, for every period of ``periods`` and every
-    group of ``groups``, the count at the period's start (:data:`AT_START`) and at its end
-    (:data:`AT_END`). Every start or end before ``periods`` counts from ``before``, the
-    start of the period before the first: the count starts with everything earlier.
+    ``until_column >= t``; without an ``until_column`` a row stays active). The output
+    holds, for every period of ``periods`` and every group of ``groups``, the count at the
+    period's start (:data:`AT_START`) and at its end (:data:`AT_END`) — or, with a
+    ``value``, the sum of that row formula over the active rows (a null adds nothing).
+    Every start or end before ``periods`` counts from ``before``, the start of the period
+    before the first: the count starts with everything earlier.
     """
 
     input: Relation
@@ -181,6 +243,9 @@ class PointInTime(Relation):
     periods: Relation
     groups: Relation | None
     keys: tuple[str, ...]
+    value: Checked | None = None
+    value_formula: Formula | None = None
+    subject: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,6 +275,23 @@ class EntityMeasure(Relation):
     time: str
     grain: Grain
     aggregation: Aggregation
+
+
+@dataclass(frozen=True, eq=False)
+class CohortRows(Relation):
+    """Per (entity, period from ``start`` on): each measure in the period, and in the base
+    period ``map`` pairs it with, as the column of ``lagged`` at the same position.
+
+    Rows are the (entity, period) pairs with rows in either; a measure without rows takes
+    its empty value from ``empty`` (the lagged columns that of their measure). Columns:
+    ``customer_id``, ``period_start``, the measures and the lagged columns.
+    """
+
+    measures: tuple[EntityMeasure, ...]
+    lagged: tuple[str, ...]
+    map: PeriodMap
+    start: datetime
+    empty: tuple[tuple[str, Any], ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -263,12 +345,12 @@ class Combine(Relation):
 
 @dataclass(frozen=True, eq=False)
 class Lag(Relation):
-    """``input`` with each of ``columns`` also read ``periods`` periods earlier in the same
-    group (:func:`prior_column`); null in the group's first ``periods`` periods."""
+    """``input`` with columns read earlier in the same group: for each (source, target,
+    periods) of ``columns``, column target is column source ``periods`` periods earlier;
+    null in the group's first ``periods`` periods."""
 
     input: Relation
-    columns: tuple[str, ...]
-    periods: int
+    columns: tuple[tuple[str, str, int], ...]
     keys: tuple[str, ...]
 
 
@@ -285,11 +367,17 @@ class Project(Relation):
 
 @dataclass(frozen=True, eq=False)
 class Result(Relation):
-    """The long result: one row per (metric, period, group) from ``start`` on, sorted."""
+    """The long result: one row per (metric, period, group) from ``start`` on, sorted.
+
+    ``period_start`` is written as the local date of ``grain``'s calendar; at a fiscal
+    grain ``labels`` name each period (the :data:`~crmetrics.periods.FISCAL_PERIOD` column).
+    """
 
     outputs: tuple[Output, ...]
     start: datetime
     keys: tuple[str, ...]
+    grain: Grain
+    labels: tuple[tuple[datetime, str], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -327,8 +415,10 @@ __all__ = [
     "PERIOD_DAYS_COLUMN",
     "PREVIOUS",
     "ROWS",
+    "SOURCE",
     "Aggregate",
     "Aggregation",
+    "CohortRows",
     "Combine",
     "Complete",
     "Distinct",
@@ -338,6 +428,8 @@ __all__ = [
     "Grid",
     "Lag",
     "Output",
+    "PeriodColumn",
+    "PeriodMap",
     "Periods",
     "PointInTime",
     "Population",
@@ -347,6 +439,7 @@ __all__ = [
     "Relation",
     "Result",
     "Scan",
+    "Share",
     "TimeRange",
-    "prior_column",
+    "WindowAggregate",
 ]

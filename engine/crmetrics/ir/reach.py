@@ -63,7 +63,7 @@ def where_columns(where: str | None) -> list[str]:
 
 def tables_of(metric: MetricDefinition) -> list[str]:
     """The tables whose rows decide a metric's groups and filters."""
-    if metric.type == "entity":
+    if metric.type in ("entity", "cohort"):
         return [CUSTOMERS]
     return [metric.table] if metric.table else []
 

@@ -16,6 +16,7 @@ from typing import Any
 from crmetrics.ir.nodes import (
     Aggregate,
     Aggregation,
+    CohortRows,
     Combine,
     Complete,
     Distinct,
@@ -25,6 +26,8 @@ from crmetrics.ir.nodes import (
     Grid,
     Lag,
     Output,
+    PeriodColumn,
+    PeriodMap,
     Periods,
     PointInTime,
     Population,
@@ -34,7 +37,9 @@ from crmetrics.ir.nodes import (
     Relation,
     Result,
     Scan,
+    Share,
     TimeRange,
+    WindowAggregate,
 )
 
 
@@ -118,8 +123,10 @@ _DESCRIBE: dict[type, Callable[[_Text, Any], str]] = {
     PointInTime: lambda t, n: (
         f"point_in_time {t.ref(n.input)} on {t.ref(n.periods)}"
         + (f" x {t.ref(n.groups)}" if n.groups is not None else "")
-        + f": active when {n.from_column} < t and ({n.until_column} is null or {n.until_column} >= t),"
-        f" earlier changes from {_instant(n.before)}"
+        + (": active when" if n.value is None else f": sum({n.value.text}) of rows active when")
+        + f" {n.from_column} < t"
+        + (f" and ({n.until_column} is null or {n.until_column} >= t)" if n.until_column else "")
+        + f", earlier changes from {_instant(n.before)}"
     ),
     Population: lambda t, n: (
         f"population {t.ref(n.customers)} on {t.ref(n.periods)}: acquired_at <= t < churned_at"
@@ -137,7 +144,25 @@ _DESCRIBE: dict[type, Callable[[_Text, Any], str]] = {
     Combine: lambda t, n: (
         f"combine {', '.join(t.out(o) for o in n.inputs)} with {t.ref(n.periods)}, empty: {_empty(n.empty)}"
     ),
-    Lag: lambda t, n: f"lag {t.ref(n.input)} by {n.periods} period(s){_by(n.keys)}: {', '.join(n.columns)}",
+    Lag: lambda t, n: (
+        f"lag {t.ref(n.input)}{_by(n.keys)}: "
+        + ", ".join(
+            f"{target} = {source} {periods} period(s) earlier" for source, target, periods in n.columns
+        )
+    ),
+    PeriodColumn: lambda t, n: f"period_column {t.ref(n.input)}: {n.name} = {n.grain.name}({n.column})",
+    CohortRows: lambda t, n: (
+        f"cohort_rows {', '.join(t.ref(m) for m in n.measures)} from {_instant(n.start)}, base through "
+        f"{t.ref(n.map)}: " + ", ".join(n.lagged) + f", empty: {_empty(n.empty)}"
+    ),
+    PeriodMap: lambda t, n: (
+        f"period_map {n.grain.name}: {len(n.pairs)} (bucket, period) pairs from {_instant(n.pairs[0][0])}"
+    ),
+    WindowAggregate: lambda t, n: (
+        f"window_aggregate {t.ref(n.input)} by {n.map.grain.name}({n.time}) through {t.ref(n.map)}"
+        f"{_by(n.keys)}: " + "; ".join(_aggregation(a) for a in n.aggregations)
+    ),
+    Share: lambda t, n: f"share {t.ref(n.values)}.{n.column} of {t.ref(n.totals)}.{n.column}: {n.name}",
     Project: lambda t, n: f"project {t.ref(n.input)}: {n.name} = {n.value.text}",
     Result: lambda t, n: (
         f"result from {_instant(n.start)}{_by(n.keys)}: " + ", ".join(t.out(o) for o in n.outputs)

@@ -30,8 +30,9 @@ from crmetrics.formula.typed import (
     Prior,
     Reference,
     Timestamp,
+    Windowed,
 )
-from crmetrics.ir.nodes import PERIOD_DAYS_COLUMN, prior_column
+from crmetrics.ir.nodes import PERIOD_DAYS_COLUMN
 from crmetrics.metric import Formula
 
 _CASTS: dict[str, pl.DataType] = {
@@ -128,8 +129,8 @@ class PolarsFormula:
         return pl.lit(node.value, dtype=pl.Float64)
 
     def _prior(self, node: Node) -> pl.Expr:
-        assert isinstance(node, Prior)
-        return pl.col(prior_column(node.name, node.periods))
+        assert isinstance(node, (Prior, Windowed))
+        return pl.col(node.column)
 
     def _period_days(self, node: Node) -> pl.Expr:
         return pl.col(PERIOD_DAYS_COLUMN)
@@ -292,6 +293,7 @@ _NAMED: dict[type, Callable[[PolarsFormula, Node], pl.Expr]] = {
     Column: PolarsFormula._column,
     Reference: PolarsFormula._column,
     Parameter: PolarsFormula._parameter,
+    Windowed: PolarsFormula._prior,
     Prior: PolarsFormula._prior,
     PeriodDays: PolarsFormula._period_days,
     Timestamp: PolarsFormula._timestamp,

@@ -22,8 +22,10 @@ from crmetrics.ir.nodes import (
     PERIOD_DAYS_COLUMN,
     PREVIOUS,
     ROWS,
+    SOURCE,
     Aggregate,
     Aggregation,
+    CohortRows,
     Combine,
     Complete,
     Distinct,
@@ -32,6 +34,8 @@ from crmetrics.ir.nodes import (
     Filter,
     Grid,
     Lag,
+    PeriodColumn,
+    PeriodMap,
     Periods,
     PointInTime,
     Population,
@@ -40,11 +44,13 @@ from crmetrics.ir.nodes import (
     Relation,
     Result,
     Scan,
+    Share,
     TimeRange,
-    prior_column,
+    WindowAggregate,
 )
-from crmetrics.periods import PERIOD_START, Grain, days_in_period, period_grid
+from crmetrics.periods import FISCAL_PERIOD, PERIOD_START, Grain
 from crmetrics.polars_backend.formula import PolarsFormula
+from crmetrics.polars_backend.periods import local_date, period_of, shift
 
 TableSource = Callable[[str], pl.LazyFrame]
 
@@ -53,7 +59,18 @@ _ROLLUPS: Mapping[str, str] = {"avg": "mean", "sum": "sum", "min": "min", "max":
 
 
 def _truncate(column: str, grain: Grain) -> pl.Expr:
-    return pl.col(column).dt.truncate(grain.every)
+    return period_of(pl.col(column), grain)
+
+
+def _ranges(low: pl.Expr, high: pl.Expr, grain: Grain) -> pl.Expr:
+    """Each row's period starts in ``[low, high)``, stepping in the calendar's local time."""
+    zone = grain.calendar.time_zone
+    if grain.calendar.is_utc:
+        return pl.datetime_ranges(low, high, grain.every, closed="left")
+    local = pl.datetime_ranges(
+        low.dt.convert_time_zone(zone), high.dt.convert_time_zone(zone), grain.every, closed="left"
+    )
+    return local.list.eval(pl.element().dt.convert_time_zone("UTC"))
 
 
 def _running(frame: pl.LazyFrame, by: Sequence[str], column: str, name: str) -> pl.LazyFrame:
@@ -103,6 +120,13 @@ class PolarsGenerator:
         assert isinstance(node, Scan)
         return self.scan(node.table)
 
+    def _period_column(self, node: Relation) -> pl.LazyFrame:
+        assert isinstance(node, PeriodColumn)
+        start = period_of(pl.col(node.column), node.grain)
+        return self.frame(node.input).with_columns(
+            local_date(start, node.grain).cast(pl.String).alias(node.name)
+        )
+
     def _reach(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Reach)
         attributes = self.frame(node.customers).select(ENTITY_KEY, *node.columns)
@@ -126,10 +150,14 @@ class PolarsGenerator:
 
     def _periods(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Periods)
-        step = node.grain.every
-        return period_grid(node.start, node.end, node.grain).with_columns(
-            pl.col(PERIOD_START).dt.offset_by(f"-{step}").alias(PREVIOUS),
-            days_in_period(PERIOD_START, node.grain).alias(PERIOD_DAYS_COLUMN),
+        rows = node.rows()
+        utc = pl.Datetime("us", "UTC")
+        return pl.LazyFrame(
+            {
+                PERIOD_START: pl.Series([r[0] for r in rows], dtype=utc),
+                PREVIOUS: pl.Series([r[1] for r in rows], dtype=utc),
+                PERIOD_DAYS_COLUMN: pl.Series([r[2] for r in rows], dtype=pl.Float64),
+            }
         )
 
     def _grid(self, node: Relation) -> pl.LazyFrame:
@@ -167,17 +195,24 @@ class PolarsGenerator:
         assert isinstance(node, PointInTime)
         frame, by, keys = self.frame(node.input), list(node.keys), [PERIOD_START, *node.keys]
         started = pl.col(node.from_column).is_not_null()
-        ended = started & pl.col(node.until_column).is_not_null()
-        moves = pl.concat(
-            [
-                frame.filter(started).select(
-                    *by, _truncate(node.from_column, node.grain).alias(_BUCKET), pl.lit(1).alias(_DELTA)
-                ),
+        size = pl.lit(1)
+        if node.value is not None:
+            assert node.value_formula is not None
+            value = PolarsFormula(node.value, node.value_formula, node.subject, self.functions).expr()
+            size = value.cast(pl.Float64).fill_null(0.0)
+        parts = [
+            frame.filter(started).select(
+                *by, _truncate(node.from_column, node.grain).alias(_BUCKET), size.alias(_DELTA)
+            )
+        ]
+        if node.until_column:
+            ended = started & pl.col(node.until_column).is_not_null()
+            parts.append(
                 frame.filter(ended).select(
-                    *by, _truncate(node.until_column, node.grain).alias(_BUCKET), pl.lit(-1).alias(_DELTA)
-                ),
-            ]
-        )
+                    *by, _truncate(node.until_column, node.grain).alias(_BUCKET), (-size).alias(_DELTA)
+                )
+            )
+        moves = pl.concat(parts)
         end = node.periods.end if isinstance(node.periods, Periods) else None
         deltas = (
             moves.filter(pl.col(_BUCKET) < end)
@@ -206,11 +241,10 @@ class PolarsGenerator:
     def _membership(self, node: Population) -> tuple[pl.Expr, pl.Expr]:
         """The first period an entity belongs to the population and the first it no longer does."""
         assert isinstance(node.periods, Periods)
-        step = node.grain.every
         acquired = _truncate("acquired_at", node.grain)
         churned = pl.coalesce(_truncate("churned_at", node.grain), pl.lit(node.periods.end))
         if node.lag:
-            acquired, churned = acquired.dt.offset_by(step), churned.dt.offset_by(step)
+            acquired, churned = shift(acquired, node.grain, node.lag), shift(churned, node.grain, node.lag)
         return acquired, churned
 
     def _population(self, node: Relation) -> pl.LazyFrame:
@@ -223,7 +257,7 @@ class PolarsGenerator:
             .select(
                 ENTITY_KEY,
                 *[c for c in node.keys if c != ENTITY_KEY],
-                pl.datetime_ranges(low, high, node.grain.every, closed="left").alias(PERIOD_START),
+                _ranges(low, high, node.grain).alias(PERIOD_START),
             )
             .explode(PERIOD_START)
             .filter(pl.col(PERIOD_START).is_not_null())
@@ -235,6 +269,29 @@ class PolarsGenerator:
             self.frame(node.input)
             .group_by(ENTITY_KEY, _truncate(node.time, node.grain).alias(PERIOD_START))
             .agg(self.formula(node.aggregation).alias(node.aggregation.name))
+        )
+
+    def _cohort_rows(self, node: Relation) -> pl.LazyFrame:
+        # Each measure twice, as itself and moved to the period whose base it is: stacked,
+        # then one row per (entity, period) with at most one value in each column.
+        assert isinstance(node, CohortRows)
+        periods = self.frame(node.map)
+        parts = []
+        for measure, lagged in zip(node.measures, node.lagged, strict=True):
+            name = measure.aggregation.name
+            values = self.frame(measure)
+            parts.append(values.filter(pl.col(PERIOD_START) >= node.start))
+            parts.append(
+                values.rename({PERIOD_START: SOURCE, name: lagged})
+                .join(periods, on=SOURCE, how="inner")
+                .select(ENTITY_KEY, PERIOD_START, lagged)
+            )
+        columns = [n for n, _ in node.empty]
+        return (
+            pl.concat(parts, how="diagonal")
+            .group_by(ENTITY_KEY, PERIOD_START)
+            .agg(pl.col(c).max() for c in columns)
+            .with_columns(pl.col(n).fill_null(pl.lit(v)) for n, v in node.empty if v is not None)
         )
 
     def score(self, node: EntityRollup) -> pl.Expr:
@@ -343,6 +400,8 @@ class PolarsGenerator:
     def _combine(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Combine) and isinstance(node.periods, Periods)
         keys = [PERIOD_START, *node.keys]
+        if not node.inputs:  # a formula of the period alone, e.g. period_days()
+            return self.frame(node.periods).select(PERIOD_START, PERIOD_DAYS_COLUMN)
         frame: pl.LazyFrame | None = None
         for output in node.inputs:
             part = self.frame(output.relation).select(*keys, pl.col(output.column).alias(output.name))
@@ -354,7 +413,7 @@ class PolarsGenerator:
         assert frame is not None
         return frame.with_columns(
             pl.col(n).fill_null(pl.lit(v)) for n, v in node.empty if v is not None
-        ).with_columns(days_in_period(PERIOD_START, node.periods.grain).alias(PERIOD_DAYS_COLUMN))
+        ).join(self.frame(node.periods).select(PERIOD_START, PERIOD_DAYS_COLUMN), on=PERIOD_START, how="left")
 
     def _lag(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Lag)
@@ -363,10 +422,44 @@ class PolarsGenerator:
             self.frame(node.input)
             .sort([*by, PERIOD_START], nulls_last=False)
             .with_columns(
-                (pl.col(n).shift(node.periods).over(by) if by else pl.col(n).shift(node.periods)).alias(
-                    prior_column(n, node.periods)
-                )
-                for n in node.columns
+                (pl.col(source).shift(n).over(by) if by else pl.col(source).shift(n)).alias(target)
+                for source, target, n in node.columns
+            )
+        )
+
+    # ---- time constructs --------------------------------------------------------------------
+
+    def _period_map(self, node: Relation) -> pl.LazyFrame:
+        assert isinstance(node, PeriodMap)
+        utc = pl.Datetime("us", "UTC")
+        return pl.LazyFrame(
+            {
+                SOURCE: pl.Series([s for s, _ in node.pairs], dtype=utc),
+                PERIOD_START: pl.Series([t for _, t in node.pairs], dtype=utc),
+            }
+        )
+
+    def _window_aggregate(self, node: Relation) -> pl.LazyFrame:
+        # One pass over the rows: each joins the (few) periods whose window holds its bucket.
+        assert isinstance(node, WindowAggregate)
+        rows = self.frame(node.input).with_columns(_truncate(node.time, node.map.grain).alias(SOURCE))
+        return (
+            rows.join(self.frame(node.map), on=SOURCE, how="inner")
+            .group_by(PERIOD_START, *node.keys)
+            .agg(*(self.formula(a).alias(a.name) for a in node.aggregations), pl.len().alias(ROWS))
+        )
+
+    def _share(self, node: Relation) -> pl.LazyFrame:
+        assert isinstance(node, Share)
+        totals = self.frame(node.totals).select(PERIOD_START, pl.col(node.column).alias("__total"))
+        total = pl.col("__total")
+        return (
+            self.frame(node.values)
+            .join(totals, on=PERIOD_START, how="left")
+            .select(
+                PERIOD_START,
+                *node.keys,
+                pl.when(total != 0).then(pl.col(node.column) / total).alias(node.name),
             )
         )
 
@@ -384,17 +477,33 @@ class PolarsGenerator:
         assert isinstance(node, Result)
         by = list(node.keys)
         parts = [
-            self.frame(output.relation).select(
+            self.frame(output.relation)
+            .filter(pl.col(PERIOD_START) >= node.start)
+            .select(
                 pl.lit(output.name).alias("metric"),
-                pl.col(PERIOD_START).dt.date(),
+                PERIOD_START,
                 *by,
                 pl.col(output.column).cast(pl.Float64).fill_nan(None).alias("value"),
             )
             for output in node.outputs
         ]
         result = pl.concat(parts, how="vertical") if parts else pl.LazyFrame()
-        result = result.filter(pl.col(PERIOD_START) >= node.start.date())
-        return result.sort(["metric", PERIOD_START, *by], maintain_order=True)
+        result = result.sort(["metric", PERIOD_START, *by], maintain_order=True)
+        labels: list[str] = []
+        if node.labels:
+            names = pl.LazyFrame(
+                {
+                    PERIOD_START: pl.Series([s for s, _ in node.labels], dtype=pl.Datetime("us", "UTC")),
+                    FISCAL_PERIOD: [label for _, label in node.labels],
+                }
+            )
+            result, labels = (
+                result.join(names, on=PERIOD_START, how="left", maintain_order="left"),
+                [FISCAL_PERIOD],
+            )
+        return result.select(
+            "metric", local_date(pl.col(PERIOD_START), node.grain).alias(PERIOD_START), *labels, *by, "value"
+        )
 
 
 _HANDLERS: dict[type, Callable[[PolarsGenerator, Any], pl.LazyFrame]] = {
@@ -413,6 +522,11 @@ _HANDLERS: dict[type, Callable[[PolarsGenerator, Any], pl.LazyFrame]] = {
     EntityRollup: PolarsGenerator._entity_rollup,
     Combine: PolarsGenerator._combine,
     Lag: PolarsGenerator._lag,
+    PeriodColumn: PolarsGenerator._period_column,
+    CohortRows: PolarsGenerator._cohort_rows,
+    PeriodMap: PolarsGenerator._period_map,
+    WindowAggregate: PolarsGenerator._window_aggregate,
+    Share: PolarsGenerator._share,
     Project: PolarsGenerator._project,
     Result: PolarsGenerator._result,
 }

@@ -78,17 +78,86 @@ def timestamp(moment: datetime, dialect: str) -> exp.Expr:
     return exp.Cast(this=exp.Literal.string(text), to=data_type(kind))
 
 
+def _string(text: str) -> exp.Expr:
+    return exp.Literal.string(text)
+
+
+def to_local(value: exp.Expr, zone: str, dialect: str) -> exp.Expr:
+    """The UTC timestamp ``value`` as the local date and time of ``zone``, without a zone.
+
+    Every form names both zones, so nothing depends on the session's time zone.
+    """
+    if dialect in ("spark", "databricks"):
+        return exp.Anonymous(this="FROM_UTC_TIMESTAMP", expressions=[value, _string(zone)])
+    if dialect == "snowflake":
+        return exp.Anonymous(this="CONVERT_TIMEZONE", expressions=[_string("UTC"), _string(zone), value])
+    if dialect == "bigquery":
+        return exp.Anonymous(this="DATETIME", expressions=[value, _string(zone)])
+    if dialect == "trino":
+        utc = exp.Anonymous(this="WITH_TIMEZONE", expressions=[value, _string("UTC")])
+        return exp.Cast(this=exp.AtTimeZone(this=utc, zone=_string(zone)), to=data_type("TIMESTAMP"))
+    # Parenthesised: AT TIME ZONE binds looser than + and - in some dialects.
+    return exp.paren(exp.AtTimeZone(this=exp.AtTimeZone(this=value, zone=_string("UTC")), zone=_string(zone)))
+
+
+def to_utc(local: exp.Expr, zone: str, dialect: str) -> exp.Expr:
+    """The local date and time ``local`` of ``zone`` as a UTC timestamp (see :func:`to_local`)."""
+    local = local if isinstance(local, (exp.Column, exp.Paren, exp.Func)) else exp.paren(local)
+    if dialect in ("spark", "databricks"):
+        return exp.Anonymous(this="TO_UTC_TIMESTAMP", expressions=[local, _string(zone)])
+    if dialect == "snowflake":
+        return exp.Anonymous(this="CONVERT_TIMEZONE", expressions=[_string(zone), _string("UTC"), local])
+    if dialect == "bigquery":
+        return exp.Anonymous(this="TIMESTAMP", expressions=[local, _string(zone)])
+    if dialect == "trino":
+        zoned = exp.Anonymous(this="WITH_TIMEZONE", expressions=[local, _string(zone)])
+        return exp.Cast(this=exp.AtTimeZone(this=zoned, zone=_string("UTC")), to=data_type("TIMESTAMP"))
+    return exp.paren(exp.AtTimeZone(this=exp.AtTimeZone(this=local, zone=_string(zone)), zone=_string("UTC")))
+
+
+def plus(value: exp.Expr, amount: int, unit: str) -> exp.Expr:
+    """``value`` moved by ``amount`` ``unit`` (DAY or MONTH), back when negative."""
+    interval = exp.Interval(this=exp.Literal.string(str(abs(amount))), unit=exp.var(unit))
+    value = value if isinstance(value, (exp.Column, exp.Paren, exp.Func)) else exp.paren(value)
+    if amount < 0:
+        return exp.Sub(this=value, expression=interval)
+    return exp.Add(this=value, expression=interval)
+
+
 def truncate(value: exp.Expr, grain: Grain, dialect: str) -> exp.Expr:
-    """The start of the period of ``grain`` holding ``value``."""
-    if grain.name == "week" and dialect == "bigquery":
+    """The start, as a UTC timestamp, of the period of ``grain`` (on its calendar) holding ``value``."""
+    calendar = grain.calendar
+    local = value if calendar.is_utc else to_local(value, calendar.time_zone, dialect)
+    if grain.name == "week" and calendar.week_start:
+        days = calendar.week_start
+        start = plus(_plain_truncate(plus(local, -days, "DAY"), "week", dialect), days, "DAY")
+    elif grain.month_offset:
+        months = grain.month_offset
+        unit = grain.name.removeprefix("fiscal_")
+        start = plus(_plain_truncate(plus(local, -months, "MONTH"), unit, dialect), months, "MONTH")
+    else:
+        start = _plain_truncate(local, grain.name.removeprefix("fiscal_"), dialect)
+    return start if calendar.is_utc else to_utc(start, calendar.time_zone, dialect)
+
+
+def local_date(value: exp.Expr, grain: Grain, dialect: str) -> exp.Expr:
+    """The local date of the UTC timestamp ``value`` on ``grain``'s calendar."""
+    calendar = grain.calendar
+    local = value if calendar.is_utc else to_local(value, calendar.time_zone, dialect)
+    return exp.Cast(this=local, to=data_type("DATE"))
+
+
+def _plain_truncate(value: exp.Expr, grain: str, dialect: str) -> exp.Expr:
+    """The start of the calendar ``grain`` (weeks from Monday) holding ``value``."""
+    if grain == "week" and dialect == "bigquery":
         return exp.TimestampTrunc(this=value, unit=exp.var("ISOWEEK"))
-    if grain.name == "week" and dialect == "snowflake":
+    if grain == "week" and dialect == "snowflake":
         return _template(
             f"DATEADD(DAY, 1 - DAYOFWEEKISO({_PLACEHOLDER}), DATE_TRUNC('DAY', {_PLACEHOLDER}))",
             dialect,
             value,
         )
-    return exp.TimestampTrunc(this=value, unit=exp.var(grain.name.upper()))
+    return exp.TimestampTrunc(this=value, unit=exp.var(grain.upper()))
 
 
 def double(value: exp.Expr) -> exp.Expr:
@@ -194,8 +263,12 @@ __all__ = [
     "data_type",
     "double",
     "half_even",
+    "local_date",
     "localize",
     "number",
+    "plus",
     "timestamp",
+    "to_local",
+    "to_utc",
     "truncate",
 ]

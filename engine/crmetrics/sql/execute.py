@@ -14,7 +14,7 @@ import polars as pl
 from crmetrics.catalog import Catalog
 from crmetrics.ir.nodes import CUSTOMERS
 from crmetrics.model import kind_of_dtype
-from crmetrics.periods import PERIOD_START
+from crmetrics.periods import FISCAL_PERIOD, PERIOD_START
 from crmetrics.plan import LogicalPlan
 from crmetrics.sql.tables import TableMapping, Tables
 
@@ -24,6 +24,8 @@ def plan_tables(plan: LogicalPlan, catalog: Catalog) -> list[str]:
     tables = [scan.table for scan in plan.aggregates] + [scan.table for scan in plan.snapshots]
     for name in plan.entities:
         tables += [CUSTOMERS, *(m.table for m in catalog.metrics[name].measures.values())]
+    for name in plan.cohorts:  # customers only for grouping, added below when needed
+        tables += [m.table for m in catalog.metrics[name].measures.values()]
     return list(dict.fromkeys(tables))
 
 
@@ -49,7 +51,8 @@ def conform_result(result: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
         pl.col(PERIOD_START).cast(pl.Date),
         pl.col("value").cast(pl.Float64).fill_nan(None),
     )
-    return result.select("metric", PERIOD_START, *by, "value").sort(
+    labels = [FISCAL_PERIOD] if FISCAL_PERIOD in result.columns else []
+    return result.select("metric", PERIOD_START, *labels, *by, "value").sort(
         ["metric", PERIOD_START, *by], nulls_last=False, maintain_order=True
     )
 

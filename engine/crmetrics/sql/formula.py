@@ -30,8 +30,9 @@ from crmetrics.formula.typed import (
     Prior,
     Reference,
     Timestamp,
+    Windowed,
 )
-from crmetrics.ir.nodes import PERIOD_DAYS_COLUMN, prior_column
+from crmetrics.ir.nodes import PERIOD_DAYS_COLUMN
 from crmetrics.metric import Formula
 from crmetrics.sql.dialects import data_type, double, half_even, number, timestamp
 
@@ -122,8 +123,8 @@ class SqlFormula:
         return number(float(node.value))
 
     def _prior(self, node: Node) -> exp.Expr:
-        assert isinstance(node, Prior)
-        return self.reference(prior_column(node.name, node.periods))
+        assert isinstance(node, (Prior, Windowed))
+        return self.reference(node.column)
 
     def _period_days(self, node: Node) -> exp.Expr:
         return self.reference(PERIOD_DAYS_COLUMN)
@@ -153,6 +154,13 @@ class SqlFormula:
         if isinstance(node.source, exp.Div):
             return exp.Div(this=double(left), expression=divisor)
         if isinstance(node.source, exp.Mod):
+            if self.dialect == "postgres":  # no % for doubles; MOD of numerics keeps the dividend's sign
+                numeric = data_type("DECIMAL")
+                remainder = exp.Anonymous(
+                    this="MOD",
+                    expressions=[exp.Cast(this=left, to=numeric), exp.Cast(this=divisor, to=numeric.copy())],
+                )
+                return double(remainder)
             return exp.Mod(this=left, expression=divisor)
         return type(node.source)(this=left, expression=right)
 
@@ -229,6 +237,8 @@ class SqlFormula:
                 ifs=[exp.If(this=negative, true=exp.Ceil(this=value.copy()))],
                 default=exp.Floor(this=value.copy()),
             )
+        if self.dialect == "postgres" and node.args[0].kind == "boolean" and target != "BOOLEAN":
+            value = exp.Cast(this=value, to=data_type("INT"))  # PostgreSQL casts booleans to INT only
         return exp.Cast(this=value, to=data_type(target))
 
     def _call(self, node: Node) -> exp.Expr:
@@ -298,6 +308,7 @@ _NAMED: dict[type, Callable[[SqlFormula, Node], exp.Expr]] = {
     Column: SqlFormula._column,
     Reference: SqlFormula._column,
     Parameter: SqlFormula._parameter,
+    Windowed: SqlFormula._prior,
     Prior: SqlFormula._prior,
     PeriodDays: SqlFormula._period_days,
     Timestamp: SqlFormula._timestamp,

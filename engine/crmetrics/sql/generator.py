@@ -23,8 +23,10 @@ from crmetrics.ir.nodes import (
     PERIOD_DAYS_COLUMN,
     PREVIOUS,
     ROWS,
+    SOURCE,
     Aggregate,
     Aggregation,
+    CohortRows,
     Combine,
     Complete,
     Distinct,
@@ -33,6 +35,8 @@ from crmetrics.ir.nodes import (
     Filter,
     Grid,
     Lag,
+    PeriodColumn,
+    PeriodMap,
     Periods,
     PointInTime,
     Population,
@@ -42,11 +46,12 @@ from crmetrics.ir.nodes import (
     Relation,
     Result,
     Scan,
+    Share,
     TimeRange,
-    prior_column,
+    WindowAggregate,
 )
-from crmetrics.periods import PERIOD_START, Grain
-from crmetrics.sql.dialects import data_type, double, localize, number, timestamp, truncate
+from crmetrics.periods import FISCAL_PERIOD, PERIOD_START, Grain
+from crmetrics.sql.dialects import double, local_date, localize, number, timestamp, truncate
 from crmetrics.sql.formula import SqlFormula
 from crmetrics.sql.tables import Tables, identifier
 
@@ -109,6 +114,13 @@ def key_match(left: str, right: str, columns: Sequence[str]) -> exp.Expr:
             for c in columns
         ]
     )
+
+
+def _utc_timestamp(value: exp.Expr) -> exp.Expr:
+    """PostgreSQL: a TIMESTAMP or TIMESTAMPTZ column as the plain TIMESTAMP of its UTC instant."""
+    epoch = exp.Extract(this=exp.var("EPOCH"), expression=value)
+    instant = exp.Anonymous(this="TO_TIMESTAMP", expressions=[epoch])
+    return exp.paren(exp.AtTimeZone(this=instant, zone=exp.Literal.string("UTC")))
 
 
 def is_null(value: exp.Expr) -> exp.Expr:
@@ -188,7 +200,26 @@ class SqlGenerator:
     def _scan(self, node: Scan) -> tuple[str, exp.Query]:
         relation = self.tables.relation(node.table)
         relation.set("alias", exp.TableAlias(this=identifier("t")))
-        return node.table, exp.select(exp.Star()).from_(relation, copy=False)
+        kinds = self.tables.kinds.get(node.table, {})
+        if self.dialect != "postgres" or "datetime" not in kinds.values():
+            return node.table, exp.select(exp.Star()).from_(relation, copy=False)
+        # PostgreSQL compares and truncates a TIMESTAMPTZ in the session's time zone. The
+        # epoch of a TIMESTAMPTZ is its instant, and that of a TIMESTAMP its value read as
+        # UTC: either way this gives the UTC instant as a plain TIMESTAMP, so nothing after
+        # the scan depends on the session.
+        columns = [
+            alias(_utc_timestamp(col(name)), name) if kind == "datetime" else col(name)
+            for name, kind in kinds.items()
+        ]
+        return node.table, exp.select(*columns).from_(relation, copy=False)
+
+    def _period_column(self, node: PeriodColumn) -> tuple[str, exp.Query]:
+        start = truncate(col(node.column), node.grain, self.dialect)
+        text = exp.Cast(this=local_date(start, node.grain, self.dialect), to=exp.DataType.build("VARCHAR"))
+        query = exp.select(exp.Star(), alias(text, node.name)).from_(
+            table_ref(self.cte(node.input), "t"), copy=False
+        )
+        return "dimension", query
 
     def _reach(self, node: Reach) -> tuple[str, exp.Query]:
         attributes = exp.select(col(ENTITY_KEY), *(col(c) for c in node.columns)).from_(
@@ -240,13 +271,10 @@ class SqlGenerator:
 
     def _periods(self, node: Periods) -> tuple[str, exp.Query]:
         """The window's periods: start, previous start and length in days, as literal rows."""
-        rows, start = [], node.start
-        while start < node.end:  # a few dozen literal rows, not data
-            following = node.grain.shift(start, 1)
-            days = (following - start).total_seconds() / 86_400
-            previous = node.grain.shift(start, -1)
-            rows.append(exp.tuple_(self.timestamp(start), self.timestamp(previous), double(number(days))))
-            start = following
+        rows = [  # a few dozen literal rows, not data
+            exp.tuple_(self.timestamp(start), self.timestamp(previous), double(number(days)))
+            for start, previous, days in node.rows()
+        ]
         names = [identifier(c) for c in (PERIOD_START, PREVIOUS, PERIOD_DAYS_COLUMN)]
         values = exp.Values(expressions=rows, alias=exp.TableAlias(this=identifier("v"), columns=names))
         query = exp.select(*(alias(col(c, "v"), c) for c in (PERIOD_START, PREVIOUS, PERIOD_DAYS_COLUMN)))
@@ -301,26 +329,28 @@ class SqlGenerator:
         rows = self.cte(node.input)
         before = self.timestamp(node.before)
         started = exp.Not(this=is_null(col(node.from_column)))
-        ended = exp.Not(this=is_null(col(node.until_column)))
         by = [col(c) for c in node.keys]
         keys = [PERIOD_START, *node.keys]
+        size: exp.Expr = exp.Literal.number(1)
+        if node.value is not None:
+            assert node.value_formula is not None
+            value = SqlFormula(node.value, node.value_formula, node.subject, self.functions, self.dialect)
+            size = exp.Coalesce(this=double(value.compile()), expressions=[double(exp.Literal.number(0))])
 
-        def moves(column: str, delta: int, condition: exp.Expr) -> exp.Select:
-            change = exp.Literal.number(delta) if delta > 0 else exp.Neg(this=exp.Literal.number(-delta))
+        def moves(column: str, change: exp.Expr, condition: exp.Expr) -> exp.Select:
             return (
                 exp.select(*by, alias(self.truncate(column, node.grain), _BUCKET), alias(change, _DELTA))
                 .from_(table_ref(rows, "t"), copy=False)
                 .where(condition, copy=False)
             )
 
-        changes = self.add(
-            "snapshot_changes",
-            exp.union(
-                moves(node.from_column, 1, started),
-                moves(node.until_column, -1, exp.And(this=started.copy(), expression=ended)),
-                distinct=False,
-            ),
-        )
+        starts: exp.Query = moves(node.from_column, size, started)
+        if node.until_column:
+            ended = exp.And(this=started.copy(), expression=exp.Not(this=is_null(col(node.until_column))))
+            negative = exp.Neg(this=size.copy() if node.value is None else exp.paren(size.copy()))
+            ends = moves(node.until_column, negative, ended)
+            starts = exp.union(starts, ends, distinct=False)
+        changes = self.add("snapshot_changes", starts)
         # Starts and ends before the window all count from the period before it.
         bucket = exp.Case(
             ifs=[exp.If(this=exp.GT(this=col(_BUCKET), expression=before), true=col(_BUCKET))],
@@ -414,6 +444,51 @@ class SqlGenerator:
         ).from_(table_ref(self.cte(node.input), "t"), copy=False)
         return "measure", grouped(query, [col(ENTITY_KEY), period])
 
+    def _cohort_rows(self, node: CohortRows) -> tuple[str, exp.Query]:
+        # Each measure twice, as itself and moved to the period whose base it is: stacked,
+        # then one row per (entity, period) with at most one value in each column.
+        columns = [n for n, _ in node.empty]
+        mapped = self.cte(node.map)
+        parts: list[exp.Query] = []
+        for measure, lagged in zip(node.measures, node.lagged, strict=True):
+            name = measure.aggregation.name
+            source = self.cte(measure)
+
+            def slots(value: exp.Expr, into: str) -> list[exp.Expr]:
+                return [alias(double(value.copy()) if c == into else double(exp.Null()), c) for c in columns]
+
+            parts.append(
+                exp.select(col(ENTITY_KEY), col(PERIOD_START), *slots(col(name), name))
+                .from_(table_ref(source, "m"), copy=False)
+                .where(exp.GTE(this=col(PERIOD_START), expression=self.timestamp(node.start)), copy=False)
+            )
+            parts.append(
+                exp.select(col(ENTITY_KEY, "m"), col(PERIOD_START, "p"), *slots(col(name, "m"), lagged))
+                .from_(table_ref(source, "m"), copy=False)
+                .join(
+                    exp.Join(
+                        this=table_ref(mapped, "p"),
+                        on=exp.EQ(this=col(PERIOD_START, "m"), expression=col(SOURCE, "p")),
+                        kind="INNER",
+                    ),
+                    copy=False,
+                )
+            )
+        stacked: exp.Query = parts[0]
+        for part in parts[1:]:
+            stacked = exp.union(stacked, part, distinct=False, copy=False)
+        stack = self.add("cohort_stack", stacked)
+        filled = []
+        for name, value in node.empty:
+            merged: exp.Expr = exp.Max(this=col(name))
+            if value is not None:
+                merged = exp.Coalesce(this=merged, expressions=[literal(value)])
+            filled.append(alias(merged, name))
+        query = exp.select(col(ENTITY_KEY), col(PERIOD_START), *filled).from_(
+            table_ref(stack, "s"), copy=False
+        )
+        return "cohort_rows", grouped(query, [col(ENTITY_KEY), col(PERIOD_START)])
+
     def _entity_rollup(self, node: EntityRollup) -> tuple[str, exp.Query]:
         keys = [PERIOD_START, *node.keys]
         columns = list(dict.fromkeys([ENTITY_KEY, *node.keys, PERIOD_START]))
@@ -452,6 +527,9 @@ class SqlGenerator:
 
     def _combine(self, node: Combine) -> tuple[str, exp.Query]:
         keys = [PERIOD_START, *node.keys]
+        if not node.inputs:  # a formula of the period alone, e.g. period_days()
+            periods = table_ref(self.cte(node.periods), "p")
+            return "derived_inputs", exp.select(col(PERIOD_START), col(PERIOD_DAYS_COLUMN)).from_(periods)
         # A full outer join of the inputs on the keys, written as a stack and a group-by so
         # that each input is read once: nested joins would copy every input's subquery.
         slots = [f"__input_{i}" for i in range(len(node.inputs))]
@@ -499,17 +577,75 @@ class SqlGenerator:
         lags = [
             alias(
                 exp.Window(
-                    this=exp.Anonymous(this="LAG", expressions=[col(n), exp.Literal.number(node.periods)])
-                    if node.periods != 1
-                    else exp.Anonymous(this="LAG", expressions=[col(n)]),
+                    this=exp.Anonymous(this="LAG", expressions=[col(source), exp.Literal.number(periods)])
+                    if periods != 1
+                    else exp.Anonymous(this="LAG", expressions=[col(source)]),
                     partition_by=[col(c) for c in node.keys] or None,
                     order=exp.Order(expressions=[exp.Ordered(this=col(PERIOD_START))]),
                 ),
-                prior_column(n, node.periods),
+                target,
             )
-            for n in node.columns
+            for source, target, periods in node.columns
         ]
         return "lag", exp.select(exp.Star(), *lags).from_(table_ref(self.cte(node.input), "i"), copy=False)
+
+    # ---- time constructs --------------------------------------------------------------------
+
+    def _period_map(self, node: PeriodMap) -> tuple[str, exp.Query]:
+        rows = [exp.tuple_(self.timestamp(s), self.timestamp(t)) for s, t in node.pairs]
+        names = [identifier(c) for c in (SOURCE, PERIOD_START)]
+        values = exp.Values(expressions=rows, alias=exp.TableAlias(this=identifier("v"), columns=names))
+        query = exp.select(*(alias(col(c, "v"), c) for c in (SOURCE, PERIOD_START))).from_(values, copy=False)
+        return "period_map", query
+
+    def _window_aggregate(self, node: WindowAggregate) -> tuple[str, exp.Query]:
+        # One pass over the rows: each joins the (few) periods whose window holds its bucket.
+        bucket = self.truncate(node.time, node.map.grain, "t")
+        joined = (
+            exp.select(exp.Column(this=exp.Star(), table=identifier("t")), col(PERIOD_START, "m"))
+            .from_(table_ref(self.cte(node.input), "t"), copy=False)
+            .join(
+                exp.Join(
+                    this=table_ref(self.cte(node.map), "m"),
+                    on=exp.EQ(this=bucket, expression=col(SOURCE, "m")),
+                    kind="INNER",
+                ),
+                copy=False,
+            )
+        )
+        spread = self.add("window_rows", joined)
+        groups = [col(PERIOD_START), *(col(c) for c in node.keys)]
+        query = exp.select(
+            col(PERIOD_START),
+            *(col(c) for c in node.keys),
+            *(alias(self.formula(a), a.name) for a in node.aggregations),
+            alias(exp.Count(this=exp.Star()), ROWS),
+        ).from_(table_ref(spread, "t"), copy=False)
+        return "window_aggregate", grouped(query, groups)
+
+    def _share(self, node: Share) -> tuple[str, exp.Query]:
+        total = col(node.column, "t")
+        ratio = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.NEQ(this=total, expression=exp.Literal.number(0)),
+                    true=exp.Div(this=double(col(node.column, "v")), expression=double(total.copy())),
+                )
+            ]
+        )
+        query = (
+            exp.select(col(PERIOD_START, "v"), *(col(c, "v") for c in node.keys), alias(ratio, node.name))
+            .from_(table_ref(self.cte(node.values), "v"), copy=False)
+            .join(
+                exp.Join(
+                    this=table_ref(self.cte(node.totals), "t"),
+                    on=key_match("v", "t", [PERIOD_START]),
+                    side="LEFT",
+                ),
+                copy=False,
+            )
+        )
+        return "share", query
 
     def _project(self, node: Project) -> tuple[str, exp.Query]:
         value = SqlFormula(node.value, node.formula, node.name, self.functions, self.dialect).compile()
@@ -521,10 +657,21 @@ class SqlGenerator:
     def _result(self, node: Result) -> tuple[str, exp.Query]:
         parts = []
         for output in node.outputs:
+            labels = []
+            if node.labels:
+                names = [
+                    exp.If(
+                        this=exp.EQ(this=col(PERIOD_START), expression=self.timestamp(start)),
+                        true=exp.Literal.string(label),
+                    )
+                    for start, label in node.labels
+                ]
+                labels.append(alias(exp.Case(ifs=names), FISCAL_PERIOD))
             parts.append(
                 exp.select(
                     alias(exp.Literal.string(output.name), "metric"),
-                    alias(exp.Cast(this=col(PERIOD_START), to=data_type("DATE")), PERIOD_START),
+                    alias(local_date(col(PERIOD_START), node.grain, self.dialect), PERIOD_START),
+                    *labels,
                     *(col(c) for c in node.keys),
                     alias(double(col(output.column)), "value"),
                 )
@@ -553,6 +700,11 @@ _HANDLERS: dict[type, Callable[[SqlGenerator, Any], tuple[str, exp.Query]]] = {
     EntityRollup: SqlGenerator._entity_rollup,
     Combine: SqlGenerator._combine,
     Lag: SqlGenerator._lag,
+    PeriodColumn: SqlGenerator._period_column,
+    CohortRows: SqlGenerator._cohort_rows,
+    PeriodMap: SqlGenerator._period_map,
+    WindowAggregate: SqlGenerator._window_aggregate,
+    Share: SqlGenerator._share,
     Project: SqlGenerator._project,
     Result: SqlGenerator._result,
 }

@@ -54,7 +54,9 @@ def _catalog_timings() -> dict[str, float]:
     engine = Engine()
     catalog = engine.validate()
     loaded = time.process_time()
-    names = sorted(catalog.metrics)
+    # Metrics defined only under a grouping (cohort retention by acquisition cohort) are
+    # left out: a whole-catalog request without that grouping is refused.
+    names = sorted(name for name, metric in catalog.metrics.items() if not metric.requires_by)
     request = Request.build(names, start="2024-01-01", end="2026-01-01")
     plan = engine.plan(request)
     planned = time.process_time()

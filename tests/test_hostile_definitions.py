@@ -122,6 +122,26 @@ def test_a_folder_named_as_a_file_and_a_huge_file(tmp_path: Path, monkeypatch: p
     assert "more than the limit of 1,000" in issue.message  # 2,1xx bytes: GOOD is 126, the comment 2,003
 
 
+def test_a_file_of_more_metrics_than_the_limit_is_refused_at_its_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three derived metrics over one aggregate: four metrics in the file.
+    text = "metrics:\n" + "".join(
+        f"  - name: m{i}\n    type: derived\n    expr: m0 + {i}\n" for i in range(1, 4)
+    )
+    text += "  - name: m0\n    type: aggregate\n    table: deals\n    time: created_at\n    expr: count(*)\n"
+    folder = write_bytes(tmp_path, text.encode())
+    monkeypatch.setenv("CRMETRICS_MAX_METRICS", "3")
+    issue = load(folder).issues[0]
+    assert issue.code == "too-many-metrics"
+    assert issue.message == "the file defines 4 metrics, more than the limit of 3"
+    assert issue.location is not None and issue.location.line == 1  # the 'metrics:' key
+    assert "CRMETRICS_MAX_METRICS" in (issue.hint or "")
+    monkeypatch.setenv("CRMETRICS_MAX_METRICS", "4")
+    engine = Engine(definitions=[folder], load_installed_plugins=False)
+    assert {"m0", "m1", "m2", "m3"} <= set(engine.validate().metrics)
+
+
 def test_a_megabyte_value_gives_a_short_message(tmp_path: Path) -> None:
     folder = write_bytes(tmp_path, GOOD.replace("table: deals", "table: " + "x" * 1_000_000).encode())
     started = time.monotonic()

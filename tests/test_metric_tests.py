@@ -299,3 +299,107 @@ def test_a_group_the_request_does_not_ask_for_is_pointed_out(tmp_path: Path) -> 
     code, output = run(str(path))
     assert code == 1
     assert f"{path}:10:11" in output and "add it to the request's 'by'" in output
+
+
+# Week of Sunday 2 March 2025: the Sunday itself and the Saturday after it, 10 + 20 = 30.
+CALENDAR_CASE = """\
+tests:
+  - name: a sunday week
+    given:
+      revenue:
+        - {revenue_id: R1, customer_id: C1, recognized_at: 2025-03-02, amount: 10}
+        - {revenue_id: R2, customer_id: C1, recognized_at: 2025-03-08, amount: 20}
+    request:
+      metrics: [revenue]
+      grain: week
+      start: 2025-03-02
+      end: 2025-03-09
+      calendar:
+        week_start: %s
+        time_zone: %s
+    expect:
+      rows:
+        - {metric: revenue, period_start: 2025-03-02, value: 30}
+"""
+
+
+def test_a_case_on_its_own_calendar_passes(tmp_path: Path) -> None:
+    path = write(tmp_path, CALENDAR_CASE % ("sunday", "UTC"))
+    code, output = run(str(path))
+    assert code == 0, output
+    assert "1 passed" in output
+
+
+def test_a_wrong_calendar_value_is_reported_at_its_line(tmp_path: Path) -> None:
+    # Line 13 holds week_start, line 14 time_zone.
+    path = write(tmp_path, CALENDAR_CASE % ("sundy", "UTC"))
+    code, output = run(str(path))
+    assert code == 2, output
+    assert f"{path}:13:" in output and "did you mean 'sunday'" in output
+
+    path = write(tmp_path, CALENDAR_CASE % ("sunday", "Europe/Pariss"))
+    code, output = run(str(path))
+    assert code == 2, output
+    assert f"{path}:14:" in output and "unknown time_zone 'Europe/Pariss'" in output
+    assert "did you mean 'Europe/Paris'" in output
+
+
+def test_a_fiscal_month_out_of_range_is_reported_at_its_line(tmp_path: Path) -> None:
+    text = (CALENDAR_CASE % ("sunday", "UTC")).replace("time_zone: UTC", "fiscal_year_start_month: 13")
+    path = write(tmp_path, text)
+    code, output = run(str(path))
+    assert code == 2, output
+    assert f"{path}:14:" in output and "13 is greater than the maximum of 12" in output
+
+
+def test_a_wrong_fiscal_period_is_a_diff(tmp_path: Path) -> None:
+    # February fiscal years: the quarter of 1 November 2025 is the fourth of FY2026
+    # (Feb-Apr, May-Jul, Aug-Oct, Nov-Jan), so an expected FY2026-Q3 is wrong.
+    path = write(
+        tmp_path,
+        """\
+        tests:
+          - name: fiscal label
+            given:
+              revenue:
+                - {revenue_id: R1, customer_id: C1, recognized_at: 2025-11-05, amount: 10}
+            request:
+              metrics: [revenue]
+              grain: fiscal_quarter
+              start: 2025-11-01
+              end: 2026-02-01
+              calendar: {fiscal_year_start_month: 2}
+            expect:
+              rows:
+                - {metric: revenue, period_start: 2025-11-01, fiscal_period: FY2026-Q3, value: 10}
+        """,
+    )
+    code, output = run(str(path))
+    assert code == 1, output
+    line = next(line for line in output.splitlines() if f"{path}:14:" in line)
+    assert "fiscal_period FY2026-Q3" in line and "fiscal_period FY2026-Q4" in line
+
+
+def test_a_misspelt_given_column_is_reported_at_its_key(tmp_path: Path) -> None:
+    text = CHURN_CASE.replace("{customer_id: C2,", "{customer_id: C2, segmnt: SMB,") % "0.5"
+    path = write(tmp_path, text)
+    code, output = run(str(path))
+    assert code == 2, output
+    assert f"{path}:6:29" in output and "no column 'segmnt'" in output
+    assert "did you mean 'segment'?" in output
+
+
+def test_an_extra_column_the_request_uses_is_kept(tmp_path: Path) -> None:
+    # 'segments' is close to 'segment' but the request groups by it: a real extra column.
+    # C1 (group a) is lost of the two at the start: group a 1/1 = 1, group b 0/1 = 0.
+    text = (
+        (CHURN_CASE % "1")
+        .replace("{customer_id: C1,", "{customer_id: C1, segments: a,")
+        .replace("{customer_id: C2,", "{customer_id: C2, segments: b,")
+        .replace("end: 2025-02-01}", "end: 2025-02-01, by: [segments]}")
+        .replace("period_start: 2025-01-01, value: 1}", "period_start: 2025-01-01, segments: a, value: 1}")
+    )
+    text += "        - {metric: churn_rate, period_start: 2025-01-01, segments: b, value: 0}\n"
+    path = write(tmp_path, text)
+    code, output = run(str(path))
+    assert code == 0, output

@@ -293,6 +293,27 @@ def test_plot_svg_has_a_line_per_group_and_metric() -> None:
     assert svg.count('aria-roledescription="line mark"') == 2
 
 
+def test_plot_prints_the_warnings_run_prints(tmp_path: Path) -> None:
+    # No customer of the sample has the segment 'smb' (it is 'SMB'): every line would be
+    # flat at zero, so plot says so as run does.
+    where = ["--where", "segment = 'smb'", "--start", "2025-01-01", "--end", "2025-03-01"]
+    result = CliRunner().invoke(
+        main, ["plot", "new_customers", "-s", "sample", *where, "-o", str(tmp_path / "c.svg")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: --where segment = 'smb' matches no row of customers" in result.stderr
+
+
+def test_chart_keeps_the_warnings_beside_the_image() -> None:
+    # C1 twice: the last copy is kept and the chart's numbers come with the same warning
+    # a run gives.
+    customers = SOURCE["customers"]
+    doubled = {**SOURCE, "customers": pl.concat([customers, customers.head(1)])}
+    drawn = ENGINE.chart(request(["new_customers"]), doubled, image_format="svg")
+    assert drawn.image.startswith(b"<svg")
+    assert [note.code for note in drawn.notes] == ["duplicate-key"]
+
+
 def test_plot_refuses_an_unknown_image_format(tmp_path: Path) -> None:
     args = ["plot", "churn_rate", "-s", "sample", "--start", "2025-01-01", "--end", "2025-04-01"]
     result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "chart.gif")])

@@ -155,18 +155,41 @@ def test_range_outside_the_data_warns_with_the_span(data: Path) -> None:
     assert "customers.acquired_at spans 2024-11-10 to 2025-02-02" in result.stderr
 
 
-def test_a_table_without_rows_warns(data: Path) -> None:
-    # An export with a header and no ticket: answered_tickets is 0 in each of the 3 months,
-    # a number that must not pass for a quiet month.
-    (data / "tickets.csv").write_text(
-        "ticket_id,customer_id,created_at,first_response_at,resolved_at,handle_time_seconds,channel,priority\n",
-        encoding="utf-8",
-    )
+TICKETS_HEADER = (
+    "ticket_id,customer_id,created_at,first_response_at,resolved_at,handle_time_seconds,channel,priority\n"
+)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [TICKETS_HEADER.encode(), b"", b"\xef\xbb\xbf\r\n"],
+    ids=["header-only", "zero-bytes", "bom-and-line-end"],
+)
+def test_a_table_without_rows_warns(data: Path, content: bytes) -> None:
+    # An export with no ticket, with or without its header line: answered_tickets is 0 in
+    # each of the 3 months, a number that must not pass for a quiet month.
+    (data / "tickets.csv").write_bytes(content)
     frame, stderr = run_csv(data, "-m", "answered_tickets,new_customers")
     assert frame.filter(pl.col("metric") == "answered_tickets")["value"].to_list() == [0, 0, 0]
     assert stderr.splitlines() == [
         "warning: table tickets has no rows: their metrics are computed over no data",
         "  hint: check what the source holds with crmetrics inspect",
+    ]
+
+
+def test_a_range_holding_no_row_of_one_table_warns_for_that_table(data: Path) -> None:
+    # The one ticket was opened in June 2025, after the range; customers has rows in it
+    # (C3 and C4 acquired in January and February), so only tickets is named.
+    (data / "tickets.csv").write_text(
+        TICKETS_HEADER + "T1,C1,2025-06-02,2025-06-02T10:00:00Z,2025-06-03,60,email,normal\n",
+        encoding="utf-8",
+    )
+    frame, stderr = run_csv(data, "-m", "answered_tickets,new_customers")
+    assert frame.filter(pl.col("metric") == "answered_tickets")["value"].to_list() == [0, 0, 0]
+    assert stderr.splitlines() == [
+        "warning: the range 2025-01-01 to 2025-04-01 holds no row of tickets: "
+        "its metrics are computed over no data",
+        "  hint: tickets.created_at spans 2025-06-02 to 2025-06-02; choose --start and --end inside the data",
     ]
 
 
@@ -198,7 +221,9 @@ def test_bare_word_in_an_in_list_is_quoted_in_place(data: Path) -> None:
 
 
 def test_compare_previous_reads_the_period_before_start(data: Path) -> None:
-    frame, _ = run_csv(data, "-m", "new_customers,churn_rate", "--compare", "previous")
+    frame, stderr = run_csv(data, "-m", "new_customers,churn_rate", "--compare", "previous")
+    # December 2024 comes after the first record (C1, 2024-11-10): nothing to warn about.
+    assert stderr == ""
     assert frame.columns == ["metric", "period_start", "value", "compare_value", "change", "relative_change"]
     churn = frame.filter(pl.col("metric") == "churn_rate")
     # January compares with December 2024 (0/1 = 0), before --start.
@@ -213,11 +238,44 @@ def test_compare_previous_reads_the_period_before_start(data: Path) -> None:
 
 
 def test_compare_year_ago_at_month_grain(data: Path) -> None:
-    frame, _ = run_csv(data, "-m", "new_customers", "--compare", "year_ago")
-    # Nobody was acquired in January to March 2024.
+    frame, stderr = run_csv(data, "-m", "new_customers", "--compare", "year_ago")
+    # Nobody was acquired in January to March 2024: a count of nothing is 0, as the spec
+    # says, and a change against 0 has no relative change (null, never infinite).
     assert frame["compare_value"].to_list() == [0, 0, 0]
     assert frame["change"].to_list() == [1, 1, 0]
     assert frame["relative_change"].to_list() == [None, None, None]
+    # But those months lie before the first record (2024-11-10), so the zeros are no
+    # quiet months: said on stderr. Comparing with November 2024 or later takes a
+    # --start of November 2025 or later.
+    assert stderr.splitlines() == [
+        "warning: --compare year_ago: the comparison periods from 2024-01-01 to 2024-04-01 lie before "
+        "the data's first record of customers: the values of those periods are computed over no data, "
+        "and the changes against them are not changes",
+        "  hint: customers.acquired_at starts 2024-11-10; a --start from 2025-11-01 on compares with "
+        "periods the data covers, or use --compare previous",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("start", "warned"),
+    [("2024-12-01", False), ("2024-11-01", True)],
+    ids=["compares-with-the-first-records-month", "compares-with-the-month-before"],
+)
+def test_compare_previous_warns_from_the_month_before_the_first_record(
+    data: Path, start: str, warned: bool
+) -> None:
+    # The first record is C1, acquired 2024-11-10: November 2024 holds data (from its
+    # 10th), October 2024 none.
+    result = invoke(
+        "run", "-s", f"csv:{data}", "-m", "new_customers", "--start", start, "--end", "2025-01-01",
+        "--compare", "previous",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    message = (
+        "the comparison periods from 2024-10-01 to 2024-11-01 lie before the data's first record of customers"
+    )
+    assert (message in result.stderr) is warned
+    assert ("warning" in result.stderr) is warned
 
 
 def test_relative_change_divides_by_the_magnitude() -> None:
@@ -365,3 +423,58 @@ def test_python_evaluate_takes_the_same_options(data: Path) -> None:
     assert frame["value"].to_list() == pytest.approx([100 / 3, None, None], nan_ok=True)
     assert frame["compare_value"].to_list() == pytest.approx([None, 100 / 3, None], nan_ok=True)
     assert json.loads(frame.write_json())[0]["n"] == 3
+
+
+@pytest.mark.parametrize(
+    ("where", "lines"),
+    [
+        (
+            "1=1; drop table x",
+            [
+                "error: cannot read --where at character 4: "
+                "a filter is one condition and cannot hold a second statement after ';'",
+                "  1=1; drop table x",
+                "     ^",  # under the ';', the 4th character
+                "  hint: remove the ';' and what follows; join conditions with AND",
+            ],
+        ),
+        (
+            "drop table x",
+            [
+                "error: cannot read --where at character 1: a filter is one condition, "
+                "not a SQL statement (DROP ...)",
+                "  drop table x",
+                "  ^",
+                "  hint: write e.g. segment = 'SMB'",
+            ],
+        ),
+    ],
+    ids=["second-statement", "statement"],
+)
+def test_where_holding_a_statement_is_refused_in_plain_words(
+    data: Path, where: str, lines: list[str]
+) -> None:
+    result = invoke("run", "-s", f"csv:{data}", *RANGE, "-m", "new_customers", "--where", where)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == lines
+
+
+def test_where_holding_a_query_names_it_plainly(data: Path) -> None:
+    result = invoke("run", "-s", f"csv:{data}", *RANGE, "-m", "new_customers", "--where", "exists (select 1)")
+    assert result.exit_code == 2
+    assert "a query (SELECT ...) cannot be used here" in result.stderr
+    assert "EXISTS" not in result.stderr
+
+
+def test_formula_holding_a_second_statement_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "metrics:\n  - name: answers\n    unit: count\n    type: aggregate\n    table: survey_responses\n"
+        "    time: submitted_at\n    expr: count(*); drop table x\n",
+        encoding="utf-8",
+    )
+    result = invoke("validate", str(path))
+    assert result.exit_code == 2
+    # The ';' is the 9th character of the formula, which starts at column 11 of line 7.
+    assert f"{path}:7:19: error: [answers] cannot parse formula: a formula is one expression" in result.stderr
+    assert "BLOCK" not in result.stderr

@@ -1,7 +1,8 @@
 """Warnings against silent emptiness: a filter or a range that leaves no data to measure.
 
-A run whose ``--where`` matches no row, whose range lies outside the data, or whose
-table the source gives without a row, prints zeros and nulls that look like real numbers.
+A run whose ``--where`` matches no row, whose range holds no row of a table it reads, whose
+``--compare`` reaches back before the data, or whose table the source gives without a row,
+prints zeros and nulls that look like real numbers.
 These checks say so on stderr, with what the data holds instead. A ``--where`` comparing
 a column with a bare word (``segment = SMB``) reads the word as a column; that is refused
 before anything runs, with the column's values.
@@ -10,6 +11,7 @@ before anything runs, with the column's values.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
@@ -18,6 +20,7 @@ from sqlglot import exp
 
 from crmetrics.applicable import tables_read
 from crmetrics.catalog import Catalog
+from crmetrics.comparison import distance
 from crmetrics.connector import Connector
 from crmetrics.discovery import source_schemas, value_summary, values
 from crmetrics.errors import Issue, UsageError
@@ -98,27 +101,96 @@ def _present_time_columns(
     return [(t, c) for t, c in _time_columns(catalog, names) if t in present]
 
 
-def _outside(
-    request: Request, catalog: Catalog, names: Sequence[str], connector: Connector
-) -> list[tuple[str, str, datetime, datetime]]:
-    """The (table, time column, first, last) whose rows all lie outside the range."""
+@dataclass(frozen=True)
+class _Span:
+    """The time span of one time column the metrics read, and its rows in the range."""
+
+    table: str
+    column: str
+    first: datetime
+    last: datetime
+    in_range: int
+
+    def __str__(self) -> str:
+        return f"{self.table}.{self.column} spans {self.first:%Y-%m-%d} to {self.last:%Y-%m-%d}"
+
+
+def _spans(request: Request, catalog: Catalog, names: Sequence[str], connector: Connector) -> list[_Span]:
+    """The span of each time column the metrics read, in one query (empty ones left out)."""
     pairs = _present_time_columns(catalog, names, connector)
-    if not pairs:
-        return []
-    spans = pl.collect_all(
+    frames = pl.collect_all(
         [
-            connector.scan(t).select(pl.col(c).min().alias("first"), pl.col(c).max().alias("last"))
+            connector.scan(t).select(
+                pl.col(c).min().alias("first"),
+                pl.col(c).max().alias("last"),
+                pl.col(c).is_between(request.start, request.end, closed="left").sum().alias("in_range"),
+            )
             for t, c in pairs
         ]
     )
-    found = []
-    for (table, column), span in zip(pairs, spans, strict=True):
-        first, last = span.row(0)
-        if first is None:
-            continue
-        if last < request.start or first >= request.end:
-            found.append((table, column, first, last))
-    return found
+    found = [_Span(t, c, *f.row(0)) for (t, c), f in zip(pairs, frames, strict=True)]
+    return [span for span in found if span.first is not None]
+
+
+def _by_table(spans: Sequence[_Span]) -> dict[str, list[_Span]]:
+    tables: dict[str, list[_Span]] = {}
+    for span in spans:
+        tables.setdefault(span.table, []).append(span)
+    return tables
+
+
+def _its(tables: Sequence[str]) -> str:
+    return f"{tables[0]}: its" if len(tables) == 1 else f"{', '.join(tables)}: their"
+
+
+def _outside_range(request: Request, spans: Sequence[_Span]) -> Issue | None:
+    """A warning naming each table with no row in the range by any time column read.
+
+    Each table on its own, not the run as a whole: a ticket metric over a range before
+    the first ticket shows zeros even when the customers beside it have rows in the range.
+    """
+    outside = {t: held for t, held in _by_table(spans).items() if not any(s.in_range for s in held)}
+    if not outside:
+        return None
+    held = "; ".join(str(span) for spans_of in outside.values() for span in spans_of)
+    return Issue(
+        "range-outside-data",
+        f"the range {request.start:%Y-%m-%d} to {request.end:%Y-%m-%d} holds no row of "
+        f"{_its(sorted(outside))} metrics are computed over no data",
+        severity="warning",
+        hint=f"{held}; choose --start and --end inside the data",
+    )
+
+
+def _compared_before_data(request: Request, compare: str, spans: Sequence[_Span]) -> Issue | None:
+    """A warning naming each table whose first record comes after a comparison period.
+
+    The values of those periods are sums of nothing (0) or nulls, so a change against
+    them is the value itself, not a change; the numbers stay as the spec defines them.
+    A table the range itself holds no row of is left to the range's warning.
+    """
+    grain, back = request.grain, distance(compare, request.grain.name)
+    first_compared, end_compared = grain.shift(request.start, -back), grain.shift(request.end, -back)
+    late: dict[str, _Span] = {}
+    for table, held in _by_table(spans).items():
+        first = min(held, key=lambda span: span.first)
+        # The first period holding any of its data is a fair comparison, even if partial.
+        if any(span.in_range for span in held) and first_compared < grain.truncate(first.first):
+            late[table] = first
+    if not late:
+        return None
+    covered = max(grain.truncate(span.first) for span in late.values())
+    firsts = "; ".join(f"{s.table}.{s.column} starts {s.first:%Y-%m-%d}" for s in late.values())
+    return Issue(
+        "compare-before-data",
+        f"--compare {compare}: the comparison periods from {first_compared:%Y-%m-%d} to "
+        f"{min(covered, end_compared):%Y-%m-%d} lie before the data's first record of "
+        f"{', '.join(late)}: the values of those periods are computed over no data, and the "
+        "changes against them are not changes",
+        severity="warning",
+        hint=f"{firsts}; a --start from {grain.shift(covered, back):%Y-%m-%d} on compares with "
+        "periods the data covers" + (", or use --compare previous" if compare == "year_ago" else ""),
+    )
 
 
 def _empty_tables(catalog: Catalog, names: Sequence[str], connector: Connector) -> list[str]:
@@ -131,8 +203,11 @@ def _empty_tables(catalog: Catalog, names: Sequence[str], connector: Connector) 
     return [t for t, count in zip(tables, counts, strict=True) if count.item() == 0]
 
 
-def emptiness(plan: LogicalPlan, catalog: Catalog, connector: Connector) -> list[Issue]:
-    """Warnings for an empty table, a ``--where`` matching no row and data outside the range."""
+def emptiness(
+    plan: LogicalPlan, catalog: Catalog, connector: Connector, *, compare: str | None = None
+) -> list[Issue]:
+    """Warnings for an empty table, a ``--where`` matching no row, a table without a row in
+    the range and, with ``compare``, comparison periods before the data's first record."""
     request = plan.request
     issues = []
     empty = _empty_tables(catalog, plan.order, connector)
@@ -165,22 +240,10 @@ def emptiness(plan: LogicalPlan, catalog: Catalog, connector: Connector) -> list
                     hint="; ".join(held),
                 )
             )
-    outside = _outside(request, catalog, plan.order, connector)
-    # Only when no time column read has a row in the range: then every number is empty.
-    if outside and len(outside) == len(_present_time_columns(catalog, plan.order, connector)):
-        spans = "; ".join(
-            f"{table}.{column} spans {first:%Y-%m-%d} to {last:%Y-%m-%d}"
-            for table, column, first, last in outside
-        )
-        issues.append(
-            Issue(
-                "range-outside-data",
-                f"the range {request.start:%Y-%m-%d} to {request.end:%Y-%m-%d} holds no row of "
-                f"{', '.join(sorted({t for t, *_ in outside}))}: their metrics are computed over no data",
-                severity="warning",
-                hint=f"{spans}; choose --start and --end inside the data",
-            )
-        )
+    spans = _spans(request, catalog, plan.order, connector)
+    outside = _outside_range(request, spans)
+    before = _compared_before_data(request, compare, spans) if compare else None
+    issues.extend(issue for issue in (outside, before) if issue is not None)
     return issues
 
 

@@ -46,7 +46,7 @@ from crmetrics.runs import Run
 from crmetrics.sql import Tables, to_sql
 
 if TYPE_CHECKING:
-    from crmetrics.report import ReportData
+    from crmetrics.report import Chart, ReportData
     from crmetrics.testing import CaseResult, TestCase
 
 Source = str | Connector | Mapping[str, pl.DataFrame | pl.LazyFrame]
@@ -449,8 +449,9 @@ class Engine:
         compute (a note says why each other one was skipped); ``compare`` (``previous`` or
         ``year_ago``) adds each value's comparison and change; ``with_n`` adds each value's
         sample size ``n``; ``min_n`` hides values whose ``n`` is smaller (it replaces the
-        definitions' own ``min_n``). A ``--where`` or a range that leaves no data gets a
-        note, and so does each finding of the source's data-quality checks.
+        definitions' own ``min_n``). A ``--where`` or a range that leaves a table the metrics
+        read without data gets a note, and so do comparison periods before a table's first
+        record and each finding of the source's data-quality checks.
         """
         from crmetrics.runs import run
 
@@ -645,9 +646,14 @@ class Engine:
 
     def plot(self, request: Request, source: Source, *, image_format: str = "svg") -> bytes:
         """A chart of the requested metrics, a line per group, as ``svg`` or ``png`` bytes."""
-        from crmetrics.report import plot_image
+        return self.chart(request, source, image_format=image_format).image
 
-        return plot_image(self, request, source, image_format)
+    def chart(self, request: Request, source: Source, *, image_format: str = "svg") -> Chart:
+        """The chart of :meth:`plot` with the warnings ``crmetrics run`` prints for its
+        numbers (a filter matching nothing, an empty table, duplicate keys)."""
+        from crmetrics.report import chart
+
+        return chart(self, request, source, image_format)
 
 
 def evaluate(

@@ -32,13 +32,15 @@ class Limits:
         max_depth: nesting of mappings and lists in one file.
         max_formula_chars: the length of one formula.
         max_metric_reach: metrics one metric may depend on, directly and through others.
+        max_metrics: metrics in one definitions file.
     """
 
-    max_file_bytes: int = 10_000_000
+    max_file_bytes: int = 500_000
     max_yaml_nodes: int = 1_000_000
     max_depth: int = 64
     max_formula_chars: int = 10_000
     max_metric_reach: int = 2_000
+    max_metrics: int = 2_500
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Limits:

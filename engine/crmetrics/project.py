@@ -7,7 +7,7 @@ It is found through ``--project``, the ``CRMETRICS_PROJECT`` variable, or as
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -110,15 +110,17 @@ def find_project(explicit: str | Path | None = None) -> Project:
     return load_project(default) if default.is_file() else Project()
 
 
-def _calendar(document: Document, data: Mapping[str, Any]) -> Calendar:
-    """The ``calendar:`` block; a value the schema lets through but that is wrong (an unknown
-    zone) is an error located at its key."""
+def read_calendar(
+    document: Document, data: Mapping[str, Any], path: Sequence[str | int] = ("calendar",)
+) -> Calendar:
+    """The ``calendar:`` block at ``path`` of ``document``; a value the schema lets through but
+    that is wrong (an unknown zone) is an error located at its key."""
     try:
         return Calendar.parse(**data)
     except UsageError as error:
         issue = error.issues[0]
         key = next((k for k in data if str(k) in issue.message), None)
-        location = document.location(["calendar", key] if key else ["calendar"])
+        location = document.location([*path, key] if key else list(path))
         raise DefinitionError(replace(issue, location=location)) from None
 
 
@@ -170,7 +172,7 @@ def load_project(path: Path) -> Project:
             for table, name in data.get("tables", {}).items()
         },
         reporting_currency=data.get("reporting_currency"),
-        calendar=_calendar(document, data.get("calendar", {})),
+        calendar=read_calendar(document, data.get("calendar", {})),
         document=document,
     )
 

@@ -71,7 +71,8 @@ class Run:
             ``relative_change``; with ``with_n``, ``n``.
         request: the request as run (``all`` replaced by the metrics that apply).
         notes: warnings for stderr: skipped metrics, suppressed values, a filter or range
-            that leaves no data, and the source's data-quality findings.
+            that leaves a table without data, comparison periods before the data, and the
+            source's data-quality findings.
         source: a description of the source, for captions.
     """
 
@@ -121,7 +122,7 @@ def run(
     if compare:
         frame = comparison.compared(frame, request, compare)
     if connector is not None:
-        notes.extend(diagnostics.emptiness(engine.plan(request), engine.catalog, connector))
+        notes.extend(diagnostics.emptiness(engine.plan(request), engine.catalog, connector, compare=compare))
         notes.extend(issue for report in connector.reports() for issue in report.issues)
     described = source if isinstance(source, str) else getattr(connector, "scheme", "memory")
     return Run(frame, request, notes, described)

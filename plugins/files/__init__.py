@@ -54,6 +54,12 @@ class CsvConnector(_FolderConnector):
     def read_table(self, table: str) -> RawTable:
         """The file(s) of ``table`` in the folder, read as text or typed columns."""
         path = self.path(table)
+        if _is_blank(path):
+            # A table export with no record may be written without even its header line;
+            # it is the table with no rows, and is reported as such like a header alone.
+            columns = TABLES[table].column_names
+            empty = pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+            return RawTable(with_line_origin(empty, str(path)), str(path), first_row=2)
         try:
             # Everything is read as text: the canonical conversion parses it, so that a bad
             # value is reported with its row rather than guessed by type inference.
@@ -63,6 +69,16 @@ class CsvConnector(_FolderConnector):
                 Issue("unreadable-file", f"cannot read {path} as CSV: {error}", Location(str(path)))
             ) from None
         return RawTable(with_line_origin(frame, str(path)), str(path), first_row=2)
+
+
+def _is_blank(path: Path) -> bool:
+    """Whether ``path`` holds no byte but a byte-order mark and line ends (Polars: "empty CSV")."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(1 << 12)
+    except OSError:
+        return False  # reported by the reader, with its reason
+    return len(head) < 1 << 12 and not head.removeprefix(b"\xef\xbb\xbf").strip(b"\r\n")
 
 
 def _with_line_feeds(path: Path) -> Path | io.BytesIO:

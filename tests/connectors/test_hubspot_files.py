@@ -234,3 +234,11 @@ def test_label_headers_and_overrides() -> None:
 )
 def test_every_table_is_available(table: str) -> None:
     assert table in connector().available_tables()
+
+
+def test_a_zero_byte_export_is_a_table_without_rows(tmp_path: Path) -> None:
+    # An invoice export of no invoice may be written without even its header line.
+    (tmp_path / "invoices.csv").write_bytes(b"")
+    revenue = connector(tmp_path).scan("revenue").collect()
+    assert revenue.height == 0
+    assert revenue.columns == ["revenue_id", "customer_id", "recognized_at", "amount", "cost"]

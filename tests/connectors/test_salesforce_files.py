@@ -253,3 +253,11 @@ def test_an_export_without_ids_is_refused(tmp_path: Path) -> None:
     (tmp_path / "Opportunity.csv").write_text("Name,Amount\nBig,10\n")
     with pytest.raises(DataError, match="Opportunity has no Id column"):
         SalesforceConnector(str(tmp_path)).scan("deals")
+
+
+def test_a_zero_byte_export_is_a_table_without_rows(tmp_path: Path) -> None:
+    # A Data Loader export of no lead may be written without even its header line.
+    (tmp_path / "Lead.csv").write_bytes(b"")
+    leads = SalesforceConnector(str(tmp_path)).scan("leads").collect()
+    assert leads.height == 0
+    assert leads.columns == ["lead_id", "created_at", "source", "is_converted", "converted_at", "customer_id"]

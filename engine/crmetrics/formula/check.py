@@ -152,6 +152,14 @@ class Checker:
     def node(self, node: exp.Expr) -> Node:
         """The typed form of ``node``, checked."""
         handler = _HANDLERS.get(type(node))
+        if handler is None and isinstance(node, exp.Subquery | exp.Exists | exp.Query):
+            raise self.error(
+                node,
+                "a query (SELECT ...) cannot be used here: a formula or a filter reads only the "
+                "metric's own rows",
+                "compare with values, e.g. segment IN ('SMB', 'Enterprise'), or use another metric "
+                "in a derived formula",
+            )
         if handler is None:
             name = node.key.upper() if not isinstance(node, exp.Func) else node.sql_name()
             raise self.error(

@@ -8,6 +8,7 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
 
 from crmetrics.errors import DefinitionError, Issue
 from crmetrics.metric import Formula
@@ -18,8 +19,19 @@ def _parse(text: str) -> exp.Expr:
     return sqlglot.parse_one(text)
 
 
-def parse_formula(formula: Formula, subject: str) -> exp.Expr:
-    """The sqlglot tree of ``formula``; a syntax error is a :class:`DefinitionError`."""
+#: Nodes sqlglot gives a whole SQL statement; none of them is a value or a condition.
+STATEMENTS: tuple[type[exp.Expr], ...] = (
+    exp.Query, exp.DDL, exp.DML, exp.Drop, exp.Command, exp.Transaction, exp.Commit,
+    exp.Rollback, exp.Use, exp.Set, exp.Pragma,
+)  # fmt: skip
+
+
+def parse_formula(formula: Formula, subject: str, *, what: str = "formula") -> exp.Expr:
+    """The sqlglot tree of ``formula``; a syntax error is a :class:`DefinitionError`.
+
+    ``what`` names the text in messages: ``formula`` (one expression) or ``filter`` (one
+    condition); a second statement after ``;`` or a whole statement is refused in those words.
+    """
     try:
         # Trees are shared between compilations; nothing downstream mutates them.
         tree = _parse(formula.text)
@@ -56,6 +68,7 @@ def parse_formula(formula: Formula, subject: str) -> exp.Expr:
             )
         ) from None
 
+    _refuse_statements(tree, formula, subject, what)
     if _depth(tree) > MAX_NESTING:
         raise _too_deep(formula, subject, f"the formula is nested more than {MAX_NESTING} levels deep")
     commented = next((node for node in tree.walk() if node.comments), None)
@@ -74,6 +87,34 @@ def parse_formula(formula: Formula, subject: str) -> exp.Expr:
             )
         )
     return tree
+
+
+def _refuse_statements(tree: exp.Expr, formula: Formula, subject: str, what: str) -> None:
+    """A second statement after ``;``, or a statement (``DROP``, ``SELECT``) in place of one."""
+    one = "one condition" if what == "filter" else "one expression"
+    if isinstance(tree, exp.Block):
+        semicolon = next(t for t in sqlglot.tokenize(formula.text) if t.token_type == TokenType.SEMICOLON)
+        offset = semicolon.start
+        message = f"a {what} is {one} and cannot hold a second statement after ';'"
+        hint = "remove the ';' and what follows" + ("; join conditions with AND" if what == "filter" else "")
+    elif isinstance(tree, STATEMENTS):
+        offset = 0
+        words = formula.text.split(maxsplit=1)
+        keyword = tree.key.upper() if isinstance(tree, exp.SetOperation) else words[0].upper()
+        message = f"a {what} is {one}, not a SQL statement ({keyword} ...)"
+        hint = "write e.g. segment = 'SMB'" if what == "filter" else "write e.g. sum(amount) / count(*)"
+    else:
+        return
+    raise DefinitionError(
+        Issue(
+            "formula-syntax",
+            f"cannot parse {what}: {message}",
+            formula.at(offset),
+            subject=subject,
+            hint=hint,
+            context=pointer(formula.text, offset),
+        )
+    )
 
 
 #: Levels of nesting a formula may have: each one is a level of recursion in every compiler.

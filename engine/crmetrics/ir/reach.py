@@ -30,16 +30,19 @@ def where_columns(where: str | None) -> list[str]:
     if not where:
         return []
     try:
-        tree = parse_formula(Formula(where, Location("--where")), "--where")
+        tree = parse_formula(Formula(where, Location("--where")), "--where", what="filter")
     except DefinitionError as error:
         issue = error.issues[0]
         offset = issue.location.column if issue.location else 0
+        statement = issue.message.startswith("cannot parse filter: ")
+        reason = issue.message.removeprefix("cannot parse filter: ").removeprefix("cannot parse formula: ")
         raise UsageError(
             Issue(
                 "bad-where",
-                f"cannot read --where at character {offset + 1}: "
-                f"{plain_parse_error(issue.message.removeprefix('cannot parse formula: '))}",
-                hint="write a SQL condition, e.g. segment = 'SMB' AND region IN ('EMEA', 'NA'); "
+                f"cannot read --where at character {offset + 1}: {plain_parse_error(reason)}",
+                hint=issue.hint
+                if statement
+                else "write a SQL condition, e.g. segment = 'SMB' AND region IN ('EMEA', 'NA'); "
                 "text goes in single quotes",
                 context=issue.context,
             )

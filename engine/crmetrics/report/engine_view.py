@@ -23,6 +23,11 @@ class RunOutcome(Protocol):
         ...
 
     @property
+    def request(self) -> Request:
+        """The request as run (``all`` replaced by the metrics that apply)."""
+        ...
+
+    @property
     def notes(self) -> list[Issue]:
         """The run's warnings: data-quality findings, a filter or range that leaves no data."""
         ...

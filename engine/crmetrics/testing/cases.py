@@ -8,13 +8,18 @@ in a case is reported at its ``file:line:column`` like a mistake in a metric.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import difflib
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from crmetrics.errors import DefinitionError, Issue, Location
+from crmetrics.model import TABLES
+from crmetrics.periods import FISCAL_PERIOD, Calendar
+from crmetrics.project import read_calendar
 from crmetrics.schema_check import check_document, load_schema
 from crmetrics.yamlio import Document, load_file
 
@@ -32,6 +37,8 @@ class ExpectedRow:
     groups: Mapping[str, str | None]
     value: float | None
     location: Location
+    #: The fiscal period's label (``FY2026-Q1``) the row must carry, when the case writes one.
+    fiscal_period: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,9 @@ class TestCase:
         name: the case's name, unique within its file.
         location: where the case starts (its ``name:`` line), reported with every failure.
         tables: canonical table name -> rows (a list of mappings) or the path of a CSV file.
-        request: ``metrics``, ``grain``, ``start``, ``end``, ``by``, ``where`` and ``params``.
+        request: ``metrics``, ``grain``, ``start``, ``end``, ``by``, ``where``, ``params`` and
+            ``calendar``, as written.
+        calendar: the calendar the request's periods are cut on (the request's ``calendar:``).
         rows: the expected rows, when the case expects a result.
         error: the expected error code, when the case expects the request to fail.
         tolerance: the absolute difference allowed between expected and computed values.
@@ -57,6 +66,7 @@ class TestCase:
     error: str | None = None
     tolerance: float = DEFAULT_TOLERANCE
     provider: str = "user"
+    calendar: Calendar = field(default_factory=Calendar)
     description: str = field(default="", compare=False)
 
     #: Not a pytest test class, despite its name.
@@ -94,7 +104,11 @@ def read_cases(document: Document, provider: str = "user") -> list[TestCase]:
                 )
             )
         names.setdefault(raw["name"], location)
-        cases.append(_case(document, base, index, raw, provider))
+        issues += misspelt_columns(document, index, raw)
+        try:
+            cases.append(_case(document, base, index, raw, provider))
+        except DefinitionError as error:
+            issues += error.issues
     if issues:
         raise DefinitionError(issues)
     return cases
@@ -169,6 +183,8 @@ def _case(document: Document, base: Path, index: int, raw: Mapping[str, Any], pr
     tables = {
         name: base / value if isinstance(value, str) else list(value) for name, value in raw["given"].items()
     }
+    request = raw["request"]
+    calendar = read_calendar(document, request.get("calendar", {}), ["tests", index, "request", "calendar"])
     return TestCase(
         name=raw["name"],
         location=document.location(["tests", index, "name"]),
@@ -178,6 +194,7 @@ def _case(document: Document, base: Path, index: int, raw: Mapping[str, Any], pr
         error=expect.get("error"),
         tolerance=float(expect.get("tolerance", DEFAULT_TOLERANCE)),
         provider=provider,
+        calendar=calendar,
         description=raw.get("description", ""),
     )
 
@@ -186,15 +203,77 @@ def _expected(document: Document, path: list[str | int], row: Mapping[str, Any])
     groups = {
         k: None if v is None else str(v)
         for k, v in row.items()
-        if k not in ("metric", "period_start", "value")
+        if k not in ("metric", "period_start", "value", FISCAL_PERIOD)
     }
+    label = row.get(FISCAL_PERIOD)
     return ExpectedRow(
         metric=row["metric"],
         period_start=str(row["period_start"]),
         groups=groups,
         value=number(row["value"]),
         location=document.location(path),
+        fiscal_period=None if label is None else str(label),
     )
+
+
+#: How close an unknown column's name must be to a canonical one to be taken for a misspelling.
+_TYPO_CUTOFF = 0.8
+
+
+def misspelt_columns(document: Document, index: int, raw: Mapping[str, Any]) -> list[Issue]:
+    """Columns of the case's inline rows that look like a misspelt canonical column.
+
+    A source may carry extra columns (they group and filter like canonical ones), so an
+    unknown column is kept unless its name is close to a column the table has and nothing
+    in the case or its file uses it: then the value would silently go unread (``segmnt:``
+    leaves ``segment`` null), so it is reported at the key instead.
+    """
+    used = _words_used(document, raw)
+    issues = []
+    for table, rows in raw["given"].items():
+        if isinstance(rows, str):
+            continue
+        known = TABLES[table].column_names
+        reported: set[str] = set()
+        for row_index, row in enumerate(rows):
+            for column in row:
+                name = str(column)
+                if name in known or name in used or name in reported:
+                    continue
+                close = difflib.get_close_matches(name, known, n=1, cutoff=_TYPO_CUTOFF)
+                if not close:
+                    continue
+                reported.add(name)
+                issues.append(
+                    Issue(
+                        "unknown-column",
+                        f"the table {table!r} has no column {name!r}; its values would be read by nothing",
+                        document.location(["tests", index, "given", table, row_index, column], key=True),
+                        hint=f"did you mean {close[0]!r}? (an extra column must be used by the request's"
+                        " 'by' or 'where', or by a definition of this file)",
+                    )
+                )
+    return issues
+
+
+def _words_used(document: Document, raw: Mapping[str, Any]) -> set[str]:
+    """Every identifier-like word of the request's ``by``/``where`` and of the file's definitions."""
+    data = document.data or {}
+    request = raw["request"]
+    texts = [*map(str, request.get("by", ())), str(request.get("where", ""))]
+    texts += _strings([data.get(key, []) for key in ("metrics", "dimensions")])
+    return {word for text in texts for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text)}
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def number(value: Any) -> float | None:

@@ -14,6 +14,7 @@ import polars as pl
 
 from crmetrics.errors import CrmetricsError, DataError, Issue, Location
 from crmetrics.model import TABLES
+from crmetrics.periods import FISCAL_PERIOD, Calendar
 from crmetrics.plan import Request
 from crmetrics.testing.cases import ExpectedRow, TestCase
 
@@ -88,7 +89,7 @@ def run_case(engine: Evaluator, case: TestCase, *, backend: str = "polars") -> C
             case, backend, "error", began, message="the case's input cannot be read", issues=error.issues
         )
     try:
-        request = build_request(case.request)
+        request = build_request(case.request, case.calendar)
         result = engine.evaluate(request, frames, engine=backend)
     except CrmetricsError as error:
         return _compare_error(case, backend, began, error)
@@ -119,8 +120,8 @@ def _compare_error(case: TestCase, backend: str, began: float, error: CrmetricsE
     return _result(case, backend, "failed", began, message=message, issues=error.issues)
 
 
-def build_request(raw: Mapping[str, Any]) -> Request:
-    """The :class:`Request` a case's ``request:`` describes."""
+def build_request(raw: Mapping[str, Any], calendar: Calendar | None = None) -> Request:
+    """The :class:`Request` a case's ``request:`` describes, on the case's ``calendar``."""
     return Request.build(
         list(raw["metrics"]),
         grain=raw.get("grain", "month"),
@@ -129,6 +130,7 @@ def build_request(raw: Mapping[str, Any]) -> Request:
         by=list(raw.get("by", ())),
         where=raw.get("where"),
         params=dict(raw.get("params", {})),
+        calendar=calendar,
     )
 
 
@@ -209,9 +211,12 @@ def compare(
     missing from the result, or a result row the case does not list, is a difference too.
     """
     got: dict[tuple[Any, ...], float | None] = {}
+    labels: dict[tuple[Any, ...], str | None] = {}
     for record in result.iter_rows(named=True):
         groups = tuple(None if record[c] is None else str(record[c]) for c in by)
-        got[(record["metric"], _period_text(record["period_start"]), groups)] = record["value"]
+        key = (record["metric"], _period_text(record["period_start"]), groups)
+        got[key] = record["value"]
+        labels[key] = record.get(FISCAL_PERIOD)
     diffs = []
     seen = set()
     for row in rows:
@@ -231,6 +236,17 @@ def compare(
             diffs.append(
                 CellDiff(
                     row.metric, row.period_start, row.groups, _value_text(row.value), NO_ROW, row.location
+                )
+            )
+        elif row.fiscal_period is not None and row.fiscal_period != labels[key]:
+            diffs.append(
+                CellDiff(
+                    row.metric,
+                    row.period_start,
+                    row.groups,
+                    f"{FISCAL_PERIOD} {row.fiscal_period}",
+                    f"{FISCAL_PERIOD} {labels[key] or '(none: the grain is not fiscal)'}",
+                    row.location,
                 )
             )
         elif not _equal(row.value, got[key], tolerance):

@@ -159,6 +159,31 @@ def test_checks_count_what_the_polars_checks_count() -> None:
     }
 
 
+def test_zoned_timestamps_fall_in_their_utc_month(tmp_path: Path) -> None:
+    """DuckDB reads a zoned Parquet column as plain UTC timestamps: periods are UTC months."""
+    new_york = pl.Datetime("us", "America/New_York")
+    revenue = pl.DataFrame(
+        {
+            "revenue_id": ["R1", "R2", "R3"],
+            "customer_id": ["C1", "C1", "C2"],
+            # 2025-01-31 23:30 in New York (UTC-5) is 2025-02-01 04:30 UTC: February.
+            # 2025-02-28 20:00 in New York is 2025-03-01 01:00 UTC: March.
+            # 2025-03-15 12:00 in New York (UTC-4, summer time) is 16:00 UTC: March.
+            "recognized_at": pl.Series(
+                ["2025-01-31 23:30", "2025-02-28 20:00", "2025-03-15 12:00"]
+            ).str.to_datetime("%Y-%m-%d %H:%M", time_zone="America/New_York"),
+            "amount": [10.0, 20.0, 5.0],
+        },
+        schema_overrides={"recognized_at": new_york},
+    )
+    revenue.write_parquet(tmp_path / "revenue.parquet")
+    options = {"start": "2025-01-01", "end": "2025-04-01"}
+    duck = crmetrics.evaluate(["revenue"], f"parquet:{tmp_path}", **options, engine="duckdb")
+    # January nothing; February 10; March 20 + 5 = 25.
+    assert duck["value"].to_list() == [0.0, 10.0, 25.0]
+    assert differences(crmetrics.evaluate(["revenue"], f"parquet:{tmp_path}", **options), duck, ()) == []
+
+
 @pytest.mark.slow
 def test_a_memory_limit_below_the_data_size_gives_the_same_numbers(tmp_path: Path) -> None:
     from benchmarks.common import END, METRICS, START

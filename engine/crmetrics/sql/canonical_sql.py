@@ -6,7 +6,10 @@ one ``SELECT`` per table, built as a sqlglot tree and rendered for either engine
 
 - the conversion: epoch milliseconds and dates become timestamps, other numbers become
   doubles; columns already of their canonical type pass through untouched, so the engine
-  still prunes columns and pushes the time window into its scan;
+  still prunes columns and pushes the time window into its scan. An engine that keeps
+  zoned timestamps as a type of their own (DuckDB's ``TIMESTAMPTZ``) may ask for them as
+  plain UTC timestamps (``naive_utc``), as the Polars path hands frames over: every
+  period, grid and comparison of the metrics' statement is then of one type;
 - the checks: one row of counts with exactly the names ``conform_lazy`` gives them (rows,
   ``missing <column>``, ``outside <column>``, each rule across columns, duplicate keys).
 
@@ -75,12 +78,22 @@ def _quoted(tree: exp.Expr) -> exp.Expr:
     return tree
 
 
-def _converted(kind: str, name: str, dtype: pl.DataType) -> exp.Expr | None:
+def _utc_wall_clock(column: exp.Expr) -> exp.Expr:
+    """A zoned timestamp as the plain timestamp of its UTC wall clock.
+
+    Through the epoch's microseconds, not a cast: DuckDB casts a ``TIMESTAMPTZ`` through its
+    time-zone calendar row by row, several times the cost of reading the column, whereas
+    the microseconds are what it stores.
+    """
+    return exp.UnixToTime(this=exp.UnixMicros(this=column), scale=exp.UnixToTime.MICROS)
+
+
+def _converted(kind: str, name: str, dtype: pl.DataType, *, naive_utc: bool) -> exp.Expr | None:
     """``name`` converted to its canonical ``kind`` without parsing; None if that needs parsing."""
     column = exp.column(identifier(name))
     if kind == "datetime":
         if isinstance(dtype, pl.Datetime):
-            return column
+            return _utc_wall_clock(column) if naive_utc and dtype.time_zone is not None else column
         if isinstance(dtype, pl.Date):
             return exp.cast(column, exp.DataType.build("TIMESTAMP"))
         if dtype.is_integer():
@@ -97,11 +110,14 @@ def _converted(kind: str, name: str, dtype: pl.DataType) -> exp.Expr | None:
     return column if isinstance(dtype, pl.String | pl.Categorical | pl.Enum) else None
 
 
-def canonical_select(table: Table, source: exp.Expr, schema: Mapping[str, pl.DataType]) -> exp.Select | None:
+def canonical_select(
+    table: Table, source: exp.Expr, schema: Mapping[str, pl.DataType], *, naive_utc: bool = False
+) -> exp.Select | None:
     """``source``'s rows under ``table``'s canonical types, extra columns kept; None if parsing is needed.
 
     A canonical column the source lacks is null (only nullable ones may be missing: the
-    caller checks for required columns first).
+    caller checks for required columns first). With ``naive_utc``, zoned timestamps become
+    plain timestamps holding their UTC time.
     """
     columns: list[exp.Expr] = []
     for column in table.columns:
@@ -111,7 +127,7 @@ def canonical_select(table: Table, source: exp.Expr, schema: Mapping[str, pl.Dat
                 exp.alias_(exp.cast(exp.null(), exp.DataType.build(kind)), identifier(column.name))
             )
             continue
-        converted = _converted(column.kind, column.name, schema[column.name])
+        converted = _converted(column.kind, column.name, schema[column.name], naive_utc=naive_utc)
         if converted is None:
             return None
         columns.append(

@@ -28,6 +28,10 @@ class DuckDBRunner:
     """One DuckDB connection: in memory, or a database file opened read-only."""
 
     dialect = DIALECT
+    # TIMESTAMPTZ columns are read as plain UTC timestamps (see canonical_sql): compared with
+    # the statement's plain timestamps, they would be converted through the time-zone
+    # calendar row by row, in every join on a period.
+    naive_utc = True
 
     def __init__(self, database: str | None = None, *, memory_limit: str | None = None) -> None:
         self.duckdb = require("duckdb")

@@ -78,7 +78,7 @@ class CanonicalViews:
             )
         _missing_columns(table, list(schema), origin)
         model = TABLES[table]
-        select = canonical_select(model, raw, schema)
+        select = canonical_select(model, raw, schema, naive_utc=self.runner.naive_utc)
         if select is None:
             return False
         # Not the name a table loaded from Python gets, should this one fail its checks.

@@ -61,6 +61,8 @@ class SparkRunner:
     """A Spark session running the statement; the canonical tables become temporary views."""
 
     dialect = DIALECT
+    # Spark's TIMESTAMP is already an instant read in the session's zone (UTC): nothing to strip.
+    naive_utc = False
 
     def __init__(self, spark: Any | None = None) -> None:
         self.spark = spark if spark is not None else session()

@@ -117,6 +117,29 @@ def test_a_duplicate_key_is_dropped_as_on_polars(sample_parquet: Path, tmp_path:
     assert differences(polars, duck, ()) == []
 
 
+def test_a_repeated_key_among_rising_keys_is_still_found(tmp_path: Path) -> None:
+    """Keys that rise prove uniqueness; a key repeated in place breaks the rise and is counted."""
+    revenue = pl.DataFrame(
+        {
+            "revenue_id": ["R1", "R2", "R2", "R3"],
+            "customer_id": ["C1", "C1", "C2", "C2"],
+            "recognized_at": pl.Series(
+                ["2025-01-05", "2025-01-06", "2025-01-07", "2025-02-01"]
+            ).str.to_datetime("%Y-%m-%d", time_unit="us", time_zone="UTC"),
+            "amount": [10.0, 20.0, 5.0, 7.0],
+        }
+    )
+    revenue.write_parquet(tmp_path / "revenue.parquet")
+    options = {"start": "2025-01-01", "end": "2025-03-01"}
+    duck = crmetrics.evaluate(["revenue"], f"parquet:{tmp_path}", **options, engine="duckdb")
+    # R2 twice keeps its last copy (5.0): January 10 + 5 = 15; February 7.
+    assert duck["value"].to_list() == [15.0, 7.0]
+    revenue.filter(pl.int_range(pl.len()) != 1).write_parquet(tmp_path / "revenue.parquet")
+    # R1, R2 (the second copy), R3 rise: no key is counted; January still holds 10 + 5 = 15.
+    duck = crmetrics.evaluate(["revenue"], f"parquet:{tmp_path}", **options, engine="duckdb")
+    assert duck["value"].to_list() == [15.0, 7.0]
+
+
 def test_checks_count_what_the_polars_checks_count() -> None:
     """Every rule broken once, and one key twice, counted by DuckDB and by Polars."""
     deals = pl.DataFrame(

@@ -148,12 +148,14 @@ def check_select(
     present: Mapping[str, pl.DataType],
     *,
     known_nulls: Mapping[str, int] | None = None,
+    unique_key: bool = False,
 ) -> exp.Select:
     """One row of counts of the ways ``relation``'s rows break the model (all zero: clean).
 
     ``relation`` holds the canonical columns (see :func:`canonical_select`); ``present`` are
     the columns the source really has, since a missing nullable column breaks no rule.
-    ``known_nulls`` spares counting nulls of a required column its source proves has none.
+    ``known_nulls`` spares counting nulls of a required column its source proves has none,
+    and ``unique_key`` counting distinct keys when the source proves them unique and present.
     """
     known = known_nulls or {}
     star = exp.Count(this=exp.Star())
@@ -178,8 +180,10 @@ def check_select(
             counts.append(exp.alias_(_count_if(outside), identifier(f"outside {name}")))
     for reason, condition in rule_conditions(table).items():
         counts.append(exp.alias_(_count_if(condition), identifier(reason)))
-    distinct = exp.Count(this=exp.Distinct(expressions=[exp.column(identifier(table.key))]))
-    counts.append(exp.alias_(exp.Sub(this=star.copy(), expression=distinct), identifier("duplicate keys")))
+    if not unique_key:
+        distinct = exp.Count(this=exp.Distinct(expressions=[exp.column(identifier(table.key))]))
+        duplicates = exp.Sub(this=star.copy(), expression=distinct)
+        counts.append(exp.alias_(duplicates, identifier("duplicate keys")))
     return exp.select(*counts).from_(relation)
 
 

@@ -57,6 +57,15 @@ class DuckDBRunner:
         if database is not None:
             self.confine()  # a database file's tables are named by the project: no files at all
 
+    @property
+    def reads_files_itself(self) -> bool:
+        """Whether this process may read a Parquet key column to prove it unique.
+
+        Not under a memory limit: the limit is DuckDB's, and the key column would be read
+        outside it.
+        """
+        return self._spill is None
+
     def confine(self) -> None:
         """From now on, read only the database, the registered frames and the Parquet files.
 

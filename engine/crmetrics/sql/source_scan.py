@@ -15,7 +15,9 @@ duplicate keys dropped, exactly as on the Polars engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -26,11 +28,12 @@ from crmetrics.catalog import Catalog
 from crmetrics.checks_cache import ChecksCache
 from crmetrics.connector import Connector, FileLocation
 from crmetrics.errors import DataError, Issue, Location
+from crmetrics.key_order import keys_rise
 from crmetrics.model import TABLES
 from crmetrics.plan import LogicalPlan
 from crmetrics.sql.canonical_sql import canonical_select, check_select
 from crmetrics.sql.execute import plan_tables
-from crmetrics.sql.tables import TableMapping, Tables
+from crmetrics.sql.tables import TableMapping, Tables, identifier
 
 
 def _missing_columns(table: str, present: Sequence[str], origin: str) -> None:
@@ -47,8 +50,19 @@ def _missing_columns(table: str, present: Sequence[str], origin: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _PendingChecks:
+    """The check counts of one table, waiting to run with the others' in one statement."""
+
+    counts: exp.Select
+    fingerprint: str | None
+
+
 class CanonicalViews:
     """Builds, for one runner, a checked canonical view per table.
+
+    Tables are added one by one (:meth:`add`), then checked together (:meth:`check`): the
+    engine computes every table's counts in one statement, side by side.
 
     Args:
         runner: a DuckDB or Spark runner (``create_view``, ``schema``, ``execute``, ``load``).
@@ -60,6 +74,7 @@ class CanonicalViews:
         self.cache = cache
         self.names: dict[str, str] = {}
         self.schemas: dict[str, pl.Schema] = {}
+        self._pending: dict[str, _PendingChecks] = {}
 
     def add(
         self,
@@ -69,8 +84,15 @@ class CanonicalViews:
         *,
         fingerprint: str | None = None,
         null_counts: Mapping[str, int] | None = None,
+        unique_key: Callable[[], bool] | None = None,
     ) -> bool:
-        """Make ``table`` a checked view over ``raw``; False if it must take the row-by-row path."""
+        """Make ``table`` a view over ``raw``, to be checked by :meth:`check`.
+
+        ``null_counts`` and ``unique_key`` (asked only if the checks are to run) say what
+        the source proves without a scan by the engine: required columns without nulls, a
+        key without duplicates. Returns False if the table must take the row-by-row path
+        now (a column needs parsing).
+        """
         schema = self.runner.schema(raw)
         if schema is None:
             raise DataError(
@@ -87,17 +109,37 @@ class CanonicalViews:
         view = exp.to_table(name)
         remembered = fingerprint is not None and self.cache is not None and self.cache.get(fingerprint)
         if not remembered:
-            checks = check_select(model, view, schema, known_nulls=null_counts)
-            counts = self.runner.execute(checks.sql(dialect=self.runner.dialect)).row(0, named=True)
-            if not LazyConformed.clean(counts):
-                return False
-            if fingerprint is not None and self.cache is not None:
-                self.cache.put(fingerprint, {ROWS_CHECKED: int(counts[ROWS_CHECKED])})
+            proven = unique_key is not None and unique_key()
+            counts = check_select(model, view, schema, known_nulls=null_counts, unique_key=proven)
+            self._pending[table] = _PendingChecks(counts, fingerprint)
         self.names[table] = name
         found = self.runner.schema(view)
         assert found is not None
         self.schemas[table] = found
         return True
+
+    def check(self) -> list[str]:
+        """Run the checks of every table added since, in one statement.
+
+        Returns the tables that broke a rule: their views are dropped, and the caller reads
+        them through the row-by-row path. Clean verdicts are remembered in the cache.
+        """
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return []
+        statement, names = _side_by_side([checks.counts for checks in pending.values()])
+        row = self.runner.execute(statement.sql(dialect=self.runner.dialect)).row(0)
+        broken = []
+        position = 0
+        for (table, checks), reasons in zip(pending.items(), names, strict=True):
+            counts = dict(zip(reasons, row[position : position + len(reasons)], strict=True))
+            position += len(reasons)
+            if not LazyConformed.clean(counts):
+                broken.append(table)
+                del self.names[table], self.schemas[table]
+            elif checks.fingerprint is not None and self.cache is not None:
+                self.cache.put(checks.fingerprint, {ROWS_CHECKED: int(counts[ROWS_CHECKED])})
+        return broken
 
     def tables(self, frames: Mapping[str, pl.DataFrame] = {}) -> Tables:
         """The views, and ``frames`` loaded for the tables that took the row-by-row path."""
@@ -109,6 +151,28 @@ class CanonicalViews:
                 names[table] = loaded.mappings[table].name
                 schemas[table] = frames[table].schema
         return Tables.frames(schemas, names)
+
+
+def _side_by_side(selects: Sequence[exp.Select]) -> tuple[exp.Select, list[list[str]]]:
+    """One-row aggregates as one statement of one row, and each one's column names.
+
+    The aggregates are cross joined, each a subquery of its own, so the engine computes
+    them in one pass of its scheduler instead of one statement per table; the columns are
+    renamed by position, since two tables' checks share names (``rows``, ``duplicate keys``).
+    """
+    names = [[column.alias_or_name for column in select.expressions] for select in selects]
+    columns = []
+    joined: exp.Select | None = None
+    for index, select in enumerate(selects):
+        alias = f"checks_{index}"
+        columns += [
+            exp.alias_(exp.column(identifier(name), table=alias), f"c_{index}_{position}")
+            for position, name in enumerate(names[index])
+        ]
+        subquery = select.subquery(alias)
+        joined = exp.select().from_(subquery) if joined is None else joined.join(subquery, join_type="cross")
+    assert joined is not None
+    return joined.select(*columns), names
 
 
 def _naive_utc(frame: pl.DataFrame) -> pl.DataFrame:
@@ -140,11 +204,13 @@ def source_tables(runner: Any, wanted: Sequence[str], connector: Connector) -> T
     through the connector's own conversion and checks.
     """
     views = CanonicalViews(runner, connector.checks_cache)
-    frames = {}
+    elsewhere = []
     for table in wanted:
         location = connector.file_location(table)
         if location is None or not _reads(runner, location) or not _in_place(views, table, location):
-            frames[table] = _naive_utc(connector.scan(table).collect())
+            elsewhere.append(table)
+    elsewhere += views.check()
+    frames = {table: _naive_utc(connector.scan(table).collect()) for table in wanted if table in elsewhere}
     return views.tables(frames)
 
 
@@ -154,8 +220,16 @@ def _reads(runner: Any, location: FileLocation) -> bool:
 
 def _in_place(views: CanonicalViews, table: str, location: FileLocation) -> bool:
     raw = views.runner.parquet_relation(table, location.path)
+    path = location.path
+    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+    unique_key = partial(keys_rise, files, TABLES[table].key) if views.runner.reads_files_itself else None
     return views.add(
-        table, raw, str(location.path), fingerprint=location.fingerprint, null_counts=location.null_counts
+        table,
+        raw,
+        str(path),
+        fingerprint=location.fingerprint,
+        null_counts=location.null_counts,
+        unique_key=unique_key,
     )
 
 
@@ -168,15 +242,16 @@ def checked_warehouse(runner: Any, tables: Tables, wanted: Sequence[str], where:
     row-by-row rules, whose error names the rows as the Polars engine would.
     """
     views = CanonicalViews(runner, None)
+    origins = {table: f"{where} {tables.mappings.get(table, TableMapping(table)).name}" for table in wanted}
+    elsewhere = [table for table in wanted if not views.add(table, tables.relation(table), origins[table])]
+    elsewhere += views.check()
     frames = {}
     for table in wanted:
-        mapping = tables.mappings.get(table, TableMapping(table))
-        origin = f"{where} {mapping.name}"
-        if views.add(table, tables.relation(table), origin):
+        if table not in elsewhere:
             continue
         query = exp.select(exp.Star()).from_(tables.relation(table)).sql(dialect=runner.dialect)
         raw = runner.execute(query)
-        frames[table] = _naive_utc(conform(TABLES[table], raw, origin=origin).frame)
+        frames[table] = _naive_utc(conform(TABLES[table], raw, origin=origins[table]).frame)
     checked = views.tables(frames)
     # Tables the plan does not read keep the mapping's names and canonical columns.
     return Tables({**tables.kinds, **checked.kinds}, {**tables.mappings, **checked.mappings})

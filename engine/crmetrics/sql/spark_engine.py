@@ -63,6 +63,8 @@ class SparkRunner:
     dialect = DIALECT
     # Spark's TIMESTAMP is already an instant read in the session's zone (UTC): nothing to strip.
     naive_utc = False
+    # The files are read by the executors; the driver reads none of their rows.
+    reads_files_itself = False
 
     def __init__(self, spark: Any | None = None) -> None:
         self.spark = spark if spark is not None else session()

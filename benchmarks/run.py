@@ -49,20 +49,36 @@ LABELS = {
     "pandas": "(d) hand-written pandas",
     "duckdb": "(e) hand-written DuckDB SQL",
     "api-duckdb": "(f) crmetrics, --engine duckdb, first run",
+    "api-duckdb-second": "(f2) crmetrics, --engine duckdb, second run",
     "api-spark": "(g) crmetrics, --engine spark (local), first run",
     "before": "crmetrics before this work (API)",
+    "before-duckdb": "crmetrics before this work, --engine duckdb",
 }
-DEFAULT_VARIANTS = ("api", "api-second", "cli", "cli-second", "polars", "duckdb", "api-duckdb")
+DEFAULT_VARIANTS = (
+    "api",
+    "api-second",
+    "cli",
+    "cli-second",
+    "polars",
+    "duckdb",
+    "api-duckdb",
+    "api-duckdb-second",
+)
 #: Every variant ``--variants all`` runs (``before`` needs an older package, see below).
 ALL_VARIANTS = (*DEFAULT_VARIANTS, "api-trust", "pandas", "api-spark")
 #: The hand-written variant each one is compared with; (c) unless named here.
-BASELINE = {"api-duckdb": "duckdb", "api-spark": "duckdb"}
+BASELINE = {
+    "api-duckdb": "duckdb",
+    "api-duckdb-second": "duckdb",
+    "api-spark": "duckdb",
+    "before-duckdb": "duckdb",
+}
 #: The variants the "full" mode (the whole catalog) runs: the other hand-written ones
 #: stop at the first 23 metrics, so the engines compared with them are left out too.
 FULL_CATALOG_VARIANTS = ("api", "api-second", "cli", "cli-second", "api-trust", "before", "polars")
 #: Second-run variants read a checks cache that their check run filled; every other
 #: crmetrics run starts from an empty one, so that it checks every file.
-WARM = ("api-second", "cli-second")
+WARM = ("api-second", "cli-second", "api-duckdb-second")
 
 
 @dataclass
@@ -113,10 +129,14 @@ def _command(
             str(out),
         ]
         return command, env
-    if variant == "before":
+    if variant in BEFORE:
         env["PYTHONPATH"] = os.pathsep.join([env["CRMETRICS_BEFORE"], env["PYTHONPATH"]])
-        variant = "api"
+        variant = BEFORE[variant]
     return [sys.executable, "-m", "benchmarks.worker", variant, str(folder), mode, str(out)], env
+
+
+#: The variants run on an older crmetrics package (``CRMETRICS_BEFORE``), and the call each makes.
+BEFORE = {"before": "api", "before-duckdb": "api-duckdb"}
 
 
 #: The one-minute load average before each run: how busy the machine was.
@@ -286,8 +306,10 @@ def main() -> None:
     unknown = [v for v in variants if v not in LABELS]
     if unknown:
         raise SystemExit(f"unknown variant(s): {', '.join(unknown)}")
-    if "before" in variants and "CRMETRICS_BEFORE" not in os.environ:
-        raise SystemExit("variant 'before' needs CRMETRICS_BEFORE=DIR holding an older crmetrics package")
+    if set(BEFORE) & set(variants) and "CRMETRICS_BEFORE" not in os.environ:
+        raise SystemExit(
+            "variants 'before' and 'before-duckdb' need CRMETRICS_BEFORE=DIR holding an older crmetrics package"
+        )
     if REFERENCE not in variants:
         variants.insert(0, REFERENCE)
     for variant in list(variants):

@@ -57,6 +57,8 @@ VARIANTS: dict[str, Callable[[Path, str], pl.DataFrame]] = {
     # The same call; the runner points it at a cache the check run has filled.
     "api-second": _crmetrics(),
     "api-duckdb": _crmetrics(engine="duckdb"),
+    # The same call again; the runner points it at a cache the check run has filled.
+    "api-duckdb-second": _crmetrics(engine="duckdb"),
     "api-spark": _crmetrics(engine="spark"),
     "api-trust": _crmetrics(trust=True),
     "api-streaming": _crmetrics(streaming=True),

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -191,6 +191,57 @@ def test_a_range_holding_no_row_of_one_table_warns_for_that_table(data: Path) ->
         "its metrics are computed over no data",
         "  hint: tickets.created_at spans 2025-06-02 to 2025-06-02; choose --start and --end inside the data",
     ]
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_parquet_footers_spare_the_span_scan_but_not_the_warning(data: Path, engine: str) -> None:
+    # The same data as Parquet, in two row groups of customers: their footers show rows in
+    # the range (C3 acquired 2025-01-05), so customers is not scanned for its span; the
+    # tickets' footer shows none (its one row is from June), so tickets is, and warns.
+    (data / "tickets.csv").write_text(
+        TICKETS_HEADER + "T1,C1,2025-06-02,2025-06-02T10:00:00Z,2025-06-03,60,email,normal\n",
+        encoding="utf-8",
+    )
+    folder = data.parent / "parquet"
+    folder.mkdir()
+    source = crmetrics.Engine().open_source(f"csv:{data}")
+    for table in ("customers", "tickets"):
+        source.scan(table).collect().write_parquet(folder / f"{table}.parquet", row_group_size=2)
+    result = invoke(
+        "run",
+        "-s",
+        f"parquet:{folder}",
+        *RANGE,
+        "-f",
+        "csv",
+        "-m",
+        "answered_tickets,new_customers",
+        "--engine",
+        engine,
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "warning: the range 2025-01-01 to 2025-04-01 holds no row of tickets: "
+        "its metrics are computed over no data",
+        "  hint: tickets.created_at spans 2025-06-02 to 2025-06-02; choose --start and --end inside the data",
+    ]
+
+
+def test_a_footer_shows_a_row_in_the_range_only_by_a_recorded_bound(tmp_path: Path) -> None:
+    from crmetrics.plugins.files import footer_shows_value_between
+
+    path = tmp_path / "t.parquet"
+    moments = pl.Series([datetime(2025, 1, 1), datetime(2025, 3, 1)]).dt.replace_time_zone("UTC")
+    pl.DataFrame({"at": moments}).write_parquet(path)
+    # One row group, minimum 2025-01-01, maximum 2025-03-01.
+    assert footer_shows_value_between(path, "at", datetime(2025, 1, 1), datetime(2025, 1, 2))
+    assert footer_shows_value_between(path, "at", datetime(2025, 2, 1), datetime(2025, 3, 2))
+    # No bound in February: nothing shown (and indeed no row there), the caller scans.
+    assert not footer_shows_value_between(path, "at", datetime(2025, 2, 1), datetime(2025, 3, 1))
+    assert not footer_shows_value_between(path, "other", datetime(2025, 1, 1), datetime(2026, 1, 1))
+    assert not footer_shows_value_between(
+        tmp_path / "gone.parquet", "at", datetime(2025, 1, 1), datetime(2026, 1, 1)
+    )
 
 
 def test_a_range_inside_the_data_does_not_warn(data: Path) -> None:

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -179,6 +180,14 @@ class Connector(ABC):
         the rows come through :meth:`scan`.
         """
         return None
+
+    def shows_rows_between(self, table: str, column: str, start: datetime, end: datetime) -> bool:
+        """Whether the source's metadata alone shows a row of ``table`` whose ``column`` lies
+        in ``[start, end)`` (naive UTC bounds), so that no scan is needed to know it.
+
+        False only means "not shown": the caller scans the rows. The default shows nothing.
+        """
+        return False
 
     def scan(self, table: str) -> pl.LazyFrame:
         """The canonical table ``table`` as a LazyFrame, converted and checked.

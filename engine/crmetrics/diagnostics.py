@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import polars as pl
 import sqlglot
@@ -115,9 +115,21 @@ class _Span:
         return f"{self.table}.{self.column} spans {self.first:%Y-%m-%d} to {self.last:%Y-%m-%d}"
 
 
-def _spans(request: Request, catalog: Catalog, names: Sequence[str], connector: Connector) -> list[_Span]:
-    """The span of each time column the metrics read, in one query (empty ones left out)."""
+def _spans(
+    request: Request, catalog: Catalog, names: Sequence[str], connector: Connector, *, firsts: bool
+) -> list[_Span]:
+    """The span of each time column the metrics read, in one query (empty ones left out).
+
+    Only the spans the warnings can need are computed: with ``firsts`` (``--compare``,
+    which compares every table's first record) all of them; otherwise only those of tables
+    whose source's metadata does not already show a row in the range (see
+    :meth:`Connector.shows_rows_between`): a table with a row in the range warns of nothing.
+    """
+    start, end = (_naive(moment) for moment in (request.start, request.end))
     pairs = _present_time_columns(catalog, names, connector)
+    if not firsts:
+        shown = {t for t, c in pairs if connector.shows_rows_between(t, c, start, end)}
+        pairs = [(t, c) for t, c in pairs if t not in shown]
     frames = pl.collect_all(
         [
             connector.scan(t).select(
@@ -130,6 +142,10 @@ def _spans(request: Request, catalog: Catalog, names: Sequence[str], connector: 
     )
     found = [_Span(t, c, *f.row(0)) for (t, c), f in zip(pairs, frames, strict=True)]
     return [span for span in found if span.first is not None]
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
 def _by_table(spans: Sequence[_Span]) -> dict[str, list[_Span]]:
@@ -240,7 +256,7 @@ def emptiness(
                     hint="; ".join(held),
                 )
             )
-    spans = _spans(request, catalog, plan.order, connector)
+    spans = _spans(request, catalog, plan.order, connector, firsts=compare is not None)
     outside = _outside_range(request, spans)
     before = _compared_before_data(request, compare, spans) if compare else None
     issues.extend(issue for issue in (outside, before) if issue is not None)

@@ -7,6 +7,7 @@ A folder holds one file per canonical table, named after it (``customers.csv``,
 from __future__ import annotations
 
 import io
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -144,6 +145,11 @@ class ParquetConnector(_FolderConnector):
         common = set(counts[0]).intersection(*counts[1:])
         return {name: sum(c[name] for c in counts) for name in common}
 
+    def shows_rows_between(self, table: str, column: str, start: datetime, end: datetime) -> bool:
+        """Whether a row group's smallest or largest ``column`` value, recorded in its file's
+        footer, lies in ``[start, end)``: such a row exists, and no scan need look for one."""
+        return any(footer_shows_value_between(file, column, start, end) for file in self._files(table))
+
     def read_table(self, table: str) -> RawTable:
         """The file(s) of ``table`` in the folder, read as text or typed columns."""
         path = self.path(table)
@@ -196,6 +202,42 @@ def footer_null_counts(path: Path) -> dict[str, int]:
                 continue
             totals[name] = totals.get(name, 0) + stats.null_count
     return {name: count for name, count in totals.items() if name not in unknown and "." not in name}
+
+
+def _naive_utc(value: object) -> datetime | None:
+    """A footer statistic as a naive UTC datetime; None for what is not a date or datetime."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    return None
+
+
+def footer_shows_value_between(path: Path, column: str, start: datetime, end: datetime) -> bool:
+    """Whether some row group's recorded minimum or maximum of ``column`` lies in ``[start, end)``.
+
+    Those statistics are values of real rows (exact for dates and timestamps, which are
+    stored as integers), so one inside the range proves a row inside it. Anything else,
+    a missing statistic included, proves nothing.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_metadata(path)
+    except (OSError, pa.ArrowException):
+        return False
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            stats = chunk.statistics
+            if chunk.path_in_schema != column or stats is None or not stats.has_min_max:
+                continue
+            bounds = (_naive_utc(stats.min), _naive_utc(stats.max))
+            if any(value is not None and start <= value < end for value in bounds):
+                return True
+    return False
 
 
 class SampleConnector(CsvConnector):

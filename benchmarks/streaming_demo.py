@@ -7,9 +7,9 @@ right to create one, e.g. root) with a hard limit and no swap: once with Polars'
 engine and once with ``--streaming``. The in-memory engine is pinned with
 ``POLARS_ENGINE_AFFINITY=in-memory``: from Polars 2 the default engine is the streaming one.
 Each attempt either finishes, with the cgroup's peak memory and the process's peak resident
-set, is killed by the kernel's out-of-memory killer, or is stopped after ``--timeout``
-seconds. The streamed result is then compared, value by value, with the same run done by the
-in-memory engine without any limit.
+set (measured by GNU time, ``/usr/bin/time``, when installed), is killed by the kernel's
+out-of-memory killer, or is stopped after ``--timeout`` seconds. The streamed result is then
+compared, value by value, with the same run done by the in-memory engine without any limit.
 
 The data's in-memory size is measured by loading each table with Polars, one at a time, and
 summing ``DataFrame.estimated_size()``: what the tables take once read, before any work.
@@ -24,7 +24,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from benchmarks.generate import ensure, parse_size
 V1 = Path("/sys/fs/cgroup/memory")
 V2 = Path("/sys/fs/cgroup")
 MIB = 2**20
+GNU_TIME = "/usr/bin/time"
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Attempt:
     state: str  # "finished", "killed (out of memory)", "stopped after the timeout", "failed"
     seconds: float
     cgroup_peak_mib: float  # the cgroup's peak charge: resident memory and page cache
-    rss_peak_mib: float  # the process's peak resident set
+    rss_peak_mib: float  # the process's peak resident set (GNU time's %M; NaN without it)
 
     @property
     def finished(self) -> bool:
@@ -111,38 +111,56 @@ def limited(command: list[str], env: dict[str, str], limit: int, timeout: float)
     """Run ``command`` in a fresh cgroup of ``limit`` bytes, removed afterwards."""
     group, peak = _cgroup(limit)
     try:
-        with tempfile.TemporaryFile() as errors:
-            began = time.perf_counter()
-            # The shell joins the cgroup, then becomes the command: every byte it uses is charged.
+        with tempfile.TemporaryDirectory() as scratch:
+            errors, resident = Path(scratch) / "stderr", Path(scratch) / "maxrss"
+            # The shell joins the cgroup, then becomes GNU time, which runs the command as its
+            # child: every byte is charged to the cgroup, and the peak resident set time reads
+            # is the command's own (a child of this process would start from this process's).
             script = f'echo $$ > {group / "cgroup.procs"} && exec "$@"'
-            process = subprocess.Popen(["sh", "-c", script, "sh", *command], stderr=errors, env=env)
-            stopped = threading.Event()
-
-            def stop() -> None:
-                stopped.set()
-                os.kill(process.pid, signal.SIGKILL)
-
-            timer = threading.Timer(timeout, stop)
-            timer.start()
-            # wait4, not Popen.wait: it also returns the child's own peak resident set.
-            _, status, usage = os.wait4(process.pid, 0)
-            timer.cancel()
+            timed = [GNU_TIME, "-f", "%M", "-o", str(resident)] if Path(GNU_TIME).exists() else []
+            began = time.perf_counter()
+            with errors.open("wb") as sink:
+                process = subprocess.Popen(["sh", "-c", script, "sh", *timed, *command], stderr=sink, env=env)
+                try:
+                    process.wait(timeout=timeout)
+                    state = "finished" if process.returncode == 0 else "failed"
+                except subprocess.TimeoutExpired:
+                    _kill_group(group)
+                    process.wait()
+                    state = "stopped after the timeout"
             seconds = time.perf_counter() - began
-            process.returncode = os.waitstatus_to_exitcode(status)
-            if stopped.is_set():
-                state = "stopped after the timeout"
-            elif process.returncode == -signal.SIGKILL:
+            if state == "failed" and _oom_kills(group):
                 state = "killed (out of memory)"
-            elif process.returncode:
-                state = "failed"
-                errors.seek(0)
-                print(errors.read().decode()[-2000:], file=sys.stderr)
-            else:
-                state = "finished"
+            elif state == "failed":
+                print(errors.read_text(errors="replace")[-2000:], file=sys.stderr)
+            rss = _last_number(resident) / 1024 if resident.exists() else float("nan")  # KiB
         used = int((group / peak).read_text()) / MIB if (group / peak).exists() else float("nan")
-        return Attempt(state, seconds, used, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB
+        return Attempt(state, seconds, used, rss)
     finally:
         group.rmdir()
+
+
+def _kill_group(group: Path) -> None:
+    """Kill every process of the cgroup ``group``."""
+    for pid in (group / "cgroup.procs").read_text().split():
+        os.kill(int(pid), signal.SIGKILL)
+
+
+def _last_number(path: Path) -> float:
+    """The number on the last line of GNU time's output (a line before it may name a signal)."""
+    lines = path.read_text().split()
+    return float(lines[-1]) if lines and lines[-1].isdigit() else float("nan")
+
+
+def _oom_kills(group: Path) -> int:
+    """How many processes of ``group`` the kernel's out-of-memory killer ended."""
+    for name in ("memory.oom_control", "memory.events"):  # cgroup v1, v2
+        if (group / name).exists():
+            for line in (group / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+    return 0
 
 
 def dataset_size(folder: Path) -> DatasetSize:

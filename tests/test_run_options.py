@@ -239,6 +239,20 @@ def test_a_footer_shows_a_row_in_the_range_only_by_a_recorded_bound(tmp_path: Pa
     # No bound in February: nothing shown (and indeed no row there), the caller scans.
     assert not footer_shows_value_between(path, "at", datetime(2025, 2, 1), datetime(2025, 3, 1))
     assert not footer_shows_value_between(path, "other", datetime(2025, 1, 1), datetime(2026, 1, 1))
+    # Dates count from their midnight; nanoseconds and milliseconds as stored.
+    other = tmp_path / "units.parquet"
+    pl.DataFrame(
+        {
+            "day": [date(2025, 3, 1)],
+            "nanos": moments.head(1).dt.cast_time_unit("ns"),
+            "millis": moments.tail(1).dt.cast_time_unit("ms"),
+        }
+    ).write_parquet(other)
+    assert footer_shows_value_between(other, "day", datetime(2025, 3, 1), datetime(2025, 3, 2))
+    assert not footer_shows_value_between(other, "day", datetime(2025, 2, 1), datetime(2025, 3, 1))
+    assert footer_shows_value_between(other, "nanos", datetime(2025, 1, 1), datetime(2025, 1, 1, 0, 0, 1))
+    assert not footer_shows_value_between(other, "millis", datetime(2025, 1, 1), datetime(2025, 3, 1))
+    assert footer_shows_value_between(other, "millis", datetime(2025, 3, 1), datetime(2025, 3, 2))
     assert not footer_shows_value_between(
         tmp_path / "gone.parquet", "at", datetime(2025, 1, 1), datetime(2026, 1, 1)
     )

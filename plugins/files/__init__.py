@@ -7,7 +7,8 @@ A folder holds one file per canonical table, named after it (``customers.csv``,
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+import json
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -204,13 +205,27 @@ def footer_null_counts(path: Path) -> dict[str, int]:
     return {name: count for name, count in totals.items() if name not in unknown and "." not in name}
 
 
-def _naive_utc(value: object) -> datetime | None:
-    """A footer statistic as a naive UTC datetime; None for what is not a date or datetime."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    return None
+_EPOCH = datetime(1970, 1, 1)
+#: Microseconds per stored unit of a Parquet timestamp, as its logical type names the unit.
+_UNIT_MICROSECONDS = {"milliseconds": 1_000, "microseconds": 1, "nanoseconds": 0.001}
+
+
+def _stored_moment(raw: object, logical: dict[str, object]) -> datetime | None:
+    """A date or timestamp statistic as a naive UTC datetime, from the integer the file stores.
+
+    Read raw: pyarrow's own conversion of a zoned statistic imports pandas, which costs
+    more than the scan this spares. None for any other type (such a statistic proves
+    nothing here).
+    """
+    if not isinstance(raw, int):
+        return None
+    if logical.get("Type") == "Date":
+        return _EPOCH + timedelta(days=raw)
+    unit = _UNIT_MICROSECONDS.get(str(logical.get("timeUnit")))
+    if logical.get("Type") != "Timestamp" or unit is None:
+        return None
+    # Nanoseconds are floored to microseconds: the bounds compared with are whole microseconds.
+    return _EPOCH + timedelta(microseconds=raw * unit if unit >= 1 else raw // 1000)
 
 
 def footer_shows_value_between(path: Path, column: str, start: datetime, end: datetime) -> bool:
@@ -234,7 +249,8 @@ def footer_shows_value_between(path: Path, column: str, start: datetime, end: da
             stats = chunk.statistics
             if chunk.path_in_schema != column or stats is None or not stats.has_min_max:
                 continue
-            bounds = (_naive_utc(stats.min), _naive_utc(stats.max))
+            logical = json.loads(stats.logical_type.to_json())
+            bounds = (_stored_moment(stats.min_raw, logical), _stored_moment(stats.max_raw, logical))
             if any(value is not None and start <= value < end for value in bounds):
                 return True
     return False

@@ -5,7 +5,9 @@ reused. The handlers translate; where this backend chooses its own algorithm, th
 are the same (checked by ``tests/conformance`` and ``tests/test_fast_paths.py``):
 :meth:`PolarsGenerator._entity_rollup` counts an entity metric's population from running
 sums instead of listing it for avg, sum, min and max, and computes the measures of an
-entity in one group-by over their stacked rows (:meth:`PolarsGenerator.measured`).
+entity in one group-by over their stacked rows (:meth:`PolarsGenerator.measured`); a
+rolling or to-date sum or count adds up per-period values instead of copying each row into
+every window that holds it (:meth:`PolarsGenerator._window_sum`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
+from sqlglot import exp
 
 from crmetrics.formula.functions import FunctionTable
+from crmetrics.formula.typed import Node
 from crmetrics.ir.nodes import (
     AT_END,
     AT_START,
@@ -80,6 +84,17 @@ def _running(frame: pl.LazyFrame, by: Sequence[str], column: str, name: str) -> 
     return frame.sort([*by, PERIOD_START], nulls_last=False).with_columns(
         (total.over(by) if by else total).alias(name)
     )
+
+
+def _is_additive(node: Node) -> bool:
+    """Whether an aggregate over many rows is the sum of the aggregates over any split of
+    them: a sum, or a count of rows or of values (not of distinct values), filtered or not."""
+    source = node.source
+    if isinstance(source, exp.Filter):
+        return _is_additive(node.args[0])
+    if isinstance(source, exp.Sum):
+        return True
+    return isinstance(source, exp.Count) and not isinstance(source.this, exp.Distinct)
 
 
 def _stackable(frames: Sequence[pl.LazyFrame], columns: Sequence[Sequence[str]]) -> bool:
@@ -500,11 +515,33 @@ class PolarsGenerator:
     def _window_aggregate(self, node: Relation) -> pl.LazyFrame:
         # One pass over the rows: each joins the (few) periods whose window holds its bucket.
         assert isinstance(node, WindowAggregate)
+        if all(_is_additive(a.value.tree) for a in node.aggregations):
+            return self._window_sum(node)
         rows = self.frame(node.input).with_columns(_truncate(node.time, node.map.grain).alias(SOURCE))
         return (
             rows.join(self.frame(node.map), on=SOURCE, how="inner")
             .group_by(PERIOD_START, *node.keys)
             .agg(*(self.formula(a).alias(a.name) for a in node.aggregations), pl.len().alias(ROWS))
+        )
+
+    def _window_sum(self, node: WindowAggregate) -> pl.LazyFrame:
+        """A window of sums and counts: the sum of its buckets' values.
+
+        Each row is aggregated once, in its bucket, and only the buckets' values are paired
+        with the periods whose window holds them: a rolling(m, 12) no longer copies every
+        row twelve times. A window without rows has no bucket, so no row here, as in the
+        one-pass form.
+        """
+        names = [a.name for a in node.aggregations]
+        buckets = (
+            self.frame(node.input)
+            .group_by(_truncate(node.time, node.map.grain).alias(SOURCE), *node.keys)
+            .agg(*(self.formula(a).alias(a.name) for a in node.aggregations), pl.len().alias(ROWS))
+        )
+        return (
+            buckets.join(self.frame(node.map), on=SOURCE, how="inner")
+            .group_by(PERIOD_START, *node.keys)
+            .agg(*(pl.col(n).sum() for n in names), pl.col(ROWS).sum())
         )
 
     def _share(self, node: Relation) -> pl.LazyFrame:

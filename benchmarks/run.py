@@ -51,7 +51,10 @@ LABELS = {
     "api-duckdb": "(f) crmetrics, --engine duckdb, first run",
     "api-spark": "(g) crmetrics, --engine spark (local), first run",
     "before": "crmetrics before this work (API)",
+    "before-trust": "crmetrics before this work (API, trust=True)",
 }
+#: What each "before" variant runs, with the older package first on the path.
+BEFORE = {"before": "api", "before-trust": "api-trust"}
 DEFAULT_VARIANTS = ("api", "api-second", "cli", "cli-second", "polars", "duckdb", "api-duckdb")
 #: Every variant ``--variants all`` runs (``before`` needs an older package, see below).
 ALL_VARIANTS = (*DEFAULT_VARIANTS, "api-trust", "pandas", "api-spark")
@@ -59,7 +62,9 @@ ALL_VARIANTS = (*DEFAULT_VARIANTS, "api-trust", "pandas", "api-spark")
 BASELINE = {"api-duckdb": "duckdb", "api-spark": "duckdb"}
 #: The variants the "full" mode (the whole catalog) runs: the other hand-written ones
 #: stop at the first 23 metrics, so the engines compared with them are left out too.
-FULL_CATALOG_VARIANTS = ("api", "api-second", "cli", "cli-second", "api-trust", "before", "polars")
+FULL_CATALOG_VARIANTS = (
+    *("api", "api-second", "cli", "cli-second", "api-trust", "before", "before-trust", "polars"),
+)
 #: Second-run variants read a checks cache that their check run filled; every other
 #: crmetrics run starts from an empty one, so that it checks every file.
 WARM = ("api-second", "cli-second")
@@ -113,9 +118,9 @@ def _command(
             str(out),
         ]
         return command, env
-    if variant == "before":
+    if variant in BEFORE:
         env["PYTHONPATH"] = os.pathsep.join([env["CRMETRICS_BEFORE"], env["PYTHONPATH"]])
-        variant = "api"
+        variant = BEFORE[variant]
     return [sys.executable, "-m", "benchmarks.worker", variant, str(folder), mode, str(out)], env
 
 
@@ -286,7 +291,7 @@ def main() -> None:
     unknown = [v for v in variants if v not in LABELS]
     if unknown:
         raise SystemExit(f"unknown variant(s): {', '.join(unknown)}")
-    if "before" in variants and "CRMETRICS_BEFORE" not in os.environ:
+    if set(BEFORE) & set(variants) and "CRMETRICS_BEFORE" not in os.environ:
         raise SystemExit("variant 'before' needs CRMETRICS_BEFORE=DIR holding an older crmetrics package")
     if REFERENCE not in variants:
         variants.insert(0, REFERENCE)

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -76,6 +77,21 @@ class FileLocation:
     null_counts: Mapping[str, int] | None = None
 
 
+@dataclass(frozen=True)
+class ColumnSpan:
+    """What a source's metadata proves about a time column, without reading its rows.
+
+    Attributes:
+        first: the earliest value; None when the column holds no value.
+        last: the latest value; None when the column holds no value.
+        in_range: whether some value lies in the range asked about.
+    """
+
+    first: datetime | None
+    last: datetime | None
+    in_range: bool
+
+
 @dataclass
 class _ScanState:
     """What the base class remembers between scans; no subclass attribute can replace it."""
@@ -84,6 +100,8 @@ class _ScanState:
     reports: dict[str, TableReport] = field(default_factory=dict)
     pending: dict[str, LazyConformed] = field(default_factory=dict)
     eager: set[str] = field(default_factory=set)
+    #: Tables whose scan gives the source's rows as they are: read lazily, none dropped.
+    in_place: set[str] = field(default_factory=set)
     deferring: bool = False
     trusting: bool = False
     #: Fingerprints of the tables whose checks are pending.
@@ -180,6 +198,22 @@ class Connector(ABC):
         """
         return None
 
+    def column_span(self, table: str, column: str, start: datetime, end: datetime) -> ColumnSpan | None:
+        """The span of ``table``'s time ``column`` and whether a value lies in ``[start, end)``,
+        from the source's metadata (a Parquet footer's statistics), or None.
+
+        Only for a table :meth:`reads_in_place`, whose scanned rows are the source's own,
+        and only when the metadata proves the answer: None makes the caller read the
+        column. The default is None.
+        """
+        return None
+
+    def reads_in_place(self, table: str) -> bool:
+        """Whether :meth:`scan` gave ``table``'s rows exactly as the source holds them: read
+        lazily, with no row dropped, so that what the source's metadata says of its rows is
+        true of the scanned table. False for a table not scanned yet."""
+        return table in self.__state.in_place
+
     def scan(self, table: str) -> pl.LazyFrame:
         """The canonical table ``table`` as a LazyFrame, converted and checked.
 
@@ -201,6 +235,7 @@ class Connector(ABC):
             raw = self.read_table(table)
             if raw.trusted and isinstance(raw.frame, pl.LazyFrame):
                 self.__state.cache[table] = raw.frame
+                self.__state.in_place.add(table)
                 self.__state.reports[table] = TableReport(table, raw.origin)
                 return raw.frame
             lazy = None
@@ -210,6 +245,7 @@ class Connector(ABC):
                 )
             if lazy is not None:
                 self.__state.cache[table] = lazy.frame
+                self.__state.in_place.add(table)
                 self.__state.reports[table] = self._report(table, raw)
                 if self.__state.trusting:
                     self.__state.reports[table].issues.append(self._trust_notice(table, raw.origin))
@@ -314,6 +350,7 @@ class Connector(ABC):
                     self.checks_cache.put(key, {ROWS_CHECKED: report.rows_kept})
                 continue
             self.__state.eager.add(table)
+            self.__state.in_place.discard(table)
             self.__state.cache.pop(table, None)
             self.__state.reports.pop(table, None)
             again.append(table)

@@ -7,6 +7,7 @@ A folder holds one file per canonical table, named after it (``customers.csv``,
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import polars as pl
 
 from crmetrics.canonical import with_line_origin
 from crmetrics.checks_cache import fingerprint, fingerprint_of
-from crmetrics.connector import Connector, FileLocation, RawTable
+from crmetrics.connector import ColumnSpan, Connector, FileLocation, RawTable
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.hookspecs import hookimpl
 from crmetrics.model import TABLES
@@ -144,6 +145,12 @@ class ParquetConnector(_FolderConnector):
         common = set(counts[0]).intersection(*counts[1:])
         return {name: sum(c[name] for c in counts) for name in common}
 
+    def column_span(self, table: str, column: str, start: datetime, end: datetime) -> ColumnSpan | None:
+        """The span of a time column from the footers' statistics, when they prove it."""
+        if not self.reads_in_place(table):
+            return None
+        return footer_span(self._files(table), column, start, end)
+
     def read_table(self, table: str) -> RawTable:
         """The file(s) of ``table`` in the folder, read as text or typed columns."""
         path = self.path(table)
@@ -196,6 +203,55 @@ def footer_null_counts(path: Path) -> dict[str, int]:
                 continue
             totals[name] = totals.get(name, 0) + stats.null_count
     return {name: count for name, count in totals.items() if name not in unknown and "." not in name}
+
+
+def footer_span(files: list[Path], column: str, start: datetime, end: datetime) -> ColumnSpan | None:
+    """What the footers' row-group statistics prove about a timestamp column, or None.
+
+    The earliest and latest values are the least minimum and the greatest maximum. A row
+    group whose values all lie in ``[start, end)`` proves the range holds a value; row
+    groups that all lie outside it prove it holds none. Anything else (a row group across
+    a bound, statistics left out, a column that is not a UTC timestamp in micro- or
+    milliseconds, as the canonical model holds it) proves nothing: None.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    first: datetime | None = None
+    last: datetime | None = None
+    inside, crossing = False, False
+    for path in files:
+        try:
+            metadata = pq.read_metadata(path)
+        except (OSError, pq.lib.ArrowException):
+            return None
+        schema = metadata.schema.to_arrow_schema()
+        if schema.get_field_index(column) < 0:
+            return None
+        kind = schema.field(column).type
+        if not (pa.types.is_timestamp(kind) and kind.unit in ("ms", "us") and kind.tz in ("UTC", "+00:00")):
+            return None
+        for group in range(metadata.num_row_groups):
+            row_group = metadata.row_group(group)
+            chunks = [row_group.column(i) for i in range(row_group.num_columns)]
+            chunk = next((c for c in chunks if c.path_in_schema == column), None)
+            stats = chunk.statistics if chunk is not None else None
+            if stats is None or not stats.has_null_count:
+                return None
+            if row_group.num_rows - stats.null_count == 0:
+                continue  # only nulls: no value to place
+            if not stats.has_min_max:
+                return None
+            low, high = stats.min, stats.max
+            first = low if first is None else min(first, low)
+            last = high if last is None else max(last, high)
+            if start <= low and high < end:
+                inside = True
+            elif not (high < start or low >= end):
+                crossing = True
+    if crossing and not inside:
+        return None
+    return ColumnSpan(first, last, inside)
 
 
 class SampleConnector(CsvConnector):

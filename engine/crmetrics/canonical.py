@@ -21,6 +21,8 @@ from crmetrics.errors import DataError, Issue, Location
 from crmetrics.model import ALLOWED_VALUES, SURVEY_SCALES, UTC_DATETIME, Table
 
 OnError = Literal["raise", "reject"]
+#: The Polars engine a check query is collected with.
+CheckEngine = Literal["auto", "streaming"]
 
 _ROW = "__crmetrics_row"
 #: Optional text column of a raw frame saying where each row was read (``file.csv:12``,
@@ -418,25 +420,61 @@ def _converts_losslessly(kind: str, dtype: pl.DataType) -> bool:
 
 @dataclass
 class LazyConformed:
-    """A table converted lazily, and the one-row query that checks the model's rules on it.
+    """A table converted lazily, and the one-row queries that check the model's rules on it.
 
-    ``checks`` counts, over every row, each way a row can break the model (nulls in required
-    columns, values outside a column's allowed set, the rules across columns, duplicate
-    keys). All counts zero means the lazy frame is exactly what :func:`conform` would give;
-    otherwise the caller runs :func:`conform` on the table, which names the offending rows
-    (or drops them and duplicates, as asked), so the messages stay those of the eager path.
+    ``rule_checks`` counts, over every row, each way a row can break the model (nulls in
+    required columns, values outside a column's allowed set, the rules across columns), and
+    how many keys do not come after the key before them (:data:`KEYS_OUT_OF_ORDER`). Keys
+    in strictly increasing order are distinct, as exports numbered in sequence usually are;
+    only when they are not does ``key_check`` hash every key to count the duplicates (see
+    :meth:`counts`). All counts zero means the lazy frame is exactly what :func:`conform`
+    would give; otherwise the caller runs :func:`conform` on the table, which names the
+    offending rows (or drops them and duplicates, as asked), so the messages stay those of
+    the eager path.
     """
 
     frame: pl.LazyFrame
-    checks: pl.LazyFrame
+    rule_checks: pl.LazyFrame
+    key_check: pl.LazyFrame
+
+    @property
+    def checks(self) -> pl.LazyFrame:
+        """Every count in one query, the duplicate keys always counted by hashing."""
+        return pl.concat([self.rule_checks.drop(KEYS_OUT_OF_ORDER), self.key_check], how="horizontal")
+
+    def counts(self, rule_counts: pl.DataFrame, engine: CheckEngine = "auto") -> pl.DataFrame:
+        """The full counts, given ``rule_counts`` (``rule_checks`` collected).
+
+        The duplicate keys are zero without another pass when the keys are in strictly
+        increasing order, and counted by ``key_check`` otherwise.
+        """
+        if rule_counts.item(0, KEYS_OUT_OF_ORDER) == 0:
+            duplicates = pl.DataFrame({DUPLICATE_KEYS: [0]}, schema={DUPLICATE_KEYS: pl.UInt32})
+        else:
+            duplicates = self.key_check.collect(engine=engine)
+        return pl.concat([rule_counts.drop(KEYS_OUT_OF_ORDER), duplicates.cast(pl.UInt32)], how="horizontal")
 
     @staticmethod
     def clean(counts: Mapping[str, int | None]) -> bool:
         """Whether the check counts found no broken row."""
-        return not any(v for k, v in counts.items() if k != ROWS_CHECKED)
+        return not any(v for k, v in counts.items() if k not in (ROWS_CHECKED, KEYS_OUT_OF_ORDER))
 
 
 ROWS_CHECKED = "rows"
+#: Rows whose key is null or not greater than the key of the row before: zero proves
+#: the keys distinct without hashing them.
+KEYS_OUT_OF_ORDER = "keys out of order"
+DUPLICATE_KEYS = "duplicate keys"
+
+
+def keys_out_of_order(key: str) -> pl.Expr:
+    """How many rows after the first lack a key greater than the previous row's.
+
+    Strings compare byte by byte and numbers by value, both strict total orders once nulls
+    (counted here) are left out: a column whose count is zero holds no value twice.
+    """
+    increasing = (pl.col(key) > pl.col(key).shift(1)).fill_null(False).sum()
+    return (pl.len().cast(pl.Int64) - 1 - increasing.cast(pl.Int64)).clip(lower_bound=0)
 
 
 def conform_lazy(
@@ -487,14 +525,17 @@ def conform_lazy(
             outside = pl.col(name).is_not_null() & ~pl.col(name).is_in(sorted(allowed))
             counts.append(outside.sum().alias(f"outside {name}"))
     counts += [bad.fill_null(False).sum().alias(reason) for reason, _, bad, _ in row_rules(table)]
+    counts.append(keys_out_of_order(table.key).alias(KEYS_OUT_OF_ORDER))
     # Distinct hashes prove distinct keys; a collision only sends the table down the eager
     # path, which compares the keys themselves. Hashing is several times cheaper than
     # counting distinct strings.
-    counts.append((pl.len() - pl.col(table.key).hash().n_unique()).alias("duplicate keys"))
-    return LazyConformed(frame, frame.select(counts))
+    duplicates = (pl.len() - pl.col(table.key).hash().n_unique()).alias(DUPLICATE_KEYS)
+    return LazyConformed(frame, frame.select(counts), frame.select(duplicates))
 
 
 __all__ = [
+    "DUPLICATE_KEYS",
+    "KEYS_OUT_OF_ORDER",
     "UTC_DATETIME",
     "Conformed",
     "LazyConformed",

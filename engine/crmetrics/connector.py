@@ -290,7 +290,10 @@ class Connector(ABC):
 
     def run_checks(self, engine: CollectEngine = "auto") -> dict[str, pl.DataFrame]:
         """Run every pending check query now, one table at a time to bound memory."""
-        return {table: lazy.checks.collect(engine=engine) for table, lazy in self.__state.pending.items()}
+        return {
+            table: lazy.counts(lazy.rule_checks.collect(engine=engine), engine)
+            for table, lazy in self.__state.pending.items()
+        }
 
     def settle(self, counts: Mapping[str, pl.DataFrame]) -> list[str]:
         """Apply check results; returns the tables that broke a rule and must be scanned again.

@@ -467,6 +467,17 @@ KEYS_OUT_OF_ORDER = "keys out of order"
 DUPLICATE_KEYS = "duplicate keys"
 
 
+#: Rules across columns that only a value below a bound breaks: (column, bound) by reason.
+#: A column whose recorded minimum is at or above the bound holds no offending row.
+PROVEN_BY_MINIMUM = {"negative handle_time_seconds": ("handle_time_seconds", 0.0)}
+
+
+def _proven_by_minimum(reason: str, minimums: Mapping[str, float], schema: pl.Schema) -> bool:
+    column, bound = PROVEN_BY_MINIMUM.get(reason, ("", 0.0))
+    # Only a column read as it is stored: a conversion could move its values.
+    return column in minimums and schema[column].is_float() and minimums[column] >= bound
+
+
 def keys_out_of_order(key: str) -> pl.Expr:
     """How many rows after the first lack a key greater than the previous row's.
 
@@ -483,11 +494,14 @@ def conform_lazy(
     *,
     origin: str,
     known_nulls: Mapping[str, int] | None = None,
+    known_minimums: Mapping[str, float] | None = None,
 ) -> LazyConformed | None:
     """``raw`` converted like :func:`conform` does, as a LazyFrame, with its checks deferred.
 
     ``known_nulls`` are null counts the source already knows for certain (a Parquet footer's
     statistics): a required column known to hold no null is not read to count them.
+    ``known_minimums`` are smallest values known the same way: a rule only a smaller value
+    breaks (:data:`PROVEN_BY_MINIMUM`) is not counted.
 
     Returns None when a column holds a type that needs parsing (text, for a typed column),
     where only the eager :func:`conform` can say which rows are wrong.
@@ -524,7 +538,12 @@ def conform_lazy(
         if table_name == table.name and name in schema:
             outside = pl.col(name).is_not_null() & ~pl.col(name).is_in(sorted(allowed))
             counts.append(outside.sum().alias(f"outside {name}"))
-    counts += [bad.fill_null(False).sum().alias(reason) for reason, _, bad, _ in row_rules(table)]
+    minimums = known_minimums or {}
+    counts += [
+        bad.fill_null(False).sum().alias(reason)
+        for reason, _, bad, _ in row_rules(table)
+        if not _proven_by_minimum(reason, minimums, schema)
+    ]
     counts.append(keys_out_of_order(table.key).alias(KEYS_OUT_OF_ORDER))
     # Distinct hashes prove distinct keys; a collision only sends the table down the eager
     # path, which compares the keys themselves. Hashing is several times cheaper than

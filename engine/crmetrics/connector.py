@@ -46,6 +46,8 @@ class RawTable:
             is remembered and an unchanged source is not checked again.
         null_counts: null counts per column that the source knows for certain (a Parquet
             footer's statistics); a required column known to hold none is not scanned.
+        minimums: the smallest value of numeric columns, known for certain the same way;
+            a rule that no value at or above it can break is not checked row by row.
     """
 
     frame: pl.DataFrame | pl.LazyFrame
@@ -57,6 +59,7 @@ class RawTable:
     trusted: bool = False
     fingerprint: str | None = None
     null_counts: Mapping[str, int] | None = None
+    minimums: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,11 @@ class Connector(ABC):
             lazy = None
             if table not in self.__state.eager:
                 lazy = conform_lazy(
-                    TABLES[table], raw.frame.lazy(), origin=raw.origin, known_nulls=raw.null_counts
+                    TABLES[table],
+                    raw.frame.lazy(),
+                    origin=raw.origin,
+                    known_nulls=raw.null_counts,
+                    known_minimums=raw.minimums,
                 )
             if lazy is not None:
                 self.__state.cache[table] = lazy.frame

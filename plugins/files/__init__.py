@@ -18,6 +18,7 @@ from crmetrics.connector import Connector, FileLocation, RawTable
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.hookspecs import hookimpl
 from crmetrics.model import TABLES
+from crmetrics.parquet_footer import column_statistics
 
 
 class _FolderConnector(Connector):
@@ -144,6 +145,12 @@ class ParquetConnector(_FolderConnector):
         common = set(counts[0]).intersection(*counts[1:])
         return {name: sum(c[name] for c in counts) for name in common}
 
+    @staticmethod
+    def _minimums(files: list[Path]) -> dict[str, float]:
+        minimums = [footer_minimums(file) for file in files]
+        common = set(minimums[0]).intersection(*minimums[1:])
+        return {name: min(m[name] for m in minimums) for name in common}
+
     def read_table(self, table: str) -> RawTable:
         """The file(s) of ``table`` in the folder, read as text or typed columns."""
         path = self.path(table)
@@ -168,6 +175,7 @@ class ParquetConnector(_FolderConnector):
             first_row=1,
             fingerprint=self._fingerprint(table, files),
             null_counts=self._null_counts(files),
+            minimums=self._minimums(files),
         )
 
 
@@ -177,25 +185,17 @@ def footer_null_counts(path: Path) -> dict[str, int]:
     A writer may leave statistics out; a column without them in any row group is left out
     here, so it is counted by reading it.
     """
-    import pyarrow.parquet as pq
+    return {
+        name: stats.null_count
+        for name, stats in column_statistics(path).items()
+        if stats.null_count is not None
+    }
 
-    try:
-        metadata = pq.read_metadata(path)
-    except (OSError, pq.lib.ArrowException):
-        return {}
-    totals: dict[str, int] = {}
-    unknown: set[str] = set()
-    for group in range(metadata.num_row_groups):
-        row_group = metadata.row_group(group)
-        for index in range(row_group.num_columns):
-            chunk = row_group.column(index)
-            name = chunk.path_in_schema
-            stats = chunk.statistics
-            if stats is None or not stats.has_null_count:
-                unknown.add(name)
-                continue
-            totals[name] = totals.get(name, 0) + stats.null_count
-    return {name: count for name, count in totals.items() if name not in unknown and "." not in name}
+
+def footer_minimums(path: Path) -> dict[str, float]:
+    """The smallest value of each numeric column whose every row group records one."""
+    statistics = column_statistics(path)
+    return {name: stats.minimum for name, stats in statistics.items() if stats.minimum is not None}
 
 
 class SampleConnector(CsvConnector):

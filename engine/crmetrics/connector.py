@@ -91,6 +91,8 @@ class _ScanState:
     trusting: bool = False
     #: Fingerprints of the tables whose checks are pending.
     unchecked: dict[str, str] = field(default_factory=dict)
+    #: Fingerprints of the tables whose checks passed, now or on an earlier run.
+    verified: dict[str, str] = field(default_factory=dict)
     checks_cache: ChecksCache | None = field(default_factory=ChecksCache.default)
 
 
@@ -261,6 +263,7 @@ class Connector(ABC):
         entry = self.checks_cache.get(key)
         if entry is None or not isinstance(entry.get(ROWS_CHECKED), int):
             return False
+        self.__state.verified[table] = key
         report = self.__state.reports[table]
         report.rows_kept = entry[ROWS_CHECKED]
         report.rows_read = report.rows_kept + report.rejected_rows
@@ -322,6 +325,7 @@ class Connector(ABC):
                 report.rows_read = report.rows_kept + report.rejected_rows
                 if key is not None and self.checks_cache is not None:
                     self.checks_cache.put(key, {ROWS_CHECKED: report.rows_kept})
+                    self.__state.verified[table] = key
                 continue
             self.__state.eager.add(table)
             self.__state.cache.pop(table, None)
@@ -331,6 +335,16 @@ class Connector(ABC):
             for table in again:
                 self.scan(table)
         return again
+
+    def verified_fingerprint(self, table: str) -> str | None:
+        """The fingerprint under which ``table``'s clean verdict is cached, if it is.
+
+        None for a table not scanned yet, read row by row, taken on trust, or whose source
+        has no fingerprint: nothing derived from its rows may then be remembered.
+        """
+        if self.checks_cache is None or table in self.__state.eager:
+            return None
+        return self.__state.verified.get(table)
 
     def provider(self, table: str) -> str:
         """Which source provides ``table``, for ``inspect``: empty when there is only one."""

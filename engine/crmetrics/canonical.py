@@ -9,6 +9,7 @@ connector asks for it, rejected and counted by reason.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -436,6 +437,32 @@ class LazyConformed:
     frame: pl.LazyFrame
     rule_checks: pl.LazyFrame
     key_check: pl.LazyFrame
+    #: The table's key, counted for duplicates by ``key_check``.
+    key: str = ""
+    #: The columns parsed from text; their conversion is the costly part of a read.
+    parsed: tuple[str, ...] = ()
+    #: ``frame`` with the raw values of the parsed columns beside it, and the counts'
+    #: expressions over it: :meth:`materialised` reads and converts the rows once from it.
+    wide: pl.LazyFrame | None = None
+    count_exprs: tuple[pl.Expr, ...] = ()
+
+    def materialised(self) -> LazyConformed:
+        """The same table with its rows read and converted once, held in memory.
+
+        A table parsed from text would otherwise be parsed twice, by the query and by the
+        checks; in memory, both read the converted values.
+        """
+        if self.wide is None:
+            return self
+        wide = self.wide.collect()
+        frame = wide.drop(*(_RAW + name for name in self.parsed)).lazy()
+        return dataclasses.replace(
+            self,
+            frame=frame,
+            rule_checks=wide.lazy().select(self.count_exprs),
+            key_check=frame.select(_duplicates(self.key)),
+            wide=None,
+        )
 
     @property
     def checks(self) -> pl.LazyFrame:
@@ -503,13 +530,15 @@ def conform_lazy(
     ``known_minimums`` are smallest values known the same way: a rule only a smaller value
     breaks (:data:`PROVEN_BY_MINIMUM`) is not counted.
 
-    Returns None when a column holds a type that needs parsing (text, for a typed column),
-    where only the eager :func:`conform` can say which rows are wrong.
+    A column that needs parsing (text, for a typed column) is parsed as :func:`conform`
+    parses it, and its values that do not parse are counted (``not read name``): only the
+    eager :func:`conform` says which rows they are, so any count sends the table there.
     """
     schema = raw.collect_schema()
     _require_columns(table, list(schema), origin)
-    if not all(_converts_losslessly(c.kind, schema[c.name]) for c in table.columns if c.name in schema):
-        return None
+    parsed = [
+        c.name for c in table.columns if c.name in schema and not _converts_losslessly(c.kind, schema[c.name])
+    ]
     converted = [
         # A column already of its canonical type is passed through untouched: a computed
         # column, even an identity, would stop Polars pushing filters into the scan.
@@ -523,7 +552,9 @@ def conform_lazy(
     extras = [name for name in schema if table.column(name) is None and name != ROW_ORIGIN]
     frame = raw.select(*converted, *extras)
     counts = [pl.len().alias(ROWS_CHECKED)]
-    known = known_nulls or {}
+    counts += [_unparsed(name).sum().alias(f"{NOT_READ} {name}") for name in parsed]
+    # A source's null counts are of the values as stored: a blank text is no null there.
+    known = {name: count for name, count in (known_nulls or {}).items() if name not in parsed}
     counts += [
         pl.col(c.name).null_count().alias(f"missing {c.name}")
         for c in table.columns
@@ -545,11 +576,35 @@ def conform_lazy(
         if not _proven_by_minimum(reason, minimums, schema)
     ]
     counts.append(keys_out_of_order(table.key).alias(KEYS_OUT_OF_ORDER))
+    wide = raw.select(*converted, *extras, *(pl.col(name).alias(_RAW + name) for name in parsed))
+    return LazyConformed(
+        frame,
+        wide.select(counts),
+        frame.select(_duplicates(table.key)),
+        key=table.key,
+        parsed=tuple(parsed),
+        wide=wide if parsed else None,
+        count_exprs=tuple(counts),
+    )
+
+
+def _duplicates(key: str) -> pl.Expr:
     # Distinct hashes prove distinct keys; a collision only sends the table down the eager
     # path, which compares the keys themselves. Hashing is several times cheaper than
     # counting distinct strings.
-    duplicates = (pl.len() - pl.col(table.key).hash().n_unique()).alias(DUPLICATE_KEYS)
-    return LazyConformed(frame, frame.select(counts), frame.select(duplicates))
+    return (pl.len() - pl.col(key).hash().n_unique()).alias(DUPLICATE_KEYS)
+
+
+_RAW = "__raw_"
+#: The count of a column's values that do not parse as its type (``not read amount``).
+NOT_READ = "not read"
+
+
+def _unparsed(name: str) -> pl.Expr:
+    """Values present in the source (not null, not blank) that the conversion turned null."""
+    raw = pl.col(_RAW + name)
+    present = raw.is_not_null() & (raw.cast(pl.String).str.strip_chars() != "")
+    return present & pl.col(name).is_null()
 
 
 __all__ = [

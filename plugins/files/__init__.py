@@ -53,7 +53,13 @@ class CsvConnector(_FolderConnector):
     description = "a folder of canonical CSV files (customers.csv, deals.csv, ...)"
 
     def read_table(self, table: str) -> RawTable:
-        """The file(s) of ``table`` in the folder, read as text or typed columns."""
+        """The file of ``table`` in the folder, every value read as text.
+
+        The file is scanned, not read: when its checks passed on an earlier run (see
+        ``crmetrics.checks_cache``), a query parses only the columns it uses. Otherwise it
+        is read once and checked in memory; only when a check fails is it read again with
+        the line of each record, for the messages.
+        """
         path = self.path(table)
         if _is_blank(path):
             # A table export with no record may be written without even its header line;
@@ -61,15 +67,36 @@ class CsvConnector(_FolderConnector):
             columns = TABLES[table].column_names
             empty = pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
             return RawTable(with_line_origin(empty, str(path)), str(path), first_row=2)
+        source = _with_line_feeds(path)
+        if isinstance(source, io.BytesIO):
+            return RawTable(_read_csv_text(source, path), str(path), first_row=2)
         try:
             # Everything is read as text: the canonical conversion parses it, so that a bad
             # value is reported with its row rather than guessed by type inference.
-            frame = pl.read_csv(_with_line_feeds(path), infer_schema=False)
+            frame = pl.scan_csv(path, infer_schema=False)
+            frame.collect_schema()  # the header line: a file that has none is refused now
         except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as error:
-            raise DataError(
-                Issue("unreadable-file", f"cannot read {path} as CSV: {error}", Location(str(path)))
-            ) from None
-        return RawTable(with_line_origin(frame, str(path)), str(path), first_row=2)
+            raise _unreadable(path, error) from None
+        return RawTable(
+            frame,
+            str(path),
+            first_row=2,
+            fingerprint=fingerprint(path, table=table),
+            rows_with_origin=lambda: _read_csv_text(path, path),
+        )
+
+
+def _read_csv_text(source: Path | io.BytesIO, path: Path) -> pl.DataFrame:
+    """The records of the CSV file at ``path`` (read from ``source``), with their lines."""
+    try:
+        frame = pl.read_csv(source, infer_schema=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as error:
+        raise _unreadable(path, error) from None
+    return with_line_origin(frame, str(path))
+
+
+def _unreadable(path: Path, error: Exception) -> DataError:
+    return DataError(Issue("unreadable-file", f"cannot read {path} as CSV: {error}", Location(str(path))))
 
 
 def _is_blank(path: Path) -> bool:

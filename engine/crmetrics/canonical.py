@@ -450,16 +450,18 @@ class LazyConformed:
         """The same table with its rows read and converted once, held in memory.
 
         A table parsed from text would otherwise be parsed twice, by the query and by the
-        checks; in memory, both read the converted values.
+        checks; in memory, both read the converted values. The counts that need the raw
+        text are taken now, so that it is not held in memory while the query runs.
         """
         if self.wide is None:
             return self
         wide = self.wide.collect()
+        counts = wide.lazy().select(self.count_exprs).collect()
         frame = wide.drop(*(_RAW + name for name in self.parsed)).lazy()
         return dataclasses.replace(
             self,
             frame=frame,
-            rule_checks=wide.lazy().select(self.count_exprs),
+            rule_checks=counts.lazy(),
             key_check=frame.select(_duplicates(self.key)),
             wide=None,
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from crmetrics.checks_cache import parquet_footer
@@ -149,6 +150,87 @@ def column_statistics(path: Path) -> dict[str, ColumnStatistics]:
     return {name: ColumnStatistics(nulls[name], minima.get(name)) for name in nulls}
 
 
+#: Microseconds per unit of a UTC timestamp column: MILLIS and MICROS of the logical
+#: type (union fields 1 and 2), or the legacy converted types TIMESTAMP_MILLIS (9) and
+#: TIMESTAMP_MICROS (10).
+_LOGICAL_UNITS = {1: 1000, 2: 1}
+_CONVERTED_UNITS = {9: 1000, 10: 1}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """The values of a timestamp column in one row group: how many, the least, the greatest."""
+
+    values: int
+    minimum: datetime | None
+    maximum: datetime | None
+
+
+def timestamp_ranges(path: Path, column: str) -> list[TimeRange] | None:
+    """Each row group's range of the UTC timestamp ``column`` (milli- or microseconds).
+
+    None when the file has no readable footer, the column is not such a timestamp, or a
+    row group with values records no null count, minimum or maximum.
+    """
+    footer = parquet_footer(path)
+    if footer is None:
+        return None
+    try:
+        metadata = _Reader(footer).struct()
+    except (ValueError, IndexError, struct.error):
+        return None
+    unit = _timestamp_unit(metadata.get(2), column)
+    row_groups = metadata.get(4)
+    if unit is None or not isinstance(row_groups, list):
+        return None
+    ranges = []
+    for group in row_groups:
+        columns = group.get(1) if isinstance(group, dict) else None
+        rows = group.get(3) if isinstance(group, dict) else None
+        metas = [c.get(3) for c in columns if isinstance(c, dict)] if isinstance(columns, list) else []
+        meta = next((m for m in metas if isinstance(m, dict) and m.get(3) == [column.encode()]), None)
+        stats = meta.get(12) if meta is not None else None
+        if not isinstance(rows, int) or not isinstance(stats, dict) or not isinstance(stats.get(3), int):
+            return None
+        values = rows - stats[3]
+        if values == 0:
+            ranges.append(TimeRange(0, None, None))
+            continue
+        low, high = _instant(stats.get(6), unit), _instant(stats.get(5), unit)
+        if low is None or high is None:
+            return None
+        ranges.append(TimeRange(values, low, high))
+    return ranges
+
+
+def _timestamp_unit(schema: object, column: str) -> int | None:
+    """Microseconds per unit of the top-level INT64 UTC timestamp ``column``, or None."""
+    elements = [e for e in schema if isinstance(e, dict)] if isinstance(schema, list) else []
+    element = next((e for e in elements[1:] if e.get(4) == column.encode() and not e.get(5)), None)
+    if element is None or element.get(1) != 2:  # INT64
+        return None
+    logical = element.get(10)
+    if isinstance(logical, dict):
+        timestamp = logical.get(8)
+        if not isinstance(timestamp, dict) or timestamp.get(1) is not True:
+            return None
+        kinds = timestamp.get(2)
+        return (
+            next((_LOGICAL_UNITS[k] for k in kinds if k in _LOGICAL_UNITS), None)
+            if isinstance(kinds, dict)
+            else None
+        )
+    converted = element.get(6)
+    return _CONVERTED_UNITS.get(converted) if isinstance(converted, int) else None
+
+
+def _instant(raw: object, unit: int) -> datetime | None:
+    if not isinstance(raw, bytes) or len(raw) != 8:
+        return None
+    return _EPOCH + timedelta(microseconds=struct.unpack("<q", raw)[0] * unit)
+
+
 def _number(physical: object, raw: object) -> float | None:
     fmt = _NUMBERS.get(physical) if isinstance(physical, int) else None
     if fmt is None or not isinstance(raw, bytes) or len(raw) != struct.calcsize(fmt):
@@ -157,4 +239,4 @@ def _number(physical: object, raw: object) -> float | None:
     return None if value != value else value  # NaN proves nothing
 
 
-__all__ = ["ColumnStatistics", "column_statistics"]
+__all__ = ["ColumnStatistics", "TimeRange", "column_statistics", "timestamp_ranges"]

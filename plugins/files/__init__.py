@@ -19,7 +19,7 @@ from crmetrics.connector import ColumnSpan, Connector, FileLocation, RawTable
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.hookspecs import hookimpl
 from crmetrics.model import TABLES
-from crmetrics.parquet_footer import column_statistics
+from crmetrics.parquet_footer import column_statistics, timestamp_ranges
 
 
 class _FolderConnector(Connector):
@@ -241,35 +241,17 @@ def footer_span(files: list[Path], column: str, start: datetime, end: datetime) 
     a bound, statistics left out, a column that is not a UTC timestamp in micro- or
     milliseconds, as the canonical model holds it) proves nothing: None.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     first: datetime | None = None
     last: datetime | None = None
     inside, crossing = False, False
     for path in files:
-        try:
-            metadata = pq.read_metadata(path)
-        except (OSError, pq.lib.ArrowException):
+        ranges = timestamp_ranges(path, column)
+        if ranges is None:
             return None
-        schema = metadata.schema.to_arrow_schema()
-        if schema.get_field_index(column) < 0:
-            return None
-        kind = schema.field(column).type
-        if not (pa.types.is_timestamp(kind) and kind.unit in ("ms", "us") and kind.tz in ("UTC", "+00:00")):
-            return None
-        for group in range(metadata.num_row_groups):
-            row_group = metadata.row_group(group)
-            chunks = [row_group.column(i) for i in range(row_group.num_columns)]
-            chunk = next((c for c in chunks if c.path_in_schema == column), None)
-            stats = chunk.statistics if chunk is not None else None
-            if stats is None or not stats.has_null_count:
-                return None
-            if row_group.num_rows - stats.null_count == 0:
+        for group in ranges:
+            if group.minimum is None or group.maximum is None:
                 continue  # only nulls: no value to place
-            if not stats.has_min_max:
-                return None
-            low, high = stats.min, stats.max
+            low, high = group.minimum, group.maximum
             first = low if first is None else min(first, low)
             last = high if last is None else max(last, high)
             if start <= low and high < end:

@@ -52,8 +52,11 @@ LABELS = {
     "api-duckdb-second": "(f2) crmetrics, --engine duckdb, second run",
     "api-spark": "(g) crmetrics, --engine spark (local), first run",
     "before": "crmetrics before this work (API)",
+    "before-trust": "crmetrics before this work (API, trust=True)",
     "before-duckdb": "crmetrics before this work, --engine duckdb",
 }
+#: What each "before" variant runs, with the older package first on the path.
+BEFORE = {"before": "api", "before-trust": "api-trust", "before-duckdb": "api-duckdb"}
 DEFAULT_VARIANTS = (
     "api",
     "api-second",
@@ -75,7 +78,9 @@ BASELINE = {
 }
 #: The variants the "full" mode (the whole catalog) runs: the other hand-written ones
 #: stop at the first 23 metrics, so the engines compared with them are left out too.
-FULL_CATALOG_VARIANTS = ("api", "api-second", "cli", "cli-second", "api-trust", "before", "polars")
+FULL_CATALOG_VARIANTS = (
+    *("api", "api-second", "cli", "cli-second", "api-trust", "before", "before-trust", "polars"),
+)
 #: Second-run variants read a checks cache that their check run filled; every other
 #: crmetrics run starts from an empty one, so that it checks every file.
 WARM = ("api-second", "cli-second", "api-duckdb-second")
@@ -134,9 +139,6 @@ def _command(
         variant = BEFORE[variant]
     return [sys.executable, "-m", "benchmarks.worker", variant, str(folder), mode, str(out)], env
 
-
-#: The variants run on an older crmetrics package (``CRMETRICS_BEFORE``), and the call each makes.
-BEFORE = {"before": "api", "before-duckdb": "api-duckdb"}
 
 
 #: The one-minute load average before each run: how busy the machine was.
@@ -308,7 +310,7 @@ def main() -> None:
         raise SystemExit(f"unknown variant(s): {', '.join(unknown)}")
     if set(BEFORE) & set(variants) and "CRMETRICS_BEFORE" not in os.environ:
         raise SystemExit(
-            "variants 'before' and 'before-duckdb' need CRMETRICS_BEFORE=DIR holding an older crmetrics package"
+            f"variants {', '.join(sorted(BEFORE))} need CRMETRICS_BEFORE=DIR, an older crmetrics package"
         )
     if REFERENCE not in variants:
         variants.insert(0, REFERENCE)

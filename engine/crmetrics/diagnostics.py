@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import polars as pl
 import sqlglot
@@ -109,27 +109,24 @@ class _Span:
     column: str
     first: datetime
     last: datetime
+    #: Rows in the range; 1 when the source's metadata proves there are some, uncounted.
     in_range: int
 
     def __str__(self) -> str:
         return f"{self.table}.{self.column} spans {self.first:%Y-%m-%d} to {self.last:%Y-%m-%d}"
 
 
-def _spans(
-    request: Request, catalog: Catalog, names: Sequence[str], connector: Connector, *, firsts: bool
-) -> list[_Span]:
-    """The span of each time column the metrics read, in one query (empty ones left out).
-
-    Only the spans the warnings can need are computed: with ``firsts`` (``--compare``,
-    which compares every table's first record) all of them; otherwise only those of tables
-    whose source's metadata does not already show a row in the range (see
-    :meth:`Connector.shows_rows_between`): a table with a row in the range warns of nothing.
-    """
-    start, end = (_naive(moment) for moment in (request.start, request.end))
+def _spans(request: Request, catalog: Catalog, names: Sequence[str], connector: Connector) -> list[_Span]:
+    """The span of each time column the metrics read, in one query (empty ones left out)."""
     pairs = _present_time_columns(catalog, names, connector)
-    if not firsts:
-        shown = {t for t, c in pairs if connector.shows_rows_between(t, c, start, end)}
-        pairs = [(t, c) for t, c in pairs if t not in shown]
+    # Parquet statistics answer for most time columns of typed files, without a read.
+    known = {(t, c): connector.column_span(t, c, request.start, request.end) for t, c in pairs}
+    found = [
+        _Span(t, c, span.first, span.last, int(span.in_range))
+        for (t, c), span in known.items()
+        if span is not None and span.first is not None and span.last is not None
+    ]
+    unknown = [pair for pair, span in known.items() if span is None]
     frames = pl.collect_all(
         [
             connector.scan(t).select(
@@ -137,15 +134,13 @@ def _spans(
                 pl.col(c).max().alias("last"),
                 pl.col(c).is_between(request.start, request.end, closed="left").sum().alias("in_range"),
             )
-            for t, c in pairs
+            for t, c in unknown
         ]
     )
-    found = [_Span(t, c, *f.row(0)) for (t, c), f in zip(pairs, frames, strict=True)]
+    found += [_Span(t, c, *f.row(0)) for (t, c), f in zip(unknown, frames, strict=True)]
+    order = {pair: index for index, pair in enumerate(pairs)}
+    found.sort(key=lambda span: order[(span.table, span.column)])
     return [span for span in found if span.first is not None]
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
 def _by_table(spans: Sequence[_Span]) -> dict[str, list[_Span]]:
@@ -256,7 +251,7 @@ def emptiness(
                     hint="; ".join(held),
                 )
             )
-    spans = _spans(request, catalog, plan.order, connector, firsts=compare is not None)
+    spans = _spans(request, catalog, plan.order, connector)
     outside = _outside_range(request, spans)
     before = _compared_before_data(request, compare, spans) if compare else None
     issues.extend(issue for issue in (outside, before) if issue is not None)

@@ -7,8 +7,7 @@ A folder holds one file per canonical table, named after it (``customers.csv``,
 from __future__ import annotations
 
 import io
-import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -16,10 +15,11 @@ import polars as pl
 
 from crmetrics.canonical import with_line_origin
 from crmetrics.checks_cache import fingerprint, fingerprint_of
-from crmetrics.connector import Connector, FileLocation, RawTable
+from crmetrics.connector import ColumnSpan, Connector, FileLocation, RawTable
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.hookspecs import hookimpl
 from crmetrics.model import TABLES
+from crmetrics.parquet_footer import column_statistics, timestamp_ranges
 
 
 class _FolderConnector(Connector):
@@ -54,7 +54,13 @@ class CsvConnector(_FolderConnector):
     description = "a folder of canonical CSV files (customers.csv, deals.csv, ...)"
 
     def read_table(self, table: str) -> RawTable:
-        """The file(s) of ``table`` in the folder, read as text or typed columns."""
+        """The file of ``table`` in the folder, every value read as text.
+
+        The file is scanned, not read: when its checks passed on an earlier run (see
+        ``crmetrics.checks_cache``), a query parses only the columns it uses. Otherwise it
+        is read once and checked in memory; only when a check fails is it read again with
+        the line of each record, for the messages.
+        """
         path = self.path(table)
         if _is_blank(path):
             # A table export with no record may be written without even its header line;
@@ -62,15 +68,36 @@ class CsvConnector(_FolderConnector):
             columns = TABLES[table].column_names
             empty = pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
             return RawTable(with_line_origin(empty, str(path)), str(path), first_row=2)
+        source = _with_line_feeds(path)
+        if isinstance(source, io.BytesIO):
+            return RawTable(_read_csv_text(source, path), str(path), first_row=2)
         try:
             # Everything is read as text: the canonical conversion parses it, so that a bad
             # value is reported with its row rather than guessed by type inference.
-            frame = pl.read_csv(_with_line_feeds(path), infer_schema=False)
+            frame = pl.scan_csv(path, infer_schema=False)
+            frame.collect_schema()  # the header line: a file that has none is refused now
         except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as error:
-            raise DataError(
-                Issue("unreadable-file", f"cannot read {path} as CSV: {error}", Location(str(path)))
-            ) from None
-        return RawTable(with_line_origin(frame, str(path)), str(path), first_row=2)
+            raise _unreadable(path, error) from None
+        return RawTable(
+            frame,
+            str(path),
+            first_row=2,
+            fingerprint=fingerprint(path, table=table),
+            rows_with_origin=lambda: _read_csv_text(path, path),
+        )
+
+
+def _read_csv_text(source: Path | io.BytesIO, path: Path) -> pl.DataFrame:
+    """The records of the CSV file at ``path`` (read from ``source``), with their lines."""
+    try:
+        frame = pl.read_csv(source, infer_schema=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as error:
+        raise _unreadable(path, error) from None
+    return with_line_origin(frame, str(path))
+
+
+def _unreadable(path: Path, error: Exception) -> DataError:
+    return DataError(Issue("unreadable-file", f"cannot read {path} as CSV: {error}", Location(str(path))))
 
 
 def _is_blank(path: Path) -> bool:
@@ -146,10 +173,17 @@ class ParquetConnector(_FolderConnector):
         common = set(counts[0]).intersection(*counts[1:])
         return {name: sum(c[name] for c in counts) for name in common}
 
-    def shows_rows_between(self, table: str, column: str, start: datetime, end: datetime) -> bool:
-        """Whether a row group's smallest or largest ``column`` value, recorded in its file's
-        footer, lies in ``[start, end)``: such a row exists, and no scan need look for one."""
-        return any(footer_shows_value_between(file, column, start, end) for file in self._files(table))
+    @staticmethod
+    def _minimums(files: list[Path]) -> dict[str, float]:
+        minimums = [footer_minimums(file) for file in files]
+        common = set(minimums[0]).intersection(*minimums[1:])
+        return {name: min(m[name] for m in minimums) for name in common}
+
+    def column_span(self, table: str, column: str, start: datetime, end: datetime) -> ColumnSpan | None:
+        """The span of a time column from the footers' statistics, when they prove it."""
+        if not self.reads_in_place(table):
+            return None
+        return footer_span(self._files(table), column, start, end)
 
     def read_table(self, table: str) -> RawTable:
         """The file(s) of ``table`` in the folder, read as text or typed columns."""
@@ -175,6 +209,7 @@ class ParquetConnector(_FolderConnector):
             first_row=1,
             fingerprint=self._fingerprint(table, files),
             null_counts=self._null_counts(files),
+            minimums=self._minimums(files),
         )
 
 
@@ -184,76 +219,48 @@ def footer_null_counts(path: Path) -> dict[str, int]:
     A writer may leave statistics out; a column without them in any row group is left out
     here, so it is counted by reading it.
     """
-    import pyarrow.parquet as pq
-
-    try:
-        metadata = pq.read_metadata(path)
-    except (OSError, pq.lib.ArrowException):
-        return {}
-    totals: dict[str, int] = {}
-    unknown: set[str] = set()
-    for group in range(metadata.num_row_groups):
-        row_group = metadata.row_group(group)
-        for index in range(row_group.num_columns):
-            chunk = row_group.column(index)
-            name = chunk.path_in_schema
-            stats = chunk.statistics
-            if stats is None or not stats.has_null_count:
-                unknown.add(name)
-                continue
-            totals[name] = totals.get(name, 0) + stats.null_count
-    return {name: count for name, count in totals.items() if name not in unknown and "." not in name}
+    return {
+        name: stats.null_count
+        for name, stats in column_statistics(path).items()
+        if stats.null_count is not None
+    }
 
 
-_EPOCH = datetime(1970, 1, 1)
-#: Microseconds per stored unit of a Parquet timestamp, as its logical type names the unit.
-_UNIT_MICROSECONDS = {"milliseconds": 1_000, "microseconds": 1, "nanoseconds": 0.001}
+def footer_minimums(path: Path) -> dict[str, float]:
+    """The smallest value of each numeric column whose every row group records one."""
+    statistics = column_statistics(path)
+    return {name: stats.minimum for name, stats in statistics.items() if stats.minimum is not None}
 
 
-def _stored_moment(raw: object, logical: dict[str, object]) -> datetime | None:
-    """A date or timestamp statistic as a naive UTC datetime, from the integer the file stores.
+def footer_span(files: list[Path], column: str, start: datetime, end: datetime) -> ColumnSpan | None:
+    """What the footers' row-group statistics prove about a timestamp column, or None.
 
-    Read raw: pyarrow's own conversion of a zoned statistic imports pandas, which costs
-    more than the scan this spares. None for any other type (such a statistic proves
-    nothing here).
+    The earliest and latest values are the least minimum and the greatest maximum. A row
+    group whose values all lie in ``[start, end)`` proves the range holds a value; row
+    groups that all lie outside it prove it holds none. Anything else (a row group across
+    a bound, statistics left out, a column that is not a UTC timestamp in micro- or
+    milliseconds, as the canonical model holds it) proves nothing: None.
     """
-    if not isinstance(raw, int):
+    first: datetime | None = None
+    last: datetime | None = None
+    inside, crossing = False, False
+    for path in files:
+        ranges = timestamp_ranges(path, column)
+        if ranges is None:
+            return None
+        for group in ranges:
+            if group.minimum is None or group.maximum is None:
+                continue  # only nulls: no value to place
+            low, high = group.minimum, group.maximum
+            first = low if first is None else min(first, low)
+            last = high if last is None else max(last, high)
+            if start <= low and high < end:
+                inside = True
+            elif not (high < start or low >= end):
+                crossing = True
+    if crossing and not inside:
         return None
-    if logical.get("Type") == "Date":
-        return _EPOCH + timedelta(days=raw)
-    unit = _UNIT_MICROSECONDS.get(str(logical.get("timeUnit")))
-    if logical.get("Type") != "Timestamp" or unit is None:
-        return None
-    # Nanoseconds are floored to microseconds: the bounds compared with are whole microseconds.
-    return _EPOCH + timedelta(microseconds=raw * unit if unit >= 1 else raw // 1000)
-
-
-def footer_shows_value_between(path: Path, column: str, start: datetime, end: datetime) -> bool:
-    """Whether some row group's recorded minimum or maximum of ``column`` lies in ``[start, end)``.
-
-    Those statistics are values of real rows (exact for dates and timestamps, which are
-    stored as integers), so one inside the range proves a row inside it. Anything else,
-    a missing statistic included, proves nothing.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        metadata = pq.read_metadata(path)
-    except (OSError, pa.ArrowException):
-        return False
-    for group in range(metadata.num_row_groups):
-        row_group = metadata.row_group(group)
-        for index in range(row_group.num_columns):
-            chunk = row_group.column(index)
-            stats = chunk.statistics
-            if chunk.path_in_schema != column or stats is None or not stats.has_min_max:
-                continue
-            logical = json.loads(stats.logical_type.to_json())
-            bounds = (_stored_moment(stats.min_raw, logical), _stored_moment(stats.max_raw, logical))
-            if any(value is not None and start <= value < end for value in bounds):
-                return True
-    return False
+    return ColumnSpan(first, last, inside)
 
 
 class SampleConnector(CsvConnector):

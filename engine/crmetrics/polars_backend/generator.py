@@ -1,10 +1,13 @@
 """Generating Polars lazy frames from the relational IR: one handler per node class.
 
 A node used by several relations is generated once and the same LazyFrame object is
-reused. The handlers translate; the one place this backend chooses its own algorithm is
-:meth:`PolarsGenerator._entity_rollup`, which for avg, sum, min and max counts an entity
-metric's population from running sums instead of listing it (the same numbers, measured
-in ``tests/test_fast_paths.py``).
+reused. The handlers translate; where this backend chooses its own algorithm, the numbers
+are the same (checked by ``tests/conformance`` and ``tests/test_fast_paths.py``):
+:meth:`PolarsGenerator._entity_rollup` counts an entity metric's population from running
+sums instead of listing it for avg, sum, min and max, and computes the measures of an
+entity in one group-by over their stacked rows (:meth:`PolarsGenerator.measured`); a
+rolling or to-date sum or count adds up per-period values instead of copying each row into
+every window that holds it (:meth:`PolarsGenerator._window_sum`).
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
+from sqlglot import exp
 
 from crmetrics.formula.functions import FunctionTable
+from crmetrics.formula.typed import Node
 from crmetrics.ir.nodes import (
     AT_END,
     AT_START,
@@ -54,7 +59,7 @@ from crmetrics.polars_backend.periods import local_date, period_of, shift
 
 TableSource = Callable[[str], pl.LazyFrame]
 
-_DELTA, _BUCKET, _SCORE = "__delta", "__bucket", "__score"
+_DELTA, _BUCKET, _SCORE, _MEASURE = "__delta", "__bucket", "__score", "__measure"
 _ROLLUPS: Mapping[str, str] = {"avg": "mean", "sum": "sum", "min": "min", "max": "max", "median": "median"}
 
 
@@ -79,6 +84,28 @@ def _running(frame: pl.LazyFrame, by: Sequence[str], column: str, name: str) -> 
     return frame.sort([*by, PERIOD_START], nulls_last=False).with_columns(
         (total.over(by) if by else total).alias(name)
     )
+
+
+def _is_additive(node: Node) -> bool:
+    """Whether an aggregate over many rows is the sum of the aggregates over any split of
+    them: a sum, or a count of rows or of values (not of distinct values), filtered or not."""
+    source = node.source
+    if isinstance(source, exp.Filter):
+        return _is_additive(node.args[0])
+    if isinstance(source, exp.Sum):
+        return True
+    return isinstance(source, exp.Count) and not isinstance(source.this, exp.Distinct)
+
+
+def _stackable(frames: Sequence[pl.LazyFrame], columns: Sequence[Sequence[str]]) -> bool:
+    """Whether every column read from several of ``frames`` has the same type in each."""
+    types: dict[str, pl.DataType] = {}
+    for frame, names in zip(frames, columns, strict=True):
+        schema = frame.collect_schema()
+        for name in names:
+            if types.setdefault(name, schema[name]) != schema[name]:
+                return False
+    return True
 
 
 class PolarsGenerator:
@@ -298,14 +325,68 @@ class PolarsGenerator:
         """The per-entity score expression of an entity metric."""
         return PolarsFormula(node.score, node.formula, node.name, self.functions).expr()
 
+    def measured(self, node: EntityRollup) -> pl.LazyFrame:
+        """Each entity's measures per period it has rows in any of them, null where it has none.
+
+        One row per (entity, period) with rows, entities without a key left out. When the
+        measures' tables agree on the type of every column two of them read, their rows are
+        stacked, tagged with the measure they belong to, and one group-by computes every
+        measure, each reading only its own rows: one hash table instead of one per measure
+        plus a full join per extra measure (at 1M rows per table, the health score's three
+        measures took 0.65 s of CPU joined and 0.45 s stacked).
+        """
+        pairs = [ENTITY_KEY, PERIOD_START]
+        frames = [self.frame(m.input).filter(pl.col(ENTITY_KEY).is_not_null()) for m in node.measures]
+        expressions = [self.formula(m.aggregation) for m in node.measures]
+        columns = [sorted(set(e.meta.root_names()) - set(pairs)) for e in expressions]
+        if len(node.measures) < 2 or not _stackable(frames, columns):
+            joined: pl.LazyFrame | None = None
+            for measure in node.measures:
+                values = self.frame(measure).filter(pl.col(ENTITY_KEY).is_not_null())
+                joined = (
+                    values if joined is None else joined.join(values, on=pairs, how="full", coalesce=True)
+                )
+            assert joined is not None
+            return joined
+        stacked = pl.concat(
+            [
+                frame.select(
+                    ENTITY_KEY,
+                    _truncate(measure.time, measure.grain).alias(PERIOD_START),
+                    pl.lit(index, dtype=pl.UInt32).alias(_MEASURE),
+                    *needed,
+                )
+                for index, (frame, measure, needed) in enumerate(
+                    zip(frames, node.measures, columns, strict=True)
+                )
+            ],
+            how="diagonal",
+        )
+        aggregates: list[pl.Expr] = []
+        for index, measure in enumerate(node.measures):
+            mine = pl.col(_MEASURE) == index
+            own = mine
+            aggregation = measure.aggregation
+            if aggregation.filter is not None:
+                assert aggregation.filter_formula is not None
+                own = own & PolarsFormula(
+                    aggregation.filter, aggregation.filter_formula, aggregation.subject, self.functions
+                ).expr().fill_null(False)
+            value = PolarsFormula(
+                aggregation.value, aggregation.formula, aggregation.subject, self.functions, own
+            ).expr()
+            # Null where the entity has no row of this measure, as a join would leave it.
+            aggregates.append(pl.when(mine.any()).then(value).alias(aggregation.name))
+        return stacked.group_by(pairs).agg(aggregates)
+
     def _entity_rollup(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, EntityRollup)
         if ENTITY_KEY not in node.keys and node.rollup in ("avg", "sum", "min", "max"):
             return self._counted_rollup(node)
         keys = [PERIOD_START, *node.keys]
-        scored = self.frame(node.population)
-        for measure in node.measures:
-            scored = scored.join(self.frame(measure), on=[ENTITY_KEY, PERIOD_START], how="left")
+        scored = self.frame(node.population).join(
+            self.measured(node), on=[ENTITY_KEY, PERIOD_START], how="left"
+        )
         scored = scored.with_columns(
             pl.col(n).fill_null(pl.lit(v)) if v is not None else pl.col(n) for n, v in node.empty
         ).with_columns(self.score(node).alias(_SCORE))
@@ -325,15 +406,7 @@ class PolarsGenerator:
         assert isinstance(population.periods, Periods)
         keys, by = [PERIOD_START, *node.keys], [c for c in node.keys if c != ENTITY_KEY]
         empties = dict(node.empty)
-        measured: pl.LazyFrame | None = None
-        for measure in node.measures:
-            values = self.frame(measure).filter(pl.col(ENTITY_KEY).is_not_null())
-            measured = (
-                values
-                if measured is None
-                else measured.join(values, on=[ENTITY_KEY, PERIOD_START], how="full", coalesce=True)
-            )
-        assert measured is not None
+        measured = self.measured(node)
         entered, left = self._membership(population)
         members = self.frame(node.customers).select(
             ENTITY_KEY, *by, entered.alias("__from"), left.alias("__until")
@@ -442,11 +515,33 @@ class PolarsGenerator:
     def _window_aggregate(self, node: Relation) -> pl.LazyFrame:
         # One pass over the rows: each joins the (few) periods whose window holds its bucket.
         assert isinstance(node, WindowAggregate)
+        if all(_is_additive(a.value.tree) for a in node.aggregations):
+            return self._window_sum(node)
         rows = self.frame(node.input).with_columns(_truncate(node.time, node.map.grain).alias(SOURCE))
         return (
             rows.join(self.frame(node.map), on=SOURCE, how="inner")
             .group_by(PERIOD_START, *node.keys)
             .agg(*(self.formula(a).alias(a.name) for a in node.aggregations), pl.len().alias(ROWS))
+        )
+
+    def _window_sum(self, node: WindowAggregate) -> pl.LazyFrame:
+        """A window of sums and counts: the sum of its buckets' values.
+
+        Each row is aggregated once, in its bucket, and only the buckets' values are paired
+        with the periods whose window holds them: a rolling(m, 12) no longer copies every
+        row twelve times. A window without rows has no bucket, so no row here, as in the
+        one-pass form.
+        """
+        names = [a.name for a in node.aggregations]
+        buckets = (
+            self.frame(node.input)
+            .group_by(_truncate(node.time, node.map.grain).alias(SOURCE), *node.keys)
+            .agg(*(self.formula(a).alias(a.name) for a in node.aggregations), pl.len().alias(ROWS))
+        )
+        return (
+            buckets.join(self.frame(node.map), on=SOURCE, how="inner")
+            .group_by(PERIOD_START, *node.keys)
+            .agg(*(pl.col(n).sum() for n in names), pl.col(ROWS).sum())
         )
 
     def _share(self, node: Relation) -> pl.LazyFrame:

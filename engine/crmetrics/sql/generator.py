@@ -162,9 +162,7 @@ class SqlGenerator:
         # One WITH node built at once: adding CTEs one by one copies the statement each time.
         ctes = [exp.CTE(this=q, alias=exp.TableAlias(this=identifier(n))) for n, q in self.ctes]
         final.set(_WITH, exp.With(expressions=ctes))
-        localized = localize(final, self.dialect)
-        assert isinstance(localized, exp.Query)
-        return localized
+        return final
 
     def truncate(self, column: str, grain: Grain, table: str | None = None) -> exp.Expr:
         """The start of the period of ``grain`` holding ``column``."""
@@ -272,7 +270,7 @@ class SqlGenerator:
     def _periods(self, node: Periods) -> tuple[str, exp.Query]:
         """The window's periods: start, previous start and length in days, as literal rows."""
         rows = [  # a few dozen literal rows, not data
-            exp.tuple_(self.timestamp(start), self.timestamp(previous), double(number(days)))
+            exp.Tuple(expressions=[self.timestamp(start), self.timestamp(previous), double(number(days))])
             for start, previous, days in node.rows()
         ]
         names = [identifier(c) for c in (PERIOD_START, PREVIOUS, PERIOD_DAYS_COLUMN)]
@@ -515,7 +513,8 @@ class SqlGenerator:
                 inputs.subquery(identifier("s")), copy=False
             ),
         )
-        rollup = _ROLLUPS[node.rollup](this=col(_SCORE))
+        # Formulas come localized (SqlFormula.compile); a median rollup is made here.
+        rollup = localize(_ROLLUPS[node.rollup](this=col(_SCORE)), self.dialect)
         if node.rollup == "sum":  # a sum over no entities (or only null scores) is 0
             rollup = exp.Coalesce(this=rollup, expressions=[exp.Literal.number(0)])
         rolled = exp.select(
@@ -592,7 +591,8 @@ class SqlGenerator:
     # ---- time constructs --------------------------------------------------------------------
 
     def _period_map(self, node: PeriodMap) -> tuple[str, exp.Query]:
-        rows = [exp.tuple_(self.timestamp(s), self.timestamp(t)) for s, t in node.pairs]
+        # Tuple nodes built directly: exp.tuple_ copies each of its (hundreds of) values.
+        rows = [exp.Tuple(expressions=[self.timestamp(s), self.timestamp(t)]) for s, t in node.pairs]
         names = [identifier(c) for c in (SOURCE, PERIOD_START)]
         values = exp.Values(expressions=rows, alias=exp.TableAlias(this=identifier("v"), columns=names))
         query = exp.select(*(alias(col(c, "v"), c) for c in (SOURCE, PERIOD_START))).from_(values, copy=False)

@@ -11,6 +11,7 @@ from crmetrics.ir.build import build_query
 from crmetrics.plan import LogicalPlan
 from crmetrics.sql.dialects import DIALECTS, check_dialect
 from crmetrics.sql.generator import generate_sql
+from crmetrics.sql.render import render
 from crmetrics.sql.tables import Tables
 
 
@@ -18,7 +19,7 @@ def to_sql(plan: LogicalPlan, catalog: Catalog, tables: Tables, dialect: str, *,
     """The SQL statement computing ``plan``'s long-format result in ``dialect``."""
     dialect = check_dialect(dialect)
     query = build_query(plan, catalog, lambda table: tables.kinds.get(table, {}))
-    return generate_sql(query, tables, dialect, catalog.functions).sql(dialect=dialect, pretty=pretty)
+    return render(generate_sql(query, tables, dialect, catalog.functions), dialect, pretty=pretty)
 
 
 __all__ = ["DIALECTS", "Tables", "check_dialect", "to_sql"]

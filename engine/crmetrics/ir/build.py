@@ -157,6 +157,7 @@ class Builder:
         self.sources: dict[str, AggregateSource] = {}
         self._windowed: dict[str, Output] = {}
         self._shared: dict[tuple[Any, ...], Relation] = {}
+        self._maps: dict[tuple[str, int, str], PeriodMap] = {}
 
     # ---- the whole query --------------------------------------------------------------------
 
@@ -225,9 +226,9 @@ class Builder:
                 return id(value)
             if isinstance(value, Output):
                 return (value.name, id(value.relation), value.column)
-            if isinstance(value, tuple):
+            if isinstance(value, tuple) and any(isinstance(v, (Relation, Output)) for v in value):
                 return tuple(plain(v) for v in value)
-            return value
+            return value  # plain data as it is (a period map's pairs: hundreds of them)
 
         key = (type(node), *(plain(getattr(node, f.name)) for f in fields(node)))
         found = self._shared.setdefault(key, node)
@@ -576,8 +577,11 @@ class Builder:
             complete = Complete(self._periods, totals, (), ((node.name, empty),))
             relation = Share(source.values, complete, node.name, node.column, self.by)
         else:
-            starts = self.grain.starts(self.plan.window_start, self.plan.request.end)
-            periods = self.shared(window_map(node, self.grain, starts, metric))
+            key = (node.construct, node.periods, node.unit)
+            if key not in self._maps:  # the same window of several metrics: its map once
+                starts = self.grain.starts(self.plan.window_start, self.plan.request.end)
+                self._maps[key] = self.shared(window_map(node, self.grain, starts, metric))
+            periods = self._maps[key]
             first = periods.pairs[0][0]
             rows = self._keep(
                 self.shared(TimeRange(source.table, source.time, first, self.plan.request.end)),

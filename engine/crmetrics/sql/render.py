@@ -6,17 +6,15 @@ for UNNEST). Each looks for its construct in the whole subtree of the SELECT, se
 building its scope, so a statement of a few hundred nested SELECTs spends most of its
 rendering there. Each rewrite changes only a SELECT holding its construct: when one walk
 of the tree finds none of them, the SELECTs of the tree are written directly and the
-text is the same (``tests/sql/test_render.py`` compares both for the whole catalog).
+text is the same (``tests/sql/test_render_shortcut.py`` compares both for the whole
+catalog).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
-
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.generators.snowflake import SnowflakeGenerator
+from sqlglot.generator import Generator
 
 #: The node classes that Snowflake's SELECT rewrites act on (subclasses included).
 _REWRITTEN: tuple[type[exp.Expr], ...] = (exp.Unnest, exp.Explode, exp.GenerateDateArray)
@@ -45,38 +43,24 @@ def _own_selects(tree: exp.Expr) -> frozenset[int] | None:
     return frozenset(selects)
 
 
-_SNOWFLAKE_SELECT: Callable[..., str] = SnowflakeGenerator.TRANSFORMS[exp.Select]
-
-
-def _select_sql(generator: _OwnSelects, expression: exp.Select) -> str:
-    # A SELECT the generator builds on the way (from a function's rewrite) is not in the
-    # walked tree: it still goes through every rewrite.
-    if id(expression) in generator.plain:
-        return generator.select_sql(expression)
-    return _SNOWFLAKE_SELECT(generator, expression)
-
-
-class _OwnSelects(SnowflakeGenerator):
-    """Snowflake's generator, writing the SELECTs in ``plain`` without the rewrites."""
-
-    TRANSFORMS: ClassVar[dict[type[exp.Expr], Callable[..., str]]] = {
-        **SnowflakeGenerator.TRANSFORMS,
-        exp.Select: _select_sql,
-    }
-
-    def __init__(self, plain: frozenset[int], **options: Any) -> None:
-        super().__init__(**options)
-        self.plain = plain
-
-
 def render(tree: exp.Expr, dialect: str, *, pretty: bool = True) -> str:
     """``tree``, built for this call alone (it may be changed), as SQL text of ``dialect``."""
-    if dialect == "snowflake":
-        plain = _own_selects(tree)
-        if plain is not None:
-            generator = _OwnSelects(plain, dialect=Dialect.get_or_raise(dialect), pretty=pretty)
-            return generator.generate(tree, copy=False)
-    return tree.sql(dialect=dialect, pretty=pretty, copy=False)
+    generator = Dialect.get_or_raise(dialect).generator(pretty=pretty)
+    plain = _own_selects(tree) if dialect == "snowflake" else None
+    if plain is not None:
+        # The generator's table of handlers by node class, for this generator alone (a
+        # subclass would do, but the compiled build of sqlglot cannot be subclassed).
+        rewrite = generator._dispatch[exp.Select]
+
+        def select_sql(generator: Generator, expression: exp.Select) -> str:
+            # A SELECT made on the way (by a function's rewrite) is not in the walked
+            # tree: it still goes through every rewrite.
+            if id(expression) in plain:
+                return generator.select_sql(expression)
+            return rewrite(generator, expression)
+
+        generator._dispatch = {**generator._dispatch, exp.Select: select_sql}
+    return generator.generate(tree, copy=False)
 
 
 __all__ = ["is_rewritten_for_snowflake", "render"]

@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from crmetrics.schema_check import _accepts_by_type, load_schema
+from crmetrics.schema_check import _accepts_by_type, _inlined, load_schema
 from crmetrics.yamlio import load_file
 
 DEFINITIONS = Path(__file__).resolve().parents[1] / "definitions"
@@ -63,3 +63,13 @@ def test_catalog_files_are_accepted_both_ways(path: Path) -> None:
 def test_verdict_is_the_whole_schemas(metric: Any) -> None:
     data = {"metrics": [metric]}
     assert _accepts_by_type(data, data["metrics"]) == _whole_schema_accepts(data)
+
+
+def test_a_schema_referring_to_itself_or_elsewhere_is_left_as_it_is() -> None:
+    tree = {"items": {"$ref": "#/definitions/tree"}}
+    looped = {"definitions": {"tree": tree}, "$ref": "#/definitions/tree"}
+    assert _inlined(looped) is looped
+    elsewhere = {"definitions": {}, "properties": {"a": {"$ref": "other.json#/definitions/a"}}}
+    assert _inlined(elsewhere) is elsewhere
+    plain = {"definitions": {"n": {"type": "integer"}}, "properties": {"a": {"$ref": "#/definitions/n"}}}
+    assert _inlined(plain)["properties"] == {"a": {"type": "integer"}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,3 +141,51 @@ def test_an_unwritable_cache_is_skipped(tmp_path: Path) -> None:
     cache = ChecksCache(blocker / "checks")
     cache.put("key", {"rows": 1})
     assert cache.get("key") is None
+
+
+def _inspect(folder: Path, *options: str) -> str:
+    result = CliRunner().invoke(main, ["inspect", "-s", f"parquet:{folder}", *options])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _entries(cache: Path) -> list[Path]:
+    return sorted((cache / "checks").glob("*.json"))
+
+
+def test_inspect_figures_are_cached_with_the_verdict(tmp_path: Path, _private_checks_cache: Path) -> None:
+    folder = _write(tmp_path / "data", _revenue(["R1", "R2", "R3"], [10.0, 20.0, 5.0]))
+    # 3 rows, cost null in all 3: 100%.
+    assert "cost 100%" in _inspect(folder)
+    (entry,) = _entries(_private_checks_cache)
+    stored = json.loads(entry.read_text())
+    assert stored["rows"] == 3
+    assert stored["inspection"]["rows"] == 3 and stored["inspection"]["null_counts"]["cost"] == 3
+    assert stored["inspection"]["first"] == "2025-01-10T00:00:00+00:00"
+    assert stored["inspection"]["last"] == "2025-02-10T00:00:00+00:00"
+    # The figures are read from the cache, not from the rows: an entry altered by hand
+    # (cost counted null in 0 of 3 rows) is what the second inspect prints.
+    stored["inspection"]["null_counts"]["cost"] = 0
+    entry.write_text(json.dumps(stored))
+    assert "null rate:   no nulls" in _inspect(folder)
+    # --no-cache counts the rows again: 3 of 3.
+    assert "cost 100%" in _inspect(folder, "--no-cache")
+
+
+def test_inspect_counts_a_changed_file_again(tmp_path: Path, _private_checks_cache: Path) -> None:
+    folder = _write(tmp_path / "data", _revenue(["R1", "R2", "R3"], [10.0, 20.0, 5.0]))
+    assert "cost 100%" in _inspect(folder)
+    frame = _revenue(["R1", "R2", "R3"], [10.0, 20.0, 5.0]).with_columns(pl.Series("cost", [1.0, None, 2.0]))
+    _write(folder, frame)
+    # One cost null of 3 rows: 1/3 = 33%.
+    assert "cost 33%" in _inspect(folder)
+    assert len(_entries(_private_checks_cache)) == 2  # one entry per version of the file
+
+
+def test_inspect_caches_nothing_for_a_table_that_breaks_a_rule(
+    tmp_path: Path, _private_checks_cache: Path
+) -> None:
+    folder = _write(tmp_path / "data", _revenue(["R1", "R1", "R3"], [10.0, 20.0, 5.0]))
+    # R1 twice: one copy dropped, 2 of 3 rows kept.
+    assert "rows kept:   2" in _inspect(folder)
+    assert _entries(_private_checks_cache) == []

@@ -53,11 +53,17 @@ def _copy_with(folder: Path, target: Path, table: str, change: pl.DataFrame) -> 
     return target
 
 
-@pytest.mark.parametrize("by", [(), ("segment",)])
-def test_streaming_gives_the_in_memory_numbers(by: tuple[str, ...]) -> None:
+@pytest.mark.parametrize("parquet", [False, True], ids=["csv", "parquet"])
+@pytest.mark.parametrize("by", [(), ("segment",)], ids=["ungrouped", "segment"])
+def test_streaming_gives_the_in_memory_numbers(
+    sample_parquet: Path, parquet: bool, by: tuple[str, ...]
+) -> None:
     metrics = _metrics(by)
-    in_memory = crmetrics.evaluate(metrics, "sample", by=by, **RANGE)
-    streamed = crmetrics.evaluate(metrics, "sample", by=by, streaming=True, **RANGE)
+    source = f"parquet:{sample_parquet}" if parquet else "sample"
+    # From Polars 2 the default ("auto") engine is the streaming one: pin the in-memory one.
+    with pl.Config(engine_affinity="in-memory"):
+        in_memory = crmetrics.evaluate(metrics, source, by=by, **RANGE)
+    streamed = crmetrics.evaluate(metrics, source, by=by, streaming=True, **RANGE)
     assert_frame_equal(streamed, in_memory)
 
 

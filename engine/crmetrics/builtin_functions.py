@@ -10,7 +10,7 @@ from sqlglot import exp
 from crmetrics.formula.functions import FunctionSpec, FunctionTable
 
 
-def _between(unit_seconds: float) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
+def _between(unit_seconds: int) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
     def build(start: pl.Expr, end: pl.Expr) -> pl.Expr:
         # Microseconds keep durations exact; dividing once at the end avoids rounding drift.
         return (end - start).dt.total_microseconds().cast(pl.Float64) / (unit_seconds * 1_000_000)
@@ -18,10 +18,14 @@ def _between(unit_seconds: float) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
     return build
 
 
-def _sql_between(unit_seconds: float) -> Callable[[exp.Expr, exp.Expr], exp.Expr]:
+def _sql_between(unit_seconds: int) -> Callable[[exp.Expr, exp.Expr], exp.Expr]:
     def build(start: exp.Expr, end: exp.Expr) -> exp.Expr:
-        seconds = exp.Sub(this=exp.TimeToUnix(this=end.copy()), expression=exp.TimeToUnix(this=start.copy()))
-        return exp.Div(this=exp.paren(seconds), expression=exp.Literal.number(unit_seconds))
+        # Whole epoch microseconds subtract exactly; epoch seconds are doubles near 1.7e9 that
+        # sit 2.4e-7 s apart and lose microseconds. The dialect's form of ``UnixMicros`` is
+        # chosen by ``crmetrics.sql.dialects.localize``. Same arithmetic as the Polars form.
+        micros = exp.Sub(this=exp.UnixMicros(this=end.copy()), expression=exp.UnixMicros(this=start.copy()))
+        as_double = exp.Cast(this=micros, to=exp.DataType(this=exp.DataType.Type.DOUBLE))
+        return exp.Div(this=as_double, expression=exp.Literal.number(unit_seconds * 1_000_000))
 
     return build
 

@@ -9,6 +9,7 @@ connector asks for it, rejected and counted by reason.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,6 +22,8 @@ from crmetrics.errors import DataError, Issue, Location
 from crmetrics.model import ALLOWED_VALUES, SURVEY_SCALES, UTC_DATETIME, Table
 
 OnError = Literal["raise", "reject"]
+#: The Polars engine a check query is collected with.
+CheckEngine = Literal["auto", "streaming"]
 
 _ROW = "__crmetrics_row"
 #: Optional text column of a raw frame saying where each row was read (``file.csv:12``,
@@ -418,25 +421,100 @@ def _converts_losslessly(kind: str, dtype: pl.DataType) -> bool:
 
 @dataclass
 class LazyConformed:
-    """A table converted lazily, and the one-row query that checks the model's rules on it.
+    """A table converted lazily, and the one-row queries that check the model's rules on it.
 
-    ``checks`` counts, over every row, each way a row can break the model (nulls in required
-    columns, values outside a column's allowed set, the rules across columns, duplicate
-    keys). All counts zero means the lazy frame is exactly what :func:`conform` would give;
-    otherwise the caller runs :func:`conform` on the table, which names the offending rows
-    (or drops them and duplicates, as asked), so the messages stay those of the eager path.
+    ``rule_checks`` counts, over every row, each way a row can break the model (nulls in
+    required columns, values outside a column's allowed set, the rules across columns), and
+    how many keys do not come after the key before them (:data:`KEYS_OUT_OF_ORDER`). Keys
+    in strictly increasing order are distinct, as exports numbered in sequence usually are;
+    only when they are not does ``key_check`` hash every key to count the duplicates (see
+    :meth:`counts`). All counts zero means the lazy frame is exactly what :func:`conform`
+    would give; otherwise the caller runs :func:`conform` on the table, which names the
+    offending rows (or drops them and duplicates, as asked), so the messages stay those of
+    the eager path.
     """
 
     frame: pl.LazyFrame
-    checks: pl.LazyFrame
+    rule_checks: pl.LazyFrame
+    key_check: pl.LazyFrame
+    #: The table's key, counted for duplicates by ``key_check``.
+    key: str = ""
+    #: The columns parsed from text; their conversion is the costly part of a read.
+    parsed: tuple[str, ...] = ()
+    #: ``frame`` with the raw values of the parsed columns beside it, and the counts'
+    #: expressions over it: :meth:`materialised` reads and converts the rows once from it.
+    wide: pl.LazyFrame | None = None
+    count_exprs: tuple[pl.Expr, ...] = ()
+
+    def materialised(self) -> LazyConformed:
+        """The same table with its rows read and converted once, held in memory.
+
+        A table parsed from text would otherwise be parsed twice, by the query and by the
+        checks; in memory, both read the converted values. The counts that need the raw
+        text are taken now, so that it is not held in memory while the query runs.
+        """
+        if self.wide is None:
+            return self
+        wide = self.wide.collect()
+        counts = wide.lazy().select(self.count_exprs).collect()
+        frame = wide.drop(*(_RAW + name for name in self.parsed)).lazy()
+        return dataclasses.replace(
+            self,
+            frame=frame,
+            rule_checks=counts.lazy(),
+            key_check=frame.select(_duplicates(self.key)),
+            wide=None,
+        )
+
+    @property
+    def checks(self) -> pl.LazyFrame:
+        """Every count in one query, the duplicate keys always counted by hashing."""
+        return pl.concat([self.rule_checks.drop(KEYS_OUT_OF_ORDER), self.key_check], how="horizontal")
+
+    def counts(self, rule_counts: pl.DataFrame, engine: CheckEngine = "auto") -> pl.DataFrame:
+        """The full counts, given ``rule_counts`` (``rule_checks`` collected).
+
+        The duplicate keys are zero without another pass when the keys are in strictly
+        increasing order, and counted by ``key_check`` otherwise.
+        """
+        if rule_counts.item(0, KEYS_OUT_OF_ORDER) == 0:
+            duplicates = pl.DataFrame({DUPLICATE_KEYS: [0]}, schema={DUPLICATE_KEYS: pl.UInt32})
+        else:
+            duplicates = self.key_check.collect(engine=engine)
+        return pl.concat([rule_counts.drop(KEYS_OUT_OF_ORDER), duplicates.cast(pl.UInt32)], how="horizontal")
 
     @staticmethod
     def clean(counts: Mapping[str, int | None]) -> bool:
         """Whether the check counts found no broken row."""
-        return not any(v for k, v in counts.items() if k != ROWS_CHECKED)
+        return not any(v for k, v in counts.items() if k not in (ROWS_CHECKED, KEYS_OUT_OF_ORDER))
 
 
 ROWS_CHECKED = "rows"
+#: Rows whose key is null or not greater than the key of the row before: zero proves
+#: the keys distinct without hashing them.
+KEYS_OUT_OF_ORDER = "keys out of order"
+DUPLICATE_KEYS = "duplicate keys"
+
+
+#: Rules across columns that only a value below a bound breaks: (column, bound) by reason.
+#: A column whose recorded minimum is at or above the bound holds no offending row.
+PROVEN_BY_MINIMUM = {"negative handle_time_seconds": ("handle_time_seconds", 0.0)}
+
+
+def _proven_by_minimum(reason: str, minimums: Mapping[str, float], schema: pl.Schema) -> bool:
+    column, bound = PROVEN_BY_MINIMUM.get(reason, ("", 0.0))
+    # Only a column read as it is stored: a conversion could move its values.
+    return column in minimums and schema[column].is_float() and minimums[column] >= bound
+
+
+def keys_out_of_order(key: str) -> pl.Expr:
+    """How many rows after the first lack a key greater than the previous row's.
+
+    Strings compare byte by byte and numbers by value, both strict total orders once nulls
+    (counted here) are left out: a column whose count is zero holds no value twice.
+    """
+    increasing = (pl.col(key) > pl.col(key).shift(1)).fill_null(False).sum()
+    return (pl.len().cast(pl.Int64) - 1 - increasing.cast(pl.Int64)).clip(lower_bound=0)
 
 
 def conform_lazy(
@@ -445,19 +523,24 @@ def conform_lazy(
     *,
     origin: str,
     known_nulls: Mapping[str, int] | None = None,
+    known_minimums: Mapping[str, float] | None = None,
 ) -> LazyConformed | None:
     """``raw`` converted like :func:`conform` does, as a LazyFrame, with its checks deferred.
 
     ``known_nulls`` are null counts the source already knows for certain (a Parquet footer's
     statistics): a required column known to hold no null is not read to count them.
+    ``known_minimums`` are smallest values known the same way: a rule only a smaller value
+    breaks (:data:`PROVEN_BY_MINIMUM`) is not counted.
 
-    Returns None when a column holds a type that needs parsing (text, for a typed column),
-    where only the eager :func:`conform` can say which rows are wrong.
+    A column that needs parsing (text, for a typed column) is parsed as :func:`conform`
+    parses it, and its values that do not parse are counted (``not read name``): only the
+    eager :func:`conform` says which rows they are, so any count sends the table there.
     """
     schema = raw.collect_schema()
     _require_columns(table, list(schema), origin)
-    if not all(_converts_losslessly(c.kind, schema[c.name]) for c in table.columns if c.name in schema):
-        return None
+    parsed = [
+        c.name for c in table.columns if c.name in schema and not _converts_losslessly(c.kind, schema[c.name])
+    ]
     converted = [
         # A column already of its canonical type is passed through untouched: a computed
         # column, even an identity, would stop Polars pushing filters into the scan.
@@ -471,7 +554,9 @@ def conform_lazy(
     extras = [name for name in schema if table.column(name) is None and name != ROW_ORIGIN]
     frame = raw.select(*converted, *extras)
     counts = [pl.len().alias(ROWS_CHECKED)]
-    known = known_nulls or {}
+    counts += [_unparsed(name).sum().alias(f"{NOT_READ} {name}") for name in parsed]
+    # A source's null counts are of the values as stored: a blank text is no null there.
+    known = {name: count for name, count in (known_nulls or {}).items() if name not in parsed}
     counts += [
         pl.col(c.name).null_count().alias(f"missing {c.name}")
         for c in table.columns
@@ -486,15 +571,47 @@ def conform_lazy(
         if table_name == table.name and name in schema:
             outside = pl.col(name).is_not_null() & ~pl.col(name).is_in(sorted(allowed))
             counts.append(outside.sum().alias(f"outside {name}"))
-    counts += [bad.fill_null(False).sum().alias(reason) for reason, _, bad, _ in row_rules(table)]
+    minimums = known_minimums or {}
+    counts += [
+        bad.fill_null(False).sum().alias(reason)
+        for reason, _, bad, _ in row_rules(table)
+        if not _proven_by_minimum(reason, minimums, schema)
+    ]
+    counts.append(keys_out_of_order(table.key).alias(KEYS_OUT_OF_ORDER))
+    wide = raw.select(*converted, *extras, *(pl.col(name).alias(_RAW + name) for name in parsed))
+    return LazyConformed(
+        frame,
+        wide.select(counts),
+        frame.select(_duplicates(table.key)),
+        key=table.key,
+        parsed=tuple(parsed),
+        wide=wide if parsed else None,
+        count_exprs=tuple(counts),
+    )
+
+
+def _duplicates(key: str) -> pl.Expr:
     # Distinct hashes prove distinct keys; a collision only sends the table down the eager
     # path, which compares the keys themselves. Hashing is several times cheaper than
     # counting distinct strings.
-    counts.append((pl.len() - pl.col(table.key).hash().n_unique()).alias("duplicate keys"))
-    return LazyConformed(frame, frame.select(counts))
+    return (pl.len() - pl.col(key).hash().n_unique()).alias(DUPLICATE_KEYS)
+
+
+_RAW = "__raw_"
+#: The count of a column's values that do not parse as its type (``not read amount``).
+NOT_READ = "not read"
+
+
+def _unparsed(name: str) -> pl.Expr:
+    """Values present in the source (not null, not blank) that the conversion turned null."""
+    raw = pl.col(_RAW + name)
+    present = raw.is_not_null() & (raw.cast(pl.String).str.strip_chars() != "")
+    return present & pl.col(name).is_null()
 
 
 __all__ = [
+    "DUPLICATE_KEYS",
+    "KEYS_OUT_OF_ORDER",
     "UTC_DATETIME",
     "Conformed",
     "LazyConformed",

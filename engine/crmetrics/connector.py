@@ -10,7 +10,7 @@ that every source obeys them the same way, and caches each table for the run.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,12 @@ class RawTable:
             is remembered and an unchanged source is not checked again.
         null_counts: null counts per column that the source knows for certain (a Parquet
             footer's statistics); a required column known to hold none is not scanned.
+        minimums: the smallest value of numeric columns, known for certain the same way;
+            a rule that no value at or above it can break is not checked row by row.
+        rows_with_origin: reads the rows again with the column saying where each was read
+            (:data:`crmetrics.canonical.ROW_ORIGIN`, e.g. a CSV file's line), for the
+            messages about bad rows; called only when a check finds one. Without it the
+            rows of ``frame`` are used.
     """
 
     frame: pl.DataFrame | pl.LazyFrame
@@ -57,6 +63,8 @@ class RawTable:
     trusted: bool = False
     fingerprint: str | None = None
     null_counts: Mapping[str, int] | None = None
+    minimums: Mapping[str, float] | None = None
+    rows_with_origin: Callable[[], pl.DataFrame] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,8 @@ class _ScanState:
     trusting: bool = False
     #: Fingerprints of the tables whose checks are pending.
     unchecked: dict[str, str] = field(default_factory=dict)
+    #: Fingerprints of the tables whose checks passed, now or on an earlier run.
+    verified: dict[str, str] = field(default_factory=dict)
     checks_cache: ChecksCache | None = field(default_factory=ChecksCache.default)
 
 
@@ -185,8 +195,11 @@ class Connector(ABC):
 
         A table whose columns already have the canonical types (typed Parquet, frames from
         Python) stays lazy, so that a query reads only the columns and rows it needs; its
-        rules are checked by a separate aggregate query (see :meth:`deferred_checks`). Any
-        other table is read, converted and checked row by row before the query runs.
+        rules are checked by a separate aggregate query (see :meth:`deferred_checks`). A
+        table of text (CSV, CRM exports) is read and converted once, into memory, and
+        checked there the same way; a table whose checks passed before (its fingerprint
+        says it has not changed since) stays lazy. When a check fails, the table is
+        converted and checked row by row, and every bad row is named or rejected.
         """
         if table not in self.__state.cache:
             if table not in self.available_tables():
@@ -206,38 +219,74 @@ class Connector(ABC):
             lazy = None
             if table not in self.__state.eager:
                 lazy = conform_lazy(
-                    TABLES[table], raw.frame.lazy(), origin=raw.origin, known_nulls=raw.null_counts
+                    TABLES[table],
+                    raw.frame.lazy(),
+                    origin=raw.origin,
+                    known_nulls=raw.null_counts,
+                    known_minimums=raw.minimums,
                 )
             if lazy is not None:
-                self.__state.cache[table] = lazy.frame
                 self.__state.reports[table] = self._report(table, raw)
-                if self.__state.trusting:
+                if self.__state.trusting and not lazy.parsed:
                     self.__state.reports[table].issues.append(self._trust_notice(table, raw.origin))
-                    return lazy.frame
-                if self._remembered(table, raw.fingerprint):
-                    return lazy.frame
-                if raw.fingerprint is not None:
-                    self.__state.unchecked[table] = raw.fingerprint
-                self.__state.pending[table] = lazy
-                if not self.__state.deferring:
-                    self.settle(self.run_checks())
-                return self.__state.cache[table]
-            frame = raw.frame.collect() if isinstance(raw.frame, pl.LazyFrame) else raw.frame
-            result = conform(
-                TABLES[table],
-                frame,
-                origin=raw.origin,
-                first_row=raw.first_row,
-                on_error="reject" if raw.on_error == "reject" else "raise",
-            )
-            result.report.issues[:0] = list(raw.issues)
-            if raw.rejected:
-                result.report.rejected.update(raw.rejected)
-                result.report.rows_read += sum(raw.rejected.values())
-                result.report.rejected_rows += sum(raw.rejected.values())
-            self.__state.reports[table] = result.report
-            self.__state.cache[table] = result.frame.lazy()
+                elif not self._remembered(table, raw.fingerprint):
+                    if lazy.parsed:
+                        # Checked text is parsed once, into memory, for the checks and the query.
+                        lazy = self._materialised(lazy, raw)
+                        if lazy is None:
+                            return self._conform_now(table, raw)
+                    return self._check_later(table, lazy, raw.fingerprint)
+                self.__state.cache[table] = lazy.frame
+                return lazy.frame
+            return self._conform_now(table, raw)
         return self.__state.cache[table]
+
+    def _check_later(self, table: str, lazy: LazyConformed, key: str | None) -> pl.LazyFrame:
+        """Leave ``table``'s checks pending, or run them now outside :meth:`deferred_checks`."""
+        self.__state.cache[table] = lazy.frame
+        if key is not None:
+            self.__state.unchecked[table] = key
+        self.__state.pending[table] = lazy
+        if not self.__state.deferring:
+            self.settle(self.run_checks())
+        return self.__state.cache[table]
+
+    def _conform_now(self, table: str, raw: RawTable) -> pl.LazyFrame:
+        """Convert and check ``table`` row by row, naming (or rejecting) every bad row."""
+        if raw.rows_with_origin is not None:
+            frame = raw.rows_with_origin()
+        else:
+            frame = raw.frame.collect() if isinstance(raw.frame, pl.LazyFrame) else raw.frame
+        result = conform(
+            TABLES[table],
+            frame,
+            origin=raw.origin,
+            first_row=raw.first_row,
+            on_error="reject" if raw.on_error == "reject" else "raise",
+        )
+        result.report.issues[:0] = list(raw.issues)
+        if raw.rejected:
+            result.report.rejected.update(raw.rejected)
+            result.report.rows_read += sum(raw.rejected.values())
+            result.report.rejected_rows += sum(raw.rejected.values())
+        self.__state.reports[table] = result.report
+        self.__state.cache[table] = result.frame.lazy()
+        return self.__state.cache[table]
+
+    @staticmethod
+    def _materialised(lazy: LazyConformed, raw: RawTable) -> LazyConformed | None:
+        """``lazy`` read into memory; None when the rows cannot be read that way.
+
+        The row-by-row path then reads them itself, and says what is wrong where.
+        """
+        try:
+            return lazy.materialised()
+        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as error:
+            if raw.rows_with_origin is not None:
+                return None
+            raise DataError(
+                Issue("unreadable-file", f"cannot read {raw.origin}: {error}", Location(raw.origin))
+            ) from None
 
     @staticmethod
     def _report(table: str, raw: RawTable) -> TableReport:
@@ -254,6 +303,7 @@ class Connector(ABC):
         entry = self.checks_cache.get(key)
         if entry is None or not isinstance(entry.get(ROWS_CHECKED), int):
             return False
+        self.__state.verified[table] = key
         report = self.__state.reports[table]
         report.rows_kept = entry[ROWS_CHECKED]
         report.rows_read = report.rows_kept + report.rejected_rows
@@ -290,7 +340,10 @@ class Connector(ABC):
 
     def run_checks(self, engine: CollectEngine = "auto") -> dict[str, pl.DataFrame]:
         """Run every pending check query now, one table at a time to bound memory."""
-        return {table: lazy.checks.collect(engine=engine) for table, lazy in self.__state.pending.items()}
+        return {
+            table: lazy.counts(lazy.rule_checks.collect(engine=engine), engine)
+            for table, lazy in self.__state.pending.items()
+        }
 
     def settle(self, counts: Mapping[str, pl.DataFrame]) -> list[str]:
         """Apply check results; returns the tables that broke a rule and must be scanned again.
@@ -312,6 +365,7 @@ class Connector(ABC):
                 report.rows_read = report.rows_kept + report.rejected_rows
                 if key is not None and self.checks_cache is not None:
                     self.checks_cache.put(key, {ROWS_CHECKED: report.rows_kept})
+                    self.__state.verified[table] = key
                 continue
             self.__state.eager.add(table)
             self.__state.cache.pop(table, None)
@@ -321,6 +375,16 @@ class Connector(ABC):
             for table in again:
                 self.scan(table)
         return again
+
+    def verified_fingerprint(self, table: str) -> str | None:
+        """The fingerprint under which ``table``'s clean verdict is cached, if it is.
+
+        None for a table not scanned yet, read row by row, taken on trust, or whose source
+        has no fingerprint: nothing derived from its rows may then be remembered.
+        """
+        if self.checks_cache is None or table in self.__state.eager:
+            return None
+        return self.__state.verified.get(table)
 
     def provider(self, table: str) -> str:
         """Which source provides ``table``, for ``inspect``: empty when there is only one."""

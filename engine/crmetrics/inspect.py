@@ -55,7 +55,12 @@ def _time_column(table: str) -> str:
 
 
 def inspect_source(connector: Connector) -> list[TableInspection]:
-    """Read every table the source has; a table refused for bad data is reported, not raised."""
+    """Read every table the source has; a table refused for bad data is reported, not raised.
+
+    The figures of a table whose checks' verdict is cached (an unchanged file that passed
+    them) are cached beside it, under the same fingerprint: inspecting it again reads none
+    of its rows.
+    """
     results = []
     for table in connector.available_tables():
         inspection = TableInspection(table, provider=connector.provider(table))
@@ -66,21 +71,93 @@ def inspect_source(connector: Connector) -> list[TableInspection]:
             results.append(inspection)
             continue
         inspection.report = next((r for r in connector.reports() if r.table == table), None)
-        columns = TABLES[table].column_names
-        time = _time_column(table)
-        stats = frame.select(
+        figures = _cached_figures(connector, table) or _figures(table, frame)
+        _remember_figures(connector, table, figures)
+        rows = figures.rows
+        inspection.null_rates = {c: n / rows if rows else None for c, n in figures.null_counts.items()}
+        inspection.span = figures.span
+        inspection.unmatched = _unmatched(connector, table, frame)
+        results.append(inspection)
+    return results
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """What ``inspect`` counts over a table's rows."""
+
+    rows: int
+    null_counts: dict[str, int]
+    span: tuple[datetime | None, datetime | None]
+
+    def to_json(self) -> dict[str, object]:
+        first, last = self.span
+        return {
+            "rows": self.rows,
+            "null_counts": self.null_counts,
+            "first": first.isoformat() if first else None,
+            "last": last.isoformat() if last else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: object, columns: list[str]) -> _Figures | None:
+        """The figures stored by :meth:`to_json`; None for anything else."""
+        if not isinstance(data, dict):
+            return None
+        rows, nulls = data.get("rows"), data.get("null_counts")
+        if not isinstance(rows, int) or not isinstance(nulls, dict) or list(nulls) != columns:
+            return None
+        if not all(isinstance(n, int) for n in nulls.values()):
+            return None
+        try:
+            span = (_instant(data.get("first")), _instant(data.get("last")))
+        except (TypeError, ValueError):
+            return None
+        return cls(rows, nulls, span)
+
+
+_FIGURES = "inspection"
+
+
+def _instant(text: object) -> datetime | None:
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise TypeError(text)
+    return datetime.fromisoformat(text)
+
+
+def _figures(table: str, frame: pl.LazyFrame) -> _Figures:
+    columns = TABLES[table].column_names
+    time = _time_column(table)
+    row = (
+        frame.select(
             *(pl.col(c).null_count().alias(c) for c in columns),
             pl.len().alias("__rows"),
             pl.col(time).min().alias("__first"),
             pl.col(time).max().alias("__last"),
-        ).collect()
-        row = stats.row(0, named=True)
-        rows = row["__rows"]
-        inspection.null_rates = {c: row[c] / rows if rows else None for c in columns}
-        inspection.span = (row["__first"], row["__last"])
-        inspection.unmatched = _unmatched(connector, table, frame)
-        results.append(inspection)
-    return results
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    return _Figures(row["__rows"], {c: row[c] for c in columns}, (row["__first"], row["__last"]))
+
+
+def _cached_figures(connector: Connector, table: str) -> _Figures | None:
+    key = connector.verified_fingerprint(table)
+    if key is None or connector.checks_cache is None:
+        return None
+    entry = connector.checks_cache.get(key) or {}
+    return _Figures.from_json(entry.get(_FIGURES), TABLES[table].column_names)
+
+
+def _remember_figures(connector: Connector, table: str, figures: _Figures) -> None:
+    """Store the figures beside the table's cached verdict (never without one)."""
+    key = connector.verified_fingerprint(table)
+    cache = connector.checks_cache
+    entry = cache.get(key) if key is not None and cache is not None else None
+    if key is None or cache is None or entry is None or entry.get(_FIGURES) == figures.to_json():
+        return
+    cache.put(key, {**entry, _FIGURES: figures.to_json()})
 
 
 def _unmatched(connector: Connector, table: str, frame: pl.LazyFrame) -> tuple[int, int] | None:

@@ -18,6 +18,7 @@ from crmetrics.connector import Connector, FileLocation, RawTable
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.hookspecs import hookimpl
 from crmetrics.model import TABLES
+from crmetrics.parquet_footer import column_statistics
 
 
 class _FolderConnector(Connector):
@@ -52,7 +53,13 @@ class CsvConnector(_FolderConnector):
     description = "a folder of canonical CSV files (customers.csv, deals.csv, ...)"
 
     def read_table(self, table: str) -> RawTable:
-        """The file(s) of ``table`` in the folder, read as text or typed columns."""
+        """The file of ``table`` in the folder, every value read as text.
+
+        The file is scanned, not read: when its checks passed on an earlier run (see
+        ``crmetrics.checks_cache``), a query parses only the columns it uses. Otherwise it
+        is read once and checked in memory; only when a check fails is it read again with
+        the line of each record, for the messages.
+        """
         path = self.path(table)
         if _is_blank(path):
             # A table export with no record may be written without even its header line;
@@ -60,15 +67,36 @@ class CsvConnector(_FolderConnector):
             columns = TABLES[table].column_names
             empty = pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
             return RawTable(with_line_origin(empty, str(path)), str(path), first_row=2)
+        source = _with_line_feeds(path)
+        if isinstance(source, io.BytesIO):
+            return RawTable(_read_csv_text(source, path), str(path), first_row=2)
         try:
             # Everything is read as text: the canonical conversion parses it, so that a bad
             # value is reported with its row rather than guessed by type inference.
-            frame = pl.read_csv(_with_line_feeds(path), infer_schema=False)
+            frame = pl.scan_csv(path, infer_schema=False)
+            frame.collect_schema()  # the header line: a file that has none is refused now
         except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as error:
-            raise DataError(
-                Issue("unreadable-file", f"cannot read {path} as CSV: {error}", Location(str(path)))
-            ) from None
-        return RawTable(with_line_origin(frame, str(path)), str(path), first_row=2)
+            raise _unreadable(path, error) from None
+        return RawTable(
+            frame,
+            str(path),
+            first_row=2,
+            fingerprint=fingerprint(path, table=table),
+            rows_with_origin=lambda: _read_csv_text(path, path),
+        )
+
+
+def _read_csv_text(source: Path | io.BytesIO, path: Path) -> pl.DataFrame:
+    """The records of the CSV file at ``path`` (read from ``source``), with their lines."""
+    try:
+        frame = pl.read_csv(source, infer_schema=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as error:
+        raise _unreadable(path, error) from None
+    return with_line_origin(frame, str(path))
+
+
+def _unreadable(path: Path, error: Exception) -> DataError:
+    return DataError(Issue("unreadable-file", f"cannot read {path} as CSV: {error}", Location(str(path))))
 
 
 def _is_blank(path: Path) -> bool:
@@ -144,6 +172,12 @@ class ParquetConnector(_FolderConnector):
         common = set(counts[0]).intersection(*counts[1:])
         return {name: sum(c[name] for c in counts) for name in common}
 
+    @staticmethod
+    def _minimums(files: list[Path]) -> dict[str, float]:
+        minimums = [footer_minimums(file) for file in files]
+        common = set(minimums[0]).intersection(*minimums[1:])
+        return {name: min(m[name] for m in minimums) for name in common}
+
     def read_table(self, table: str) -> RawTable:
         """The file(s) of ``table`` in the folder, read as text or typed columns."""
         path = self.path(table)
@@ -168,6 +202,7 @@ class ParquetConnector(_FolderConnector):
             first_row=1,
             fingerprint=self._fingerprint(table, files),
             null_counts=self._null_counts(files),
+            minimums=self._minimums(files),
         )
 
 
@@ -177,25 +212,17 @@ def footer_null_counts(path: Path) -> dict[str, int]:
     A writer may leave statistics out; a column without them in any row group is left out
     here, so it is counted by reading it.
     """
-    import pyarrow.parquet as pq
+    return {
+        name: stats.null_count
+        for name, stats in column_statistics(path).items()
+        if stats.null_count is not None
+    }
 
-    try:
-        metadata = pq.read_metadata(path)
-    except (OSError, pq.lib.ArrowException):
-        return {}
-    totals: dict[str, int] = {}
-    unknown: set[str] = set()
-    for group in range(metadata.num_row_groups):
-        row_group = metadata.row_group(group)
-        for index in range(row_group.num_columns):
-            chunk = row_group.column(index)
-            name = chunk.path_in_schema
-            stats = chunk.statistics
-            if stats is None or not stats.has_null_count:
-                unknown.add(name)
-                continue
-            totals[name] = totals.get(name, 0) + stats.null_count
-    return {name: count for name, count in totals.items() if name not in unknown and "." not in name}
+
+def footer_minimums(path: Path) -> dict[str, float]:
+    """The smallest value of each numeric column whose every row group records one."""
+    statistics = column_statistics(path)
+    return {name: stats.minimum for name, stats in statistics.items() if stats.minimum is not None}
 
 
 class SampleConnector(CsvConnector):

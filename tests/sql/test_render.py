@@ -122,6 +122,19 @@ def test_epoch_keeps_microseconds_and_median_is_exact() -> None:
     assert "PERCENTILE_CONT" in texts["postgres"] and "ARRAY_SORT" in texts["trino"]
 
 
+def test_durations_subtract_whole_epoch_microseconds() -> None:
+    # Epoch seconds near 1.7e9 are doubles 2.4e-7 s apart: subtracting them loses microseconds,
+    # so durations subtract whole microsecond counts and divide once, as the Polars form does.
+    engine = crmetrics.Engine()
+    texts = {d: engine.sql(_request(["customer_service_response_time"]), d, pretty=False) for d in DIALECTS}
+    assert "EPOCH_US(" in texts["duckdb"] and "EPOCH(" not in texts["duckdb"]
+    assert "UNIX_MICROS(" in texts["spark"] and "/ 1000000)" not in texts["spark"]
+    assert "CAST(ROUND(EXTRACT(EPOCH FROM" in texts["postgres"]
+    assert "DATE_PART(EPOCH_MICROSECOND" in texts["snowflake"]
+    for dialect, text in texts.items():
+        assert "/ 3600000000" in text, dialect  # microseconds to hours, once at the end
+
+
 # ---- quoting --------------------------------------------------------------------------------
 
 ODD_TABLE = "we\"ird`sch.cust'omers table"

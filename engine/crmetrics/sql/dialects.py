@@ -7,6 +7,8 @@ because the obvious one means something else somewhere:
   session's ``WEEK_START``;
 - epoch seconds must keep microseconds: Spark's ``UNIX_TIMESTAMP``, BigQuery's
   ``UNIX_SECONDS`` and Snowflake's ``EPOCH_SECOND`` drop them;
+- epoch microseconds, from which durations are subtracted exactly, are whole numbers:
+  PostgreSQL and Trino only give epoch seconds, rounded back here to whole microseconds;
 - an exact median: Trino and BigQuery have only approximate percentile aggregates;
 - timestamps are UTC: BigQuery's ``TIMESTAMP`` is the UTC type, elsewhere it is the plain one
   and the session time zone must be UTC.
@@ -228,6 +230,16 @@ _EPOCH: dict[str, str] = {
     "snowflake": f"DATE_PART(EPOCH_MICROSECOND, {_PLACEHOLDER}) / 1000000.0",
 }
 
+# Whole microseconds since the epoch (``exp.UnixMicros``), where sqlglot has no native form.
+# PostgreSQL's epoch is numeric from version 14 and a double before; Trino's is a double.
+# Before 2106 a double epoch scaled to microseconds is less than half a microsecond from the
+# exact count, so rounding gives the count back exactly.
+_EPOCH_MICROS: dict[str, str] = {
+    "postgres": f"CAST(ROUND(EXTRACT(EPOCH FROM {_PLACEHOLDER}) * 1000000) AS BIGINT)",
+    "snowflake": f"DATE_PART(EPOCH_MICROSECOND, {_PLACEHOLDER})",
+    "trino": f"CAST(ROUND(TO_UNIXTIME({_PLACEHOLDER}) * 1000000) AS BIGINT)",
+}
+
 _MEDIAN: dict[str, str] = {
     # The middle value, or the mean of the two middle values, of the sorted non-null values.
     "trino": (
@@ -249,11 +261,12 @@ _MEDIAN: dict[str, str] = {
 def localize(tree: exp.Expr, dialect: str) -> exp.Expr:
     """``tree`` with the nodes whose generic form is wrong in ``dialect`` rewritten.
 
-    Plugins build their SQL from generic nodes (``exp.TimeToUnix``, ``exp.Median``); this
-    is where those nodes get their exact form, so a plugin never needs to know dialects.
+    Plugins build their SQL from generic nodes (``exp.TimeToUnix``, ``exp.UnixMicros``,
+    ``exp.Median``); this is where those nodes get their exact form, so a plugin never needs
+    to know dialects.
     """
     # Epochs first: a median's argument is copied into its rewritten form, epochs and all.
-    for kind, forms in ((exp.TimeToUnix, _EPOCH), (exp.Median, _MEDIAN)):
+    for kind, forms in ((exp.TimeToUnix, _EPOCH), (exp.UnixMicros, _EPOCH_MICROS), (exp.Median, _MEDIAN)):
         form = forms.get(dialect)
         if form is not None:
             tree = tree.transform(

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import Distribution, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,27 @@ TRACE_ENV = "CRMETRICS_TRACE_PLUGINS"
 
 @dataclass
 class PluginInfo:
-    """A loaded (or failed) plugin and what it provided."""
+    """A loaded (or failed) plugin and what it provided.
+
+    Attributes:
+        name: the entry point's name, or the in-process plugin's.
+        declared_version: the version an in-process plugin declares (``__version__``).
+        distribution: the installed package of an entry-point plugin, whose version is
+            read only when asked: reading a package's metadata parses a mail-format file,
+            milliseconds that a run which never shows versions need not spend.
+    """
 
     name: str
-    version: str = ""
+    declared_version: str = ""
     hooks: list[str] = field(default_factory=list)
     provides: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    distribution: Distribution | None = field(default=None, repr=False)
+
+    @property
+    def version(self) -> str:
+        """The installed package's version, or the declared one."""
+        return self.distribution.version if self.distribution is not None else self.declared_version
 
 
 @dataclass
@@ -103,7 +117,7 @@ def build_registry(
     for ep in found:
         if ep.name not in chosen:
             continue
-        info = registry.plugins.setdefault(ep.name, PluginInfo(ep.name, ep.dist.version if ep.dist else ""))
+        info = registry.plugins.setdefault(ep.name, PluginInfo(ep.name, distribution=ep.dist))
         try:
             module = ep.load()
             manager.register(module, name=ep.name)

@@ -69,10 +69,10 @@ def parse_formula(formula: Formula, subject: str, *, what: str = "formula") -> e
         ) from None
 
     _refuse_statements(tree, formula, subject, what)
-    if _depth(tree) > MAX_NESTING:
+    depth, commented = _shape(formula.text)
+    if depth > MAX_NESTING:
         raise _too_deep(formula, subject, f"the formula is nested more than {MAX_NESTING} levels deep")
-    commented = next((node for node in tree.walk() if node.comments), None)
-    if commented is not None:
+    if commented:
         # sqlglot carries comments into the SQL it writes: text that could end a comment
         # there and start something else has no place in a formula.
         offset = min((i for i in (formula.text.find("--"), formula.text.find("/*")) if i >= 0), default=0)
@@ -119,6 +119,17 @@ def _refuse_statements(tree: exp.Expr, formula: Formula, subject: str, what: str
 
 #: Levels of nesting a formula may have: each one is a level of recursion in every compiler.
 MAX_NESTING = 200
+
+
+@lru_cache(maxsize=4096)
+def _shape(text: str) -> tuple[int, bool]:
+    """The nesting depth of the tree of ``text`` and whether it carries a comment.
+
+    A formula is parsed again wherever it is checked (validation, then each request's
+    IR); its tree is cached, and so is what these walks of it find.
+    """
+    tree = _parse(text)
+    return _depth(tree), any(node.comments for node in tree.walk())
 
 
 def _depth(tree: exp.Expr) -> int:

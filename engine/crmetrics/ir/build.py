@@ -9,15 +9,17 @@ belongs to. The backends then only translate the nodes.
 Two rewrites make the IR cheaper without changing a number: the groups of a table that
 takes grouping columns from ``customers`` are found from its distinct customers, not from
 every row joined; and a table, its reach and its ``--where`` are one node however many
-metrics read them.
+metrics read them. Likewise a window of rows, a period map or a derived metric's inputs
+asked for twice (two rolling windows of the same length, two ratios of the same metrics)
+are one node (:meth:`Builder.shared`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlglot import exp
 
@@ -65,6 +67,10 @@ from crmetrics.plan import AggregateScan, LogicalPlan, SnapshotScan, lag_periods
 
 #: The columns of a table as the source holds them, with their kinds.
 KindsOf = Callable[[str], Mapping[str, Kind]]
+
+
+#: A node of the IR, kept as its own class by :meth:`Builder.shared`.
+R = TypeVar("R", bound=Relation)
 
 
 #: How fine each grain and to-date unit is, to refuse a unit finer than the grain.
@@ -150,6 +156,8 @@ class Builder:
         self._periods = Periods(plan.window_start, plan.request.end, self.grain)
         self.sources: dict[str, AggregateSource] = {}
         self._windowed: dict[str, Output] = {}
+        self._shared: dict[tuple[Any, ...], Relation] = {}
+        self._maps: dict[tuple[str, int, str], PeriodMap] = {}
 
     # ---- the whole query --------------------------------------------------------------------
 
@@ -205,6 +213,28 @@ class Builder:
 
     # ---- relations shared by metrics -------------------------------------------------------
 
+    def shared(self, node: R) -> R:
+        """The node equal to ``node`` built before, or ``node``: one relation, generated once.
+
+        Nodes are equal when they are of the same class with the same values and the very
+        same input nodes (nodes compare by identity). Only for nodes whose values are plain
+        data (no formulas): times, names, grains, period pairs and outputs.
+        """
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, Relation):
+                return id(value)
+            if isinstance(value, Output):
+                return (value.name, id(value.relation), value.column)
+            if isinstance(value, tuple) and any(isinstance(v, (Relation, Output)) for v in value):
+                return tuple(plain(v) for v in value)
+            return value  # plain data as it is (a period map's pairs: hundreds of them)
+
+        key = (type(node), *(plain(getattr(node, f.name)) for f in fields(node)))
+        found = self._shared.setdefault(key, node)
+        assert isinstance(found, type(node))
+        return found
+
     def kinds(self, relation: Relation) -> dict[str, Kind]:
         """The columns of ``relation`` and their kinds."""
         return self._kinds[id(relation)]
@@ -257,7 +287,7 @@ class Builder:
 
     def in_window(self, relation: Relation, time: str) -> Relation:
         """The rows of ``relation`` whose ``time`` lies in the window (the range and its look-back)."""
-        window = TimeRange(relation, time, self.plan.window_start, self.plan.request.end)
+        window = self.shared(TimeRange(relation, time, self.plan.window_start, self.plan.request.end))
         return self._keep(window, self.kinds(relation))
 
     def groups(self, relation: Relation) -> Relation | None:
@@ -458,13 +488,13 @@ class Builder:
             )
         lag = lags.pop()
         starts = self.grain.starts(self.plan.window_start, self.plan.request.end)
-        periods = PeriodMap(self.grain, tuple((self.grain.shift(p, -lag), p) for p in starts))
+        periods = self.shared(PeriodMap(self.grain, tuple((self.grain.shift(p, -lag), p) for p in starts)))
         first = self.grain.shift(self.plan.window_start, -lag)
         measures, empty, lagged = [], {}, []
         for measure in metric.measures.values():
             table = self.filtered(metric.name, measure.table)
             frame = self._keep(
-                TimeRange(table, measure.time, first, self.plan.request.end), self.kinds(table)
+                self.shared(TimeRange(table, measure.time, first, self.plan.request.end)), self.kinds(table)
             )
             aggregation = self.aggregation(
                 measure.name, metric.name, measure.expr, measure.filter, self.kinds(frame)
@@ -510,7 +540,7 @@ class Builder:
             if isinstance(node, Windowed) and node.column not in dict(empty):
                 inputs.append(self.windowed(node, metric.name))
                 empty.append((node.column, None if node.construct == "share" else self.empty.get(node.name)))
-        relation: Relation = Combine(tuple(inputs), tuple(empty), self._periods, self.by)
+        relation: Relation = self.shared(Combine(tuple(inputs), tuple(empty), self._periods, self.by))
         lags = {
             node.column: (node.name, node.column, lag_periods(node, self.grain, metric.name))
             for node in windows
@@ -547,11 +577,15 @@ class Builder:
             complete = Complete(self._periods, totals, (), ((node.name, empty),))
             relation = Share(source.values, complete, node.name, node.column, self.by)
         else:
-            starts = self.grain.starts(self.plan.window_start, self.plan.request.end)
-            periods = window_map(node, self.grain, starts, metric)
+            key = (node.construct, node.periods, node.unit)
+            if key not in self._maps:  # the same window of several metrics: its map once
+                starts = self.grain.starts(self.plan.window_start, self.plan.request.end)
+                self._maps[key] = self.shared(window_map(node, self.grain, starts, metric))
+            periods = self._maps[key]
             first = periods.pairs[0][0]
             rows = self._keep(
-                TimeRange(source.table, source.time, first, self.plan.request.end), self.kinds(source.table)
+                self.shared(TimeRange(source.table, source.time, first, self.plan.request.end)),
+                self.kinds(source.table),
             )
             aggregation = replace(source.aggregation, name=node.column)
             values = WindowAggregate(rows, source.time, periods, self.by, (aggregation,))

@@ -55,7 +55,7 @@ from crmetrics.ir.nodes import (
 )
 from crmetrics.periods import FISCAL_PERIOD, PERIOD_START, Grain
 from crmetrics.polars_backend.formula import PolarsFormula
-from crmetrics.polars_backend.periods import local_date, period_of, shift
+from crmetrics.polars_backend.periods import local_date, moment, period_of, shift, utc_series
 
 TableSource = Callable[[str], pl.LazyFrame]
 
@@ -167,7 +167,7 @@ class PolarsGenerator:
     def _time_range(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, TimeRange)
         column = pl.col(node.column)
-        return self.frame(node.input).filter((column >= node.start) & (column < node.end))
+        return self.frame(node.input).filter((column >= moment(node.start)) & (column < moment(node.end)))
 
     def _distinct(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Distinct)
@@ -178,11 +178,10 @@ class PolarsGenerator:
     def _periods(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Periods)
         rows = node.rows()
-        utc = pl.Datetime("us", "UTC")
         return pl.LazyFrame(
             {
-                PERIOD_START: pl.Series([r[0] for r in rows], dtype=utc),
-                PREVIOUS: pl.Series([r[1] for r in rows], dtype=utc),
+                PERIOD_START: utc_series([r[0] for r in rows]),
+                PREVIOUS: utc_series([r[1] for r in rows]),
                 PERIOD_DAYS_COLUMN: pl.Series([r[2] for r in rows], dtype=pl.Float64),
             }
         )
@@ -242,11 +241,11 @@ class PolarsGenerator:
         moves = pl.concat(parts)
         end = node.periods.end if isinstance(node.periods, Periods) else None
         deltas = (
-            moves.filter(pl.col(_BUCKET) < end)
-            .group_by(pl.max_horizontal(pl.col(_BUCKET), pl.lit(node.before)).alias(PERIOD_START), *by)
+            moves.filter(pl.col(_BUCKET) < (end if end is None else moment(end)))
+            .group_by(pl.max_horizontal(pl.col(_BUCKET), moment(node.before)).alias(PERIOD_START), *by)
             .agg(pl.col(_DELTA).sum())
         )
-        before = pl.LazyFrame({PERIOD_START: [node.before]}).cast({PERIOD_START: pl.Datetime("us", "UTC")})
+        before = pl.LazyFrame({PERIOD_START: utc_series([node.before])})
         periods = pl.concat([before, self.frame(node.periods).select(PERIOD_START)])
         grid = periods if node.groups is None else periods.join(self.frame(node.groups), how="cross")
         running = _running(
@@ -259,7 +258,7 @@ class PolarsGenerator:
         )
         return (
             running.with_columns((pl.col(AT_END) - pl.col(_DELTA)).alias(AT_START))
-            .filter(pl.col(PERIOD_START) > node.before)
+            .filter(pl.col(PERIOD_START) > moment(node.before))
             .select(*keys, AT_START, AT_END)
         )
 
@@ -269,7 +268,7 @@ class PolarsGenerator:
         """The first period an entity belongs to the population and the first it no longer does."""
         assert isinstance(node.periods, Periods)
         acquired = _truncate("acquired_at", node.grain)
-        churned = pl.coalesce(_truncate("churned_at", node.grain), pl.lit(node.periods.end))
+        churned = pl.coalesce(_truncate("churned_at", node.grain), moment(node.periods.end))
         if node.lag:
             acquired, churned = shift(acquired, node.grain, node.lag), shift(churned, node.grain, node.lag)
         return acquired, churned
@@ -277,8 +276,8 @@ class PolarsGenerator:
     def _population(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Population) and isinstance(node.periods, Periods)
         acquired, churned = self._membership(node)
-        low = pl.max_horizontal(acquired, pl.lit(node.periods.start))
-        high = pl.min_horizontal(churned, pl.lit(node.periods.end))
+        low = pl.max_horizontal(acquired, moment(node.periods.start))
+        high = pl.min_horizontal(churned, moment(node.periods.end))
         return (
             self.frame(node.customers)
             .select(
@@ -307,7 +306,7 @@ class PolarsGenerator:
         for measure, lagged in zip(node.measures, node.lagged, strict=True):
             name = measure.aggregation.name
             values = self.frame(measure)
-            parts.append(values.filter(pl.col(PERIOD_START) >= node.start))
+            parts.append(values.filter(pl.col(PERIOD_START) >= moment(node.start)))
             parts.append(
                 values.rename({PERIOD_START: SOURCE, name: lagged})
                 .join(periods, on=SOURCE, how="inner")
@@ -425,7 +424,7 @@ class PolarsGenerator:
                 pl.len().alias("__active"),
             )
         )
-        start = pl.lit(population.periods.start)
+        start = moment(population.periods.start)
         moves = (
             pl.concat(
                 [
@@ -434,7 +433,7 @@ class PolarsGenerator:
                 ]
             )
             .rename({"literal": _DELTA})
-            .filter(pl.col(PERIOD_START) < population.periods.end)
+            .filter(pl.col(PERIOD_START) < moment(population.periods.end))
             .group_by(keys)
             .agg(pl.col(_DELTA).sum())
         )
@@ -504,11 +503,10 @@ class PolarsGenerator:
 
     def _period_map(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, PeriodMap)
-        utc = pl.Datetime("us", "UTC")
         return pl.LazyFrame(
             {
-                SOURCE: pl.Series([s for s, _ in node.pairs], dtype=utc),
-                PERIOD_START: pl.Series([t for _, t in node.pairs], dtype=utc),
+                SOURCE: utc_series([s for s, _ in node.pairs]),
+                PERIOD_START: utc_series([t for _, t in node.pairs]),
             }
         )
 
@@ -573,7 +571,7 @@ class PolarsGenerator:
         by = list(node.keys)
         parts = [
             self.frame(output.relation)
-            .filter(pl.col(PERIOD_START) >= node.start)
+            .filter(pl.col(PERIOD_START) >= moment(node.start))
             .select(
                 pl.lit(output.name).alias("metric"),
                 PERIOD_START,
@@ -588,7 +586,7 @@ class PolarsGenerator:
         if node.labels:
             names = pl.LazyFrame(
                 {
-                    PERIOD_START: pl.Series([s for s, _ in node.labels], dtype=pl.Datetime("us", "UTC")),
+                    PERIOD_START: utc_series([s for s, _ in node.labels]),
                     FISCAL_PERIOD: [label for _, label in node.labels],
                 }
             )

@@ -7,18 +7,22 @@ on an embedded engine (:mod:`crmetrics.sql.duckdb_engine`, :mod:`crmetrics.sql.s
 from __future__ import annotations
 
 from crmetrics.catalog import Catalog
+from crmetrics.collector import paused_cycle_collection
 from crmetrics.ir.build import build_query
 from crmetrics.plan import LogicalPlan
 from crmetrics.sql.dialects import DIALECTS, check_dialect
 from crmetrics.sql.generator import generate_sql
+from crmetrics.sql.render import render
 from crmetrics.sql.tables import Tables
 
 
 def to_sql(plan: LogicalPlan, catalog: Catalog, tables: Tables, dialect: str, *, pretty: bool = True) -> str:
     """The SQL statement computing ``plan``'s long-format result in ``dialect``."""
     dialect = check_dialect(dialect)
-    query = build_query(plan, catalog, lambda table: tables.kinds.get(table, {}))
-    return generate_sql(query, tables, dialect, catalog.functions).sql(dialect=dialect, pretty=pretty)
+    # The tree lives until its text is written: collections meanwhile would free nothing.
+    with paused_cycle_collection():
+        query = build_query(plan, catalog, lambda table: tables.kinds.get(table, {}))
+        return render(generate_sql(query, tables, dialect, catalog.functions), dialect, pretty=pretty)
 
 
 __all__ = ["DIALECTS", "Tables", "check_dialect", "to_sql"]

@@ -73,11 +73,19 @@ def data_type(name: str) -> exp.DataType:
     return exp.DataType(this=exp.DataType.Type[name])
 
 
+def timestamp_text(moment: datetime) -> exp.Literal:
+    """The UTC date and time of ``moment`` as a text literal, for :func:`as_timestamp`."""
+    return exp.Literal.string(moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" "))
+
+
+def as_timestamp(text: exp.Expr, dialect: str) -> exp.Expr:
+    """``text`` (a UTC date and time) as a value of the dialect's timestamp type."""
+    return exp.Cast(this=text, to=data_type("TIMESTAMPTZ" if dialect == "bigquery" else "TIMESTAMP"))
+
+
 def timestamp(moment: datetime, dialect: str) -> exp.Expr:
     """A UTC timestamp literal, as a value of the dialect's timestamp type."""
-    text = moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
-    kind = "TIMESTAMPTZ" if dialect == "bigquery" else "TIMESTAMP"
-    return exp.Cast(this=exp.Literal.string(text), to=data_type(kind))
+    return as_timestamp(timestamp_text(moment), dialect)
 
 
 def _string(text: str) -> exp.Expr:
@@ -272,6 +280,7 @@ def localize(tree: exp.Expr, dialect: str) -> exp.Expr:
 
 __all__ = [
     "DIALECTS",
+    "as_timestamp",
     "check_dialect",
     "data_type",
     "double",
@@ -281,6 +290,7 @@ __all__ = [
     "number",
     "plus",
     "timestamp",
+    "timestamp_text",
     "to_local",
     "to_utc",
     "truncate",

@@ -34,7 +34,7 @@ from crmetrics.formula.typed import (
 )
 from crmetrics.ir.nodes import PERIOD_DAYS_COLUMN
 from crmetrics.metric import Formula
-from crmetrics.sql.dialects import data_type, double, half_even, number, timestamp
+from crmetrics.sql.dialects import data_type, double, half_even, localize, number, timestamp
 
 Reference_ = Callable[[str], exp.Expr]
 
@@ -86,8 +86,10 @@ class SqlFormula:
     reference: Reference_ = quoted
 
     def compile(self) -> exp.Expr:
-        """The whole formula as one expression."""
-        return self.node(self.checked.tree)
+        """The whole formula as one expression, in the exact form of the dialect."""
+        # Localized here, where generic nodes (a plugin's epoch, a median) are made: a
+        # walk of the whole statement for them would cost more than the formulas' own.
+        return localize(self.node(self.checked.tree), self.dialect)
 
     def node(self, node: Node) -> exp.Expr:
         """The SQL of ``node``, by its class or its operator's."""

@@ -51,7 +51,16 @@ from crmetrics.ir.nodes import (
     WindowAggregate,
 )
 from crmetrics.periods import FISCAL_PERIOD, PERIOD_START, Grain
-from crmetrics.sql.dialects import double, local_date, localize, number, timestamp, truncate
+from crmetrics.sql.dialects import (
+    as_timestamp,
+    double,
+    local_date,
+    localize,
+    number,
+    timestamp,
+    timestamp_text,
+    truncate,
+)
 from crmetrics.sql.formula import SqlFormula
 from crmetrics.sql.tables import Tables, identifier
 
@@ -162,9 +171,7 @@ class SqlGenerator:
         # One WITH node built at once: adding CTEs one by one copies the statement each time.
         ctes = [exp.CTE(this=q, alias=exp.TableAlias(this=identifier(n))) for n, q in self.ctes]
         final.set(_WITH, exp.With(expressions=ctes))
-        localized = localize(final, self.dialect)
-        assert isinstance(localized, exp.Query)
-        return localized
+        return final
 
     def truncate(self, column: str, grain: Grain, table: str | None = None) -> exp.Expr:
         """The start of the period of ``grain`` holding ``column``."""
@@ -272,13 +279,21 @@ class SqlGenerator:
     def _periods(self, node: Periods) -> tuple[str, exp.Query]:
         """The window's periods: start, previous start and length in days, as literal rows."""
         rows = [  # a few dozen literal rows, not data
-            exp.tuple_(self.timestamp(start), self.timestamp(previous), double(number(days)))
+            exp.Tuple(expressions=[timestamp_text(start), timestamp_text(previous), double(number(days))])
             for start, previous, days in node.rows()
         ]
-        names = [identifier(c) for c in (PERIOD_START, PREVIOUS, PERIOD_DAYS_COLUMN)]
+        return "periods", self._literal_rows(rows, [PERIOD_START, PREVIOUS], [PERIOD_DAYS_COLUMN])
+
+    def _literal_rows(self, rows: list[exp.Tuple], moments: list[str], others: list[str]) -> exp.Query:
+        """``rows`` as a relation: its columns ``moments`` (UTC date and time texts, cast
+        to timestamps once for the column, not once per row) then ``others``."""
+        names = [identifier(c) for c in (*moments, *others)]
         values = exp.Values(expressions=rows, alias=exp.TableAlias(this=identifier("v"), columns=names))
-        query = exp.select(*(alias(col(c, "v"), c) for c in (PERIOD_START, PREVIOUS, PERIOD_DAYS_COLUMN)))
-        return "periods", query.from_(values, copy=False)
+        columns = [
+            *(alias(as_timestamp(col(c, "v"), self.dialect), c) for c in moments),
+            *(alias(col(c, "v"), c) for c in others),
+        ]
+        return exp.select(*columns).from_(values, copy=False)
 
     def _grid(self, node: Grid) -> tuple[str, exp.Query]:
         periods = table_ref(self.cte(node.periods), "p")
@@ -515,7 +530,8 @@ class SqlGenerator:
                 inputs.subquery(identifier("s")), copy=False
             ),
         )
-        rollup = _ROLLUPS[node.rollup](this=col(_SCORE))
+        # Formulas come localized (SqlFormula.compile); a median rollup is made here.
+        rollup = localize(_ROLLUPS[node.rollup](this=col(_SCORE)), self.dialect)
         if node.rollup == "sum":  # a sum over no entities (or only null scores) is 0
             rollup = exp.Coalesce(this=rollup, expressions=[exp.Literal.number(0)])
         rolled = exp.select(
@@ -592,11 +608,9 @@ class SqlGenerator:
     # ---- time constructs --------------------------------------------------------------------
 
     def _period_map(self, node: PeriodMap) -> tuple[str, exp.Query]:
-        rows = [exp.tuple_(self.timestamp(s), self.timestamp(t)) for s, t in node.pairs]
-        names = [identifier(c) for c in (SOURCE, PERIOD_START)]
-        values = exp.Values(expressions=rows, alias=exp.TableAlias(this=identifier("v"), columns=names))
-        query = exp.select(*(alias(col(c, "v"), c) for c in (SOURCE, PERIOD_START))).from_(values, copy=False)
-        return "period_map", query
+        # Tuple nodes built directly: exp.tuple_ copies each of its (hundreds of) values.
+        rows = [exp.Tuple(expressions=[timestamp_text(s), timestamp_text(t)]) for s, t in node.pairs]
+        return "period_map", self._literal_rows(rows, [SOURCE, PERIOD_START], [])
 
     def _window_aggregate(self, node: WindowAggregate) -> tuple[str, exp.Query]:
         # One pass over the rows: each joins the (few) periods whose window holds its bucket.

@@ -14,6 +14,7 @@ timestamp's epoch, so nothing is computed per row in Python or per day in the in
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -59,7 +60,6 @@ def business_hours(start: pl.Expr, end: pl.Expr) -> pl.Expr:
 
 
 def _substitute(template: str, **parts: exp.Expr) -> exp.Expr:
-    import sqlglot
     from sqlglot import exp
 
     atoms = (exp.Column, exp.Literal, exp.Paren, exp.Func)
@@ -71,7 +71,16 @@ def _substitute(template: str, **parts: exp.Expr) -> exp.Expr:
             return part if isinstance(part, atoms) else exp.paren(part, copy=False)
         return node
 
-    return sqlglot.parse_one(template).transform(replace)
+    # transform copies the tree: the parsed template is kept as it is.
+    return _parsed(template).transform(replace)
+
+
+@lru_cache(maxsize=32)
+def _parsed(template: str) -> exp.Expr:
+    """``template`` parsed once per process: every use of the function writes the same six."""
+    import sqlglot
+
+    return sqlglot.parse_one(template)
 
 
 def _sql_business_before(timestamp: exp.Expr) -> exp.Expr:

@@ -39,25 +39,13 @@ WITH "__1_customers" AS (
     "segment"
 ), "__4_periods" AS (
   SELECT
-    "v"."period_start" AS "period_start",
-    "v"."__previous_start" AS "__previous_start",
+    CAST("v"."period_start" AS TIMESTAMP) AS "period_start",
+    CAST("v"."__previous_start" AS TIMESTAMP) AS "__previous_start",
     "v"."__period_days" AS "__period_days"
   FROM (VALUES
-    (
-      CAST('2025-01-01 00:00:00' AS TIMESTAMP),
-      CAST('2024-12-01 00:00:00' AS TIMESTAMP),
-      CAST(31.0 AS DOUBLE)
-    ),
-    (
-      CAST('2025-02-01 00:00:00' AS TIMESTAMP),
-      CAST('2025-01-01 00:00:00' AS TIMESTAMP),
-      CAST(28.0 AS DOUBLE)
-    ),
-    (
-      CAST('2025-03-01 00:00:00' AS TIMESTAMP),
-      CAST('2025-02-01 00:00:00' AS TIMESTAMP),
-      CAST(31.0 AS DOUBLE)
-    )) AS "v"("period_start", "__previous_start", "__period_days")
+    ('2025-01-01 00:00:00', '2024-12-01 00:00:00', CAST(31.0 AS DOUBLE)),
+    ('2025-02-01 00:00:00', '2025-01-01 00:00:00', CAST(28.0 AS DOUBLE)),
+    ('2025-03-01 00:00:00', '2025-02-01 00:00:00', CAST(31.0 AS DOUBLE))) AS "v"("period_start", "__previous_start", "__period_days")
 ), "__5_snapshot_periods" AS (
   SELECT
     CAST('2024-12-01 00:00:00' AS TIMESTAMP) AS "period_start"

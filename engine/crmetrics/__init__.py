@@ -20,6 +20,7 @@ _EXPORTS = {
     "TableReport": "crmetrics.canonical",
     "Connector": "crmetrics.connector",
     "RawTable": "crmetrics.connector",
+    "ConnectorReference": "crmetrics.connector_reference",
     "Dimension": "crmetrics.discovery",
     "Engine": "crmetrics.engine",
     "Run": "crmetrics.runs",
@@ -42,6 +43,7 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from crmetrics.canonical import TableReport
     from crmetrics.connector import Connector, RawTable
+    from crmetrics.connector_reference import ConnectorReference
     from crmetrics.discovery import Dimension
     from crmetrics.engine import Engine, MemoryConnector, evaluate
     from crmetrics.errors import (
@@ -78,6 +80,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Calendar",
     "Connector",
+    "ConnectorReference",
     "CrmetricsError",
     "DataError",
     "DefinitionError",

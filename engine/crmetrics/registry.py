@@ -25,6 +25,7 @@ from sqlglot.errors import SqlglotError
 from crmetrics import hookspecs
 from crmetrics.builtin_functions import builtin_functions
 from crmetrics.connector import Connector
+from crmetrics.connector_reference import ConnectorReference, Connectors
 from crmetrics.errors import Issue
 from crmetrics.formula.functions import FunctionSpec, FunctionTable
 from crmetrics.output import BUILTIN_FORMATS, OutputFormat
@@ -63,7 +64,7 @@ class PluginInfo:
 class Registry:
     """Everything the plugins registered, with who registered it."""
 
-    connectors: dict[str, type[Connector]] = field(default_factory=dict)
+    connectors: Connectors = field(default_factory=Connectors)
     functions: FunctionTable = field(default_factory=builtin_functions)
     definition_dirs: list[tuple[Path, str]] = field(default_factory=list)
     output_formats: dict[str, OutputFormat] = field(default_factory=lambda: dict(BUILTIN_FORMATS))
@@ -167,12 +168,14 @@ def _call(
 
 def _register_connector(registry: Registry, info: PluginInfo) -> Callable[[Any], None]:
     def register(connector: Any) -> None:
-        if not (isinstance(connector, type) and issubclass(connector, Connector)):
+        is_class = isinstance(connector, type) and issubclass(connector, Connector)
+        if not (is_class or isinstance(connector, ConnectorReference)):
             info.errors.append(f"register_connectors gave {connector!r}, not a Connector subclass")
             return
         scheme = getattr(connector, "scheme", None)
         if not isinstance(scheme, str) or not scheme.isidentifier():
-            info.errors.append(f"connector {connector.__name__} has no valid 'scheme' attribute")
+            named = connector.__name__ if is_class else connector.target
+            info.errors.append(f"connector {named} has no valid 'scheme' attribute")
             return
         key = f"connector:{scheme}"
         if scheme in registry.connectors:
@@ -180,7 +183,7 @@ def _register_connector(registry: Registry, info: PluginInfo) -> Callable[[Any],
                 f"connector scheme {scheme!r} is already registered by {registry.providers[key]}"
             )
             return
-        registry.connectors[scheme] = connector
+        registry.connectors.add(scheme, connector, info.name)
         registry.providers[key] = info.name
         info.provides.append(f"connector {scheme}:")
 

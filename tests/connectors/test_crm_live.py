@@ -18,8 +18,8 @@ from crm_fake_api import FakeApi, Reply
 from polars.testing import assert_frame_equal
 
 from crmetrics.errors import DataError, UsageError
-from crmetrics.plugins.hubspot import HubSpotConnector
-from crmetrics.plugins.salesforce import SalesforceConnector
+from crmetrics.plugins.hubspot.connector import HubSpotConnector
+from crmetrics.plugins.salesforce.connector import SalesforceConnector
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "sekret-token-7f3a9c"

@@ -17,8 +17,8 @@ from crmetrics.plugins.crm_common.files import _delimiter
 from crmetrics.plugins.crm_common.frames import channel, snake
 from crmetrics.plugins.crm_common.http import RetryPolicy, parse_retry_after
 from crmetrics.plugins.crm_common.options import resolve_options, schema_defaults
-from crmetrics.plugins.hubspot import HubSpotConnector
-from crmetrics.plugins.salesforce import SalesforceConnector
+from crmetrics.plugins.hubspot.connector import HubSpotConnector
+from crmetrics.plugins.salesforce.connector import SalesforceConnector
 
 CONNECTORS = [SalesforceConnector, HubSpotConnector]
 IDS = ["salesforce", "hubspot"]

@@ -20,8 +20,8 @@ from crmetrics.engine import Engine
 from crmetrics.model import TABLES
 from crmetrics.plan import Request
 from crmetrics.plugins.files import CsvConnector
-from crmetrics.plugins.hubspot import HubSpotConnector
-from crmetrics.plugins.salesforce import SalesforceConnector
+from crmetrics.plugins.hubspot.connector import HubSpotConnector
+from crmetrics.plugins.salesforce.connector import SalesforceConnector
 
 ROOT = Path(__file__).parent / "fixtures" / "three_ways"
 SALESFORCE_OPTIONS = {

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from crmetrics.plugins.crm_common.files import read_csv_text
-from crmetrics.plugins.hubspot import HubSpotConnector
+from crmetrics.plugins.hubspot.connector import HubSpotConnector
 from crmetrics.plugins.hubspot.labels import rename_labels
 
 FIXTURES = Path(__file__).parent / "fixtures"

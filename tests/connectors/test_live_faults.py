@@ -21,8 +21,8 @@ from crm_fake_api import FakeApi, Reply
 from fault_api import Fault, port_that_never_connects, start_faulty
 
 from crmetrics.errors import DataError
-from crmetrics.plugins.hubspot import HubSpotConnector
-from crmetrics.plugins.salesforce import SalesforceConnector
+from crmetrics.plugins.hubspot.connector import HubSpotConnector
+from crmetrics.plugins.salesforce.connector import SalesforceConnector
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "sekret-token-7f3a9c"

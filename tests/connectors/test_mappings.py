@@ -20,8 +20,8 @@ from crm_fake_api import FakeApi
 from crmetrics.engine import evaluate
 from crmetrics.errors import DefinitionError, UsageError
 from crmetrics.mapping import MappingExpressionError, compile_expression
-from crmetrics.plugins.hubspot import HubSpotConnector
-from crmetrics.plugins.salesforce import SalesforceConnector
+from crmetrics.plugins.hubspot.connector import HubSpotConnector
+from crmetrics.plugins.salesforce.connector import SalesforceConnector
 from crmetrics.project import load_project
 
 CUSTOM = Path(__file__).parent / "fixtures" / "custom"

@@ -24,8 +24,8 @@ from crmetrics.engine import evaluate
 from crmetrics.errors import DataError
 from crmetrics.inspect import inspect_source, render_inspection
 from crmetrics.model import TABLES
-from crmetrics.plugins.hubspot import HubSpotConnector
-from crmetrics.plugins.salesforce import SalesforceConnector
+from crmetrics.plugins.hubspot.connector import HubSpotConnector
+from crmetrics.plugins.salesforce.connector import SalesforceConnector
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 SF = "/services/data/v60.0"

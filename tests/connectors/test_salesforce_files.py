@@ -16,7 +16,7 @@ import pytest
 
 from crmetrics.errors import DataError, UsageError
 from crmetrics.plugins.crm_common.files import read_csv_text
-from crmetrics.plugins.salesforce import SalesforceConnector
+from crmetrics.plugins.salesforce.connector import SalesforceConnector
 from crmetrics.plugins.salesforce.source import FileSource, long_id
 
 FOLDER = Path(__file__).parent / "fixtures" / "salesforce"

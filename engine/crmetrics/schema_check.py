@@ -7,6 +7,7 @@ sentences that say which key is wrong and what is allowed.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
@@ -17,6 +18,7 @@ import fastjsonschema
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from crmetrics import schema_accept
 from crmetrics.errors import Issue, did_you_mean
 from crmetrics.yamlio import Document
 
@@ -26,8 +28,30 @@ SCHEMA_FILES = {"definitions": "definitions.schema.json", "project": "project.sc
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """The JSON Schema named ``name`` (``definitions`` or ``project``), as shipped."""
-    text = (resources.files("crmetrics") / "schema" / SCHEMA_FILES[name]).read_text(encoding="utf-8")
-    return json.loads(text)
+    return json.loads(_schema_text(name))
+
+
+@cache
+def _schema_text(name: str) -> str:
+    return (resources.files("crmetrics") / "schema" / SCHEMA_FILES[name]).read_text(encoding="utf-8")
+
+
+@cache
+def _generated_check_is_current() -> bool:
+    """Whether ``crmetrics.schema_accept`` was generated from the shipped definitions schema."""
+    digest = hashlib.sha256(_schema_text("definitions").encode()).hexdigest()
+    return bool(digest == schema_accept.SCHEMA_SHA256)
+
+
+def _generated_check_accepts(data: Any) -> bool:
+    """The shipped compiled check's verdict on a definitions document; False when unsure."""
+    if not _generated_check_is_current():
+        return False
+    try:
+        schema_accept.validate(data)
+    except Exception:  # a refusal, or a value the generated code does not expect (a key that
+        return False  # is not text): either way jsonschema checks the document and says why
+    return True
 
 
 @cache
@@ -66,12 +90,16 @@ def _shipped(schema: Mapping[str, Any]) -> str | None:
 def check_document(document: Document, schema: Mapping[str, Any], *, what: str = "definition") -> list[Issue]:
     """Every schema violation in ``document``, as issues with file:line:column.
 
-    A large definitions file is first checked by compiled code, which only says yes or no
-    but takes a tenth of jsonschema's time; what it refuses is walked by jsonschema, which
-    collects every error with its path, metric by metric, so one wrong metric among
-    thousands costs one metric's walk. Small documents are walked by jsonschema directly.
+    A definitions file is first checked by compiled code shipped with crmetrics
+    (``crmetrics.schema_accept``, generated from the schema), which only says yes or no
+    but takes a fraction of jsonschema's time. What it refuses is walked by jsonschema,
+    which collects every error with its path; in a large file metric by metric, each
+    refused by code compiled on first use, so one wrong metric among thousands costs one
+    metric's walk.
     """
     name = _shipped(schema)
+    if name == "definitions" and _generated_check_accepts(document.data):
+        return []
     metrics = document.data.get("metrics") if isinstance(document.data, dict) else None
     if name is None or not _is_large(metrics):
         if name == "definitions" and isinstance(metrics, list) and _accepts_by_type(document.data, metrics):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -49,3 +50,23 @@ def test_truncate_gives_the_period_start(grain: str, moment: str, start: str) ->
 )
 def test_shift_moves_by_whole_periods(grain: str, moment: str, periods: int, moved: str) -> None:
     assert Grain(grain).shift(at(moment), periods) == at(moved)
+
+
+def test_a_shift_keeps_the_time_zone_object_it_was_given() -> None:
+    # Worked out once per instant and kept: the same instant given with another tzinfo
+    # object must still come back with its own. Jan 31 + 1 month = Feb 28 (2025 is not leap).
+    month = Grain("month")
+    zoned = datetime(2025, 1, 31, tzinfo=ZoneInfo("UTC"))
+    assert month.shift(datetime(2025, 1, 31, tzinfo=UTC), 1) == datetime(2025, 2, 28, tzinfo=UTC)
+    moved = month.shift(zoned, 1)
+    assert moved == datetime(2025, 2, 28, tzinfo=UTC)
+    assert moved.tzinfo is zoned.tzinfo
+
+
+def test_starts_are_a_new_list_each_time() -> None:
+    month = Grain("month")
+    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC)
+    first = month.starts(start, end)
+    first.clear()
+    # Jan, Feb and Mar 2025: three month starts in [Jan 1, Apr 1).
+    assert month.starts(start, end) == [datetime(2025, m, 1, tzinfo=UTC) for m in (1, 2, 3)]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from calendar import monthrange
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import polars as pl
@@ -156,6 +156,12 @@ class Grain:
         Months, quarters and years keep the day of the month, or the month's last day
         when it has fewer days, as Polars' ``offset_by`` does.
         """
+        # A request shifts the same few hundred period starts again and again (every
+        # rolling window, look-back and period map): each is worked out once. The time
+        # zone object is part of the key, since it is part of the result.
+        return _shifted(self, moment, moment.tzinfo, periods)
+
+    def _shift(self, moment: datetime, periods: int) -> datetime:
         local = self.calendar.local(moment) if not self.calendar.is_utc else moment.replace(tzinfo=None)
         if self.name in ("day", "week"):
             moved = local + timedelta(days=periods * (7 if self.name == "week" else 1))
@@ -169,11 +175,7 @@ class Grain:
 
     def starts(self, start: datetime, end: datetime) -> list[datetime]:
         """The period starts in ``[start, end)`` (a few hundred at most: periods, not rows)."""
-        starts, moment = [], start
-        while moment < end:
-            starts.append(moment)
-            moment = self.shift(moment, 1)
-        return starts
+        return list(_starts(self, start, start.tzinfo, end))
 
     def label(self, start: datetime) -> str:
         """The fiscal name of the period starting at ``start``: ``FY2026`` or ``FY2026-Q1``."""
@@ -182,6 +184,20 @@ class Grain:
         months = (local.month - first) % 12
         year = local.year + (1 if first > 1 and local.month >= first else 0)
         return f"FY{year}" if self.name == "fiscal_year" else f"FY{year}-Q{months // 3 + 1}"
+
+
+@lru_cache(maxsize=8192)
+def _shifted(grain: Grain, moment: datetime, zone: tzinfo | None, periods: int) -> datetime:
+    return grain._shift(moment, periods)
+
+
+@lru_cache(maxsize=256)
+def _starts(grain: Grain, start: datetime, zone: tzinfo | None, end: datetime) -> tuple[datetime, ...]:
+    starts, moment = [], start
+    while moment < end:
+        starts.append(moment)
+        moment = grain.shift(moment, 1)
+    return tuple(starts)
 
 
 def parse_instant(text: str | date | datetime, what: str, calendar: Calendar | None = None) -> datetime:

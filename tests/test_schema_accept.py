@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 import pytest
 import yaml
 
+from crmetrics import schema_accept
 from crmetrics.schema_check import _generated_check_accepts, _generated_check_is_current, load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +37,10 @@ def _whole_schema_accepts(data: Any) -> bool:
 
 def test_the_module_is_generated_from_the_shipped_schema() -> None:
     assert _generated_check_is_current()
+    if fastjsonschema.VERSION != schema_accept.VERSION:
+        # Another fastjsonschema writes other code for the same schema: the hash above and
+        # the verdicts below are what must hold; the text is compared with its own version.
+        pytest.skip(f"fastjsonschema {fastjsonschema.VERSION} installed, module from {schema_accept.VERSION}")
     script = ROOT / "scripts" / "generate_schema_check.py"
     done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -102,3 +102,13 @@ def test_validating_the_catalog_imports_no_crm_connector() -> None:
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "connector" not in shown and "crm_common" not in shown
     assert "'crmetrics.plugins.salesforce'" in shown  # the plugin itself is loaded
+
+
+def test_the_built_in_connector_classes_are_still_importable_from_their_packages() -> None:
+    from crmetrics.plugins.hubspot import HubSpotConnector
+    from crmetrics.plugins.hubspot.connector import HubSpotConnector as moved_hubspot
+    from crmetrics.plugins.salesforce import SalesforceConnector
+    from crmetrics.plugins.salesforce.connector import SalesforceConnector as moved_salesforce
+
+    assert SalesforceConnector is moved_salesforce
+    assert HubSpotConnector is moved_hubspot

@@ -20,3 +20,13 @@ from crmetrics.hookspecs import hookimpl
 def register_connectors(register: Callable[[ConnectorReference], None]) -> None:
     """Register the HubSpot connector, imported the first time a ``hubspot:`` source is read."""
     register(ConnectorReference("hubspot", "crmetrics.plugins.hubspot.connector:HubSpotConnector"))
+
+
+def __getattr__(name: str) -> object:
+    # The connector class stays importable from here, as it was before it moved to its own
+    # module; importing it only when asked keeps runs that never read this source fast.
+    if name == "HubSpotConnector":
+        from crmetrics.plugins.hubspot.connector import HubSpotConnector
+
+        return HubSpotConnector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,3 +20,13 @@ from crmetrics.hookspecs import hookimpl
 def register_connectors(register: Callable[[ConnectorReference], None]) -> None:
     """Register the Salesforce connector, imported the first time a ``salesforce:`` source is read."""
     register(ConnectorReference("salesforce", "crmetrics.plugins.salesforce.connector:SalesforceConnector"))
+
+
+def __getattr__(name: str) -> object:
+    # The connector class stays importable from here, as it was before it moved to its own
+    # module; importing it only when asked keeps runs that never read this source fast.
+    if name == "SalesforceConnector":
+        from crmetrics.plugins.salesforce.connector import SalesforceConnector
+
+        return SalesforceConnector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,15 +12,17 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-import jsonschema
-from jsonschema.exceptions import ValidationError
 
 from crmetrics import schema_accept
 from crmetrics.errors import Issue, did_you_mean
 from crmetrics.yamlio import Document
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_FILES = {"definitions": "definitions.schema.json", "project": "project.schema.json"}
 
@@ -104,19 +106,30 @@ def check_document(document: Document, schema: Mapping[str, Any], *, what: str =
     if name is None or not _is_large(metrics):
         if name == "definitions" and isinstance(metrics, list) and _accepts_by_type(document.data, metrics):
             return []
-        return _issues(document, jsonschema.Draft7Validator(schema).iter_errors(document.data))
+        return _issues(document, _draft7(schema).iter_errors(document.data))
     if _accepts(_fast_validator(name), document.data):
         return []
     if name != "definitions" or not isinstance(metrics, list):
-        return _issues(document, jsonschema.Draft7Validator(schema).iter_errors(document.data))
-    errors = list(jsonschema.Draft7Validator(_without_items(name)).iter_errors(document.data))
-    metric_validator = jsonschema.Draft7Validator(_schema_for(name, "metric"))
+        return _issues(document, _draft7(schema).iter_errors(document.data))
+    errors = list(_draft7(_without_items(name)).iter_errors(document.data))
+    metric_validator = _draft7(_schema_for(name, "metric"))
     for index, metric in enumerate(metrics):
         if not _accepts(_fast_validator(name, "metric"), metric):
             for error in metric_validator.iter_errors(metric):
                 error.path.extendleft([index, "metrics"])  # where the metric is in the file
                 errors.append(error)
     return _issues(document, iter(errors))
+
+
+def _draft7(schema: Mapping[str, Any]) -> jsonschema.Draft7Validator:
+    """jsonschema's validator of ``schema``, imported on first use.
+
+    Importing jsonschema costs about 30 ms, and a definitions file the shipped check
+    accepts never needs it: only refused files and project files are walked by it.
+    """
+    import jsonschema
+
+    return jsonschema.Draft7Validator(schema)
 
 
 def _accepts_by_type(data: Any, metrics: list[Any]) -> bool:
@@ -142,16 +155,16 @@ def _validator(kind: str | None) -> jsonschema.Draft7Validator:
     """The definitions schema without its metrics (None), or the schema of a metric of
     type ``kind`` (an unknown type, or "", gets the whole metric schema)."""
     if kind is None:
-        return jsonschema.Draft7Validator(_inlined(_without_items("definitions")))
+        return _draft7(_inlined(_without_items("definitions")))
     schema = _schema_for("definitions", "metric")
     metric = load_schema("definitions")["definitions"]["metric"]
     rules = metric.get("allOf", [])
     kinds = [_rule_type(rule) for rule in rules]
     if kind not in kinds or None in kinds:  # not a type the rules name, or a rule of another form
-        return jsonschema.Draft7Validator(_inlined(schema))
+        return _draft7(_inlined(schema))
     own = [rule["then"] for rule, of in zip(rules, kinds, strict=True) if of == kind]
     typed = {k: v for k, v in metric.items() if k != "allOf"}
-    return jsonschema.Draft7Validator(_inlined({**schema, "allOf": [{**typed, "allOf": own}]}))
+    return _draft7(_inlined({**schema, "allOf": [{**typed, "allOf": own}]}))
 
 
 def _inlined(schema: dict[str, Any]) -> dict[str, Any]:

@@ -10,12 +10,13 @@ import logging
 import os
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from crmetrics.connector import Connector, RawTable
 from crmetrics.errors import DataError, Issue, Location, UsageError
+from crmetrics.model import TABLES
 from crmetrics.plugins.crm_common.http import ApiClient, Classifier, RetryPolicy, Sleep
 from crmetrics.plugins.crm_common.options import resolve_options
 
@@ -114,3 +115,35 @@ class CrmConnector(Connector):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def present_tables(
+    has: Callable[[str], bool],
+    primary: Mapping[str, str],
+    *,
+    revenue: Callable[[], object],
+    activity_objects: Iterable[str],
+    custom: Mapping[str, str],
+) -> list[str]:
+    """The canonical tables a CRM's objects can build, in the model's order.
+
+    Args:
+        has: whether the CRM holds an object of that name.
+        primary: table -> the object whose presence makes the table available.
+        revenue: whether the objects revenue is built from are present (truthy); called
+            only after the primary objects are checked, which fixes a live source's fetch order.
+        activity_objects: the objects activity is built from; any one of them is enough.
+        custom: table -> the object the project maps it from instead of the built-in one;
+            the table is then available exactly when that object is present.
+    """
+    present = [table for table, name in primary.items() if has(name)]
+    if revenue():
+        present.append("revenue")
+    if any(has(name) for name in activity_objects):
+        present.append("activity")
+    for table, name in custom.items():
+        if has(name):
+            present.append(table)
+        elif table in present:
+            present.remove(table)
+    return [table for table in TABLES if table in present]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from crmetrics.connector import RawTable
 from crmetrics.errors import Issue
 from crmetrics.model import TABLES
-from crmetrics.plugins.crm_common.connector import CrmConnector
+from crmetrics.plugins.crm_common.connector import CrmConnector, present_tables
 from crmetrics.plugins.crm_common.http import error_code
 from crmetrics.plugins.crm_common.mapping import replaces_builtin, user_mapping
 from crmetrics.plugins.salesforce import customers, finance, pipeline, support
@@ -55,17 +55,13 @@ class SalesforceConnector(CrmConnector):
 
     def available_tables(self) -> list[str]:
         """The canonical tables the objects found can build."""
-        present = [t for t, name in PRIMARY.items() if self.data.has(name)]
-        if finance.revenue_object(self.data):
-            present.append("revenue")
-        if any(self.data.has(n) for n in self.settings["activity"]["objects"]):
-            present.append("activity")
-        for table, name in self._custom_objects().items():
-            if self.data.has(name):
-                present.append(table)
-            elif table in present:
-                present.remove(table)
-        return [t for t in TABLES if t in present]
+        return present_tables(
+            self.data.has,
+            PRIMARY,
+            revenue=lambda: finance.revenue_object(self.data),
+            activity_objects=self.settings["activity"]["objects"],
+            custom=self._custom_objects(),
+        )
 
     def _custom_objects(self) -> dict[str, str]:
         """Tables the project maps from another object than the built-in one."""

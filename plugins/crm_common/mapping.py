@@ -201,3 +201,37 @@ def builtin(
         ColumnSpec(field=currency) if currency else None,
     )
     return mapping.override(user)
+
+
+def derived_revenue(
+    rows: pl.DataFrame, object_name: str, id_field: str, settings: Mapping[str, Any]
+) -> tuple[pl.DataFrame, TableMapping]:
+    """Revenue rows the connector prepared, renamed for the built-in revenue mapping, and that mapping.
+
+    The connector computes ``__customer``, ``__date``, ``__amount``, ``__cost`` and
+    ``__currency`` from whichever object revenue is read from; they become ``derived.*``
+    columns. The project file's revenue mapping applies except its ``object``, since the
+    connector has already chosen the object by then.
+
+    Args:
+        rows: the object's rows with the ``__`` columns.
+        object_name: the object revenue is read from.
+        id_field: the object's record id field.
+        settings: the connector's settings.
+    """
+    derived = ("customer", "date", "amount", "cost", "currency")
+    rows = rows.rename({f"__{name}": f"derived.{name}" for name in derived})
+    user = {k: v for k, v in (user_mapping(settings, "revenue") or {}).items() if k != "object"}
+    mapping = builtin(
+        object_name,
+        {
+            "revenue_id": id_field,
+            "customer_id": "derived.customer",
+            "recognized_at": "derived.date",
+            "amount": "derived.amount",
+            "cost": "derived.cost",
+        },
+        currency="derived.currency",
+        user=user,
+    )
+    return rows, mapping

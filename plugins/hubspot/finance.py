@@ -17,7 +17,7 @@ from crmetrics.plugins.crm_common.frames import (
     first_of,
     number,
 )
-from crmetrics.plugins.crm_common.mapping import apply_mapping, builtin, user_mapping
+from crmetrics.plugins.crm_common.mapping import apply_mapping, derived_revenue
 from crmetrics.plugins.hubspot.objects import Objects, primary
 from crmetrics.plugins.hubspot.pipeline import deal_flags
 from crmetrics.plugins.hubspot.stages import StageBook
@@ -61,21 +61,7 @@ def revenue(data: Objects, stages: StageBook) -> RawTable:
         )
     else:
         rows = _line_items_of_won_deals(data, stages, rows)
-    rows = rows.rename(
-        {f"__{name}": f"derived.{name}" for name in ("customer", "date", "amount", "cost", "currency")}
-    )
-    mapping = builtin(
-        name,
-        {
-            "revenue_id": "id",
-            "customer_id": "derived.customer",
-            "recognized_at": "derived.date",
-            "amount": "derived.amount",
-            "cost": "derived.cost",
-        },
-        currency="derived.currency",
-        user={k: v for k, v in (user_mapping(data.settings, "revenue") or {}).items() if k != "object"},
-    )
+    rows, mapping = derived_revenue(rows, name, "id", data.settings)
     return builder.result(apply_mapping(builder, rows, mapping, currency=data.settings["currency"]))
 
 

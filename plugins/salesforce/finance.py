@@ -21,7 +21,7 @@ from crmetrics.plugins.crm_common.frames import (
     snake,
     truthy,
 )
-from crmetrics.plugins.crm_common.mapping import builtin, user_mapping
+from crmetrics.plugins.crm_common.mapping import builtin, derived_revenue, user_mapping
 from crmetrics.plugins.salesforce.objects import Objects
 
 _COLUMNS = ("revenue_id", "customer_id", "recognized_at", "amount", "cost")
@@ -67,21 +67,8 @@ def revenue(data: Objects) -> RawTable:
     rows = rows.with_columns(
         column(rows, settings["cost_field"]).alias("__cost") if rows.width else pl.lit(None).alias("__cost")
     )
-    rows = ensure(rows, "id", "__customer", "__date", "__amount", "__currency").rename(
-        {f"__{name}": f"derived.{name}" for name in ("customer", "date", "amount", "cost", "currency")}
-    )
-    mapping = builtin(
-        name,
-        {
-            "revenue_id": "Id",
-            "customer_id": "derived.customer",
-            "recognized_at": "derived.date",
-            "amount": "derived.amount",
-            "cost": "derived.cost",
-        },
-        currency="derived.currency",
-        user={k: v for k, v in (user_mapping(data.settings, "revenue") or {}).items() if k != "object"},
-    )
+    rows = ensure(rows, "id", "__customer", "__date", "__amount", "__currency")
+    rows, mapping = derived_revenue(rows, name, "Id", data.settings)
     return builder.result(data.apply(builder, rows, mapping))
 
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from crmetrics.errors import DataError
-from crmetrics.parquet_footer import ColumnStatistics, column_statistics
+from crmetrics.parquet_footer import ColumnStatistics, KeyRange, column_statistics, key_ranges
 from crmetrics.plugins.files import ParquetConnector
 
 JAN = datetime(2025, 1, 10, tzinfo=UTC)
@@ -98,3 +98,34 @@ def test_a_negative_minimum_is_checked_and_reported(tmp_path: Path) -> None:
     # -2.0 is on the second row of the file.
     with pytest.raises(DataError, match=r"negative handle_time_seconds: row 2: '-2.0'"):
         connector.scan("tickets")
+
+
+def test_key_ranges_per_row_group(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    frame = pl.DataFrame(
+        {
+            "deal_id": ["D5", "D1", "D9", "D10", "é", "z"],
+            "n": [7, -2, 300, 41, 5, 5],
+            "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        }
+    )
+    frame.write_parquet(path, row_group_size=2)  # row groups: rows 1-2, 3-4, 5-6
+    # Text orders byte by byte: "D1" < "D5"; "D10" < "D9" ("1" is 0x31, "9" is 0x39);
+    # "z" is 0x7A and "é" is 0xC3 0xA9, so "z" < "é" as unsigned bytes.
+    assert key_ranges(path, "deal_id") == [
+        KeyRange(b"D1", b"D5"),
+        KeyRange(b"D10", b"D9"),
+        KeyRange(b"z", "é".encode()),
+    ]
+    # Integers by value, signed: -2 < 7; 41 < 300; 5 alone.
+    assert key_ranges(path, "n") == [KeyRange(-2, 7), KeyRange(41, 300), KeyRange(5, 5)]
+    # A float column is no key type, and a missing column has no range: nothing known.
+    assert key_ranges(path, "x") == [None, None, None]
+    assert key_ranges(path, "lead_id") == [None, None, None]
+    assert key_ranges(tmp_path / "missing.parquet", "deal_id") is None
+
+
+def test_key_ranges_without_statistics_are_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pl.DataFrame({"deal_id": ["D1", "D2"]}).write_parquet(path, statistics=False)
+    assert key_ranges(path, "deal_id") == [None]

@@ -15,32 +15,32 @@ from pathlib import Path
 
 import polars as pl
 
+from crmetrics.canonical import keys_out_of_order
+from crmetrics.parquet_footer import Key, KeyRange, key_ranges
+
 
 def _row_groups_rise(path: Path, key: str) -> bool:
     """False when the footer's statistics already show the key falling between row groups."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        metadata = pq.read_metadata(path)
-    except (OSError, pa.ArrowException):
+    ranges = key_ranges(path, key)
+    if ranges is None:
         return False
-    if metadata.num_row_groups == 0:
-        return True
-    first = metadata.row_group(0)
-    paths = [first.column(index).path_in_schema for index in range(first.num_columns)]
-    if key not in paths:
-        return True  # a partition column, or none: the scan will tell
-    index = paths.index(key)
-    previous = None
-    for group in range(metadata.num_row_groups):
-        stats = metadata.row_group(group).column(index).statistics
-        if stats is None or not stats.has_min_max:
+    previous: KeyRange | None = None
+    for current in ranges:
+        if current is None:
             return True  # nothing known: the rows will tell
-        if previous is not None and not previous < stats.min:
+        if previous is not None and not _below(previous.maximum, current.minimum):
             return False
-        previous = stats.max
+        previous = current
     return True
+
+
+def _below(low: Key, high: Key) -> bool:
+    """Whether ``low < high``; both come from one column, so both are ints or both bytes."""
+    if isinstance(low, int) and isinstance(high, int):
+        return low < high
+    if isinstance(low, bytes) and isinstance(high, bytes):
+        return low < high
+    return False
 
 
 def keys_rise(files: Sequence[Path], key: str) -> bool:
@@ -51,10 +51,10 @@ def keys_rise(files: Sequence[Path], key: str) -> bool:
     """
     if not files or not all(_row_groups_rise(path, key) for path in files):
         return False
-    column = pl.col(key)
-    falls = (column.shift(1) >= column).sum().alias("falls")
+    # The same count the Polars path checks a key with, so both engines prove a key alike.
+    falls = keys_out_of_order(key).alias("falls")
     try:
-        counts = pl.scan_parquet(list(files)).select(falls, column.null_count().alias("nulls")).collect()
+        counts = pl.scan_parquet(list(files)).select(falls, pl.col(key).null_count().alias("nulls")).collect()
     except (pl.exceptions.PolarsError, OSError):
         return False
     fallen, nulls = counts.row(0)

@@ -35,6 +35,7 @@ from sqlglot.errors import ParseError
 
 from crmetrics.canonical import parse_datetime
 from crmetrics.errors import Issue, Location, UsageError
+from crmetrics.polars_comparisons import COMPARISONS
 
 _TRUE = ("true", "1", "yes", "y", "t", "on")
 _FALSE = ("false", "0", "no", "n", "f", "off")
@@ -211,14 +212,6 @@ _ARITHMETIC: dict[type[exp.Expression], Callable[[pl.Expr, pl.Expr], pl.Expr]] =
     exp.Mul: lambda a, b: a * b,
     exp.Div: lambda a, b: a / b,
 }
-_COMPARISON: dict[type[exp.Expression], Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
-    exp.EQ: lambda a, b: a == b,
-    exp.NEQ: lambda a, b: a != b,
-    exp.GT: lambda a, b: a > b,
-    exp.GTE: lambda a, b: a >= b,
-    exp.LT: lambda a, b: a < b,
-    exp.LTE: lambda a, b: a <= b,
-}
 _TEXT_FUNCTIONS: dict[type[exp.Expression], Callable[[pl.Expr], pl.Expr]] = {
     exp.Lower: lambda e: e.str.to_lowercase(),
     exp.Upper: lambda e: e.str.to_uppercase(),
@@ -238,7 +231,7 @@ class _Compiler:
             return _ARITHMETIC[type(node)](
                 _number(self.compile(node.this)), _number(self.compile(node.expression))
             ), ("number")
-        if type(node) in _COMPARISON:
+        if type(node) in COMPARISONS:
             return self._compare(node), "bool"
         if type(node) in _TEXT_FUNCTIONS:
             return _TEXT_FUNCTIONS[type(node)](_text(self.compile(node.this))), "text"
@@ -295,7 +288,7 @@ class _Compiler:
     def _compare(self, node: exp.Expression) -> pl.Expr:
         left, right = self.compile(node.this), self.compile(node.expression)
         kinds = {left[1], right[1]}
-        op = _COMPARISON[type(node)]
+        op = COMPARISONS[type(node)]
         if "number" in kinds:
             return op(_number(left), _number(right))
         if "datetime" in kinds:

@@ -231,6 +231,108 @@ def _instant(raw: object, unit: int) -> datetime | None:
     return _EPOCH + timedelta(microseconds=struct.unpack("<q", raw)[0] * unit)
 
 
+#: Parquet physical types a key can have: INT32 and INT64 (little-endian, signed unless
+#: the schema says otherwise) and BYTE_ARRAY (text, ordered byte by byte as unsigned).
+_KEY_INTEGERS = {1: "<i", 2: "<q"}
+_BYTE_ARRAY = 6
+#: Converted types of an unsigned integer (UINT_8 to UINT_64), which signed decoding misorders.
+_UNSIGNED = frozenset({11, 12, 13, 14})
+_UTF8 = 0
+
+Key = int | bytes
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """The least and the greatest value of a key column in one row group."""
+
+    minimum: Key
+    maximum: Key
+
+
+def key_ranges(path: Path, column: str) -> list[KeyRange | None] | None:
+    """Each row group's range of the top-level key ``column``, in the file's order.
+
+    Integers compare by value and text byte by byte, as the rows themselves do. An entry
+    is None when that row group's range is not known for certain: no statistics, a column
+    missing or of another type, or an order other than Parquet's own for the type.
+
+    Returns:
+        None when the file has no readable footer.
+    """
+    footer = parquet_footer(path)
+    if footer is None:
+        return None
+    try:
+        metadata = _Reader(footer).struct()
+    except (ValueError, IndexError, struct.error):
+        return None
+    row_groups = metadata.get(4)
+    if not isinstance(row_groups, list):
+        return None
+    decode = _key_decoder(metadata.get(2), column)
+    orders = metadata.get(7)
+    ranges: list[KeyRange | None] = []
+    for group in row_groups:
+        columns = group.get(1) if isinstance(group, dict) else None
+        columns = columns if isinstance(columns, list) else []
+        chunks = [c.get(3) if isinstance(c, dict) else None for c in columns]
+        named = (i for i, m in enumerate(chunks) if isinstance(m, dict) and m.get(3) == [column.encode()])
+        index = next(named, None)
+        if decode is None or index is None:
+            ranges.append(None)
+            continue
+        meta = chunks[index]
+        stats = meta.get(12) if isinstance(meta, dict) else None
+        ranges.append(_key_range(decode, stats, _type_defined_order(orders, index)))
+    return ranges
+
+
+def _key_decoder(schema: object, column: str) -> tuple[int, str | None] | None:
+    """The physical type of the key ``column`` and its integer format, or None if not a key type."""
+    elements = [e for e in schema if isinstance(e, dict)] if isinstance(schema, list) else []
+    element = next((e for e in elements[1:] if e.get(4) == column.encode() and not e.get(5)), None)
+    if element is None:
+        return None
+    physical, converted, logical = element.get(1), element.get(6), element.get(10)
+    if physical in _KEY_INTEGERS:
+        integer = logical.get(10) if isinstance(logical, dict) else None
+        if converted in _UNSIGNED or (isinstance(integer, dict) and integer.get(2) is False):
+            return None
+        return physical, _KEY_INTEGERS[physical]
+    if physical == _BYTE_ARRAY:
+        string = logical is None or (isinstance(logical, dict) and 1 in logical)  # STRING
+        text = converted in (None, _UTF8) and string
+        return (physical, None) if text else None
+    return None
+
+
+def _type_defined_order(orders: object, index: int) -> bool:
+    """Whether the file says column ``index`` is ordered as its type defines (unsigned bytes for text)."""
+    if not isinstance(orders, list) or index >= len(orders):
+        return False
+    order = orders[index]
+    return isinstance(order, dict) and 1 in order
+
+
+def _key_range(decode: tuple[int, str | None], stats: object, type_order: bool) -> KeyRange | None:
+    if not isinstance(stats, dict):
+        return None
+    physical, fmt = decode
+    low, high = stats.get(6), stats.get(5)  # min_value, max_value: in the type's own order
+    if fmt is not None and (low is None or high is None):
+        low, high = stats.get(2), stats.get(1)  # the older min, max: signed, right for integers
+    if not isinstance(low, bytes) or not isinstance(high, bytes):
+        return None
+    if fmt is None:
+        # Text bounds may be truncated: a lower minimum or a higher maximum only ever makes
+        # row groups look overlapping, which proves nothing rather than something false.
+        return KeyRange(low, high) if physical == _BYTE_ARRAY and type_order else None
+    if len(low) != struct.calcsize(fmt) or len(high) != struct.calcsize(fmt):
+        return None
+    return KeyRange(struct.unpack(fmt, low)[0], struct.unpack(fmt, high)[0])
+
+
 def _number(physical: object, raw: object) -> float | None:
     fmt = _NUMBERS.get(physical) if isinstance(physical, int) else None
     if fmt is None or not isinstance(raw, bytes) or len(raw) != struct.calcsize(fmt):
@@ -239,4 +341,4 @@ def _number(physical: object, raw: object) -> float | None:
     return None if value != value else value  # NaN proves nothing
 
 
-__all__ = ["ColumnStatistics", "TimeRange", "column_statistics", "timestamp_ranges"]
+__all__ = ["ColumnStatistics", "KeyRange", "TimeRange", "column_statistics", "key_ranges", "timestamp_ranges"]

@@ -34,6 +34,7 @@ from crmetrics.formula.typed import (
 )
 from crmetrics.ir.nodes import PERIOD_DAYS_COLUMN
 from crmetrics.metric import Formula
+from crmetrics.polars_comparisons import COMPARISONS
 
 _CASTS: dict[str, pl.DataType] = {
     "FLOAT": pl.Float64(),
@@ -69,14 +70,6 @@ _ARITHMETIC: dict[type, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
     exp.Mul: lambda a, b: a * b,
     exp.Div: safe_divide,
     exp.Mod: lambda a, b: pl.when(b != 0).then(truncated_modulo(a, b)).otherwise(None),
-}
-_COMPARE: dict[type, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
-    exp.EQ: lambda a, b: a == b,
-    exp.NEQ: lambda a, b: a != b,
-    exp.GT: lambda a, b: a > b,
-    exp.GTE: lambda a, b: a >= b,
-    exp.LT: lambda a, b: a < b,
-    exp.LTE: lambda a, b: a <= b,
 }
 _AGGREGATES: dict[type, Callable[[pl.Expr], pl.Expr]] = {
     exp.Sum: lambda e: e.sum(),
@@ -194,7 +187,7 @@ class PolarsFormula:
 
     def _compare(self, node: Node) -> pl.Expr:
         left, right = self.args(node)
-        return _COMPARE[type(node.source)](left, right)
+        return COMPARISONS[type(node.source)](left, right)
 
     def _logic(self, node: Node) -> pl.Expr:
         left, right = self.args(node)
@@ -305,7 +298,7 @@ _HANDLERS: dict[type, Callable[[PolarsFormula, Node], pl.Expr]] = {
     exp.Null: PolarsFormula._constant,
     **dict.fromkeys(_ARITHMETIC, PolarsFormula._arithmetic),
     exp.Neg: PolarsFormula._neg,
-    **dict.fromkeys(_COMPARE, PolarsFormula._compare),
+    **dict.fromkeys(COMPARISONS, PolarsFormula._compare),
     exp.And: PolarsFormula._logic,
     exp.Or: PolarsFormula._logic,
     exp.Not: PolarsFormula._not_,

@@ -11,6 +11,7 @@ import polars as pl
 
 from crmetrics.catalog import Catalog
 from crmetrics.errors import Issue
+from crmetrics.evaluator import Evaluator
 from crmetrics.plan import LogicalPlan, Request
 
 
@@ -33,8 +34,8 @@ class RunOutcome(Protocol):
         ...
 
 
-class ReportEngine(Protocol):
-    """The members of :class:`crmetrics.Engine` a report uses."""
+class ReportEngine(Evaluator, Protocol):
+    """The members of :class:`crmetrics.Engine` a report uses, :meth:`evaluate` among them."""
 
     @property
     def catalog(self) -> Catalog:
@@ -51,16 +52,4 @@ class ReportEngine(Protocol):
 
     def run(self, request: Request, source: Any) -> RunOutcome:
         """``request`` evaluated as ``crmetrics run`` does, with its warnings."""
-        ...
-
-    def evaluate(
-        self,
-        request: Request,
-        source: Any,
-        *,
-        streaming: bool = False,
-        engine: str = "polars",
-        trust: bool = False,
-    ) -> pl.DataFrame:
-        """The long-format result of ``request`` on ``source``."""
         ...

@@ -8,33 +8,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import polars as pl
 
 from crmetrics.errors import CrmetricsError, DataError, Issue, Location
+from crmetrics.evaluator import Evaluator
 from crmetrics.model import TABLES
 from crmetrics.periods import FISCAL_PERIOD, Calendar
 from crmetrics.plan import Request
 from crmetrics.testing.cases import ExpectedRow, TestCase
 
 Outcome = Literal["passed", "failed", "error"]
-
-
-class Evaluator(Protocol):
-    """What running a case needs of an engine: :meth:`crmetrics.Engine.evaluate`."""
-
-    def evaluate(
-        self,
-        request: Request,
-        source: Any,
-        *,
-        streaming: bool = False,
-        engine: str = "polars",
-        trust: bool = False,
-    ) -> pl.DataFrame:
-        """The long-format result of ``request`` on ``source``."""
-        ...
 
 
 #: Shown in a diff where a row is missing on one side.

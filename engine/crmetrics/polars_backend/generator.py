@@ -97,6 +97,27 @@ def _is_additive(node: Node) -> bool:
     return isinstance(source, exp.Count) and not isinstance(source.this, exp.Distinct)
 
 
+def _agrees_without_rows(node: Node, empty: Any) -> bool:
+    """Whether an entity measure computed over none of an entity's rows already takes the
+    value the entity gets where it has no row at all (its empty value).
+
+    A count is 0 over no rows and a mean, median, minimum or maximum null, filtered or
+    not; an entity without rows is filled with the measure's empty value after the join,
+    so where the two agree there is no need to tell "no rows" apart in the group-by.
+    """
+    source = node.source
+    if isinstance(source, exp.Filter):
+        return _agrees_without_rows(node.args[0], empty)
+    if isinstance(source, exp.Count):
+        return empty == 0
+    return isinstance(source, (exp.Avg, exp.Median, exp.Min, exp.Max)) and empty is None
+
+
+def _measure_tag(measures: int) -> type[pl.DataType]:
+    """The smallest unsigned type that tags each of ``measures`` stacked measures."""
+    return pl.UInt8 if measures <= 256 else pl.UInt32
+
+
 def _stackable(frames: Sequence[pl.LazyFrame], columns: Sequence[Sequence[str]]) -> bool:
     """Whether every column read from several of ``frames`` has the same type in each."""
     types: dict[str, pl.DataType] = {}
@@ -352,7 +373,7 @@ class PolarsGenerator:
                 frame.select(
                     ENTITY_KEY,
                     _truncate(measure.time, measure.grain).alias(PERIOD_START),
-                    pl.lit(index, dtype=pl.UInt32).alias(_MEASURE),
+                    pl.lit(index, dtype=_measure_tag(len(node.measures))).alias(_MEASURE),
                     *needed,
                 )
                 for index, (frame, measure, needed) in enumerate(
@@ -374,8 +395,11 @@ class PolarsGenerator:
             value = PolarsFormula(
                 aggregation.value, aggregation.formula, aggregation.subject, self.functions, own
             ).expr()
-            # Null where the entity has no row of this measure, as a join would leave it.
-            aggregates.append(pl.when(mine.any()).then(value).alias(aggregation.name))
+            if _agrees_without_rows(aggregation.value.tree, dict(node.empty).get(aggregation.name)):
+                aggregates.append(value.alias(aggregation.name))
+            else:
+                # Null where the entity has no row of this measure, as a join would leave it.
+                aggregates.append(pl.when(mine.any()).then(value).alias(aggregation.name))
         return stacked.group_by(pairs).agg(aggregates)
 
     def _entity_rollup(self, node: Relation) -> pl.LazyFrame:
@@ -417,9 +441,13 @@ class PolarsGenerator:
             .with_columns(self.score(node).cast(pl.Float64).fill_nan(None).alias(_SCORE))
             .group_by(keys)
             .agg(
-                pl.col(_SCORE).sum().alias("__sum"),
-                pl.col(_SCORE).min().alias("__min"),
-                pl.col(_SCORE).max().alias("__max"),
+                # Only the statistics the rollup reads: each one is a pass over the scores.
+                *{
+                    "avg": [pl.col(_SCORE).sum().alias("__sum")],
+                    "sum": [pl.col(_SCORE).sum().alias("__sum")],
+                    "min": [pl.col(_SCORE).min().alias("__min")],
+                    "max": [pl.col(_SCORE).max().alias("__max")],
+                }[node.rollup],
                 pl.col(_SCORE).count().alias("__scored"),
                 pl.len().alias("__active"),
             )

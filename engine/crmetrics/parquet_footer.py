@@ -9,6 +9,7 @@ then counted by reading them, as for a writer that records none.
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -101,6 +102,24 @@ class _Reader:
             fields[field] = self.value(kind)
 
 
+def _metadata(path: Path) -> Struct | None:
+    """The decoded footer of the Parquet file at ``path``, or None if it has no readable one."""
+    footer = parquet_footer(path)
+    return None if footer is None else _decoded(footer)
+
+
+@functools.lru_cache(maxsize=64)
+def _decoded(footer: bytes) -> Struct | None:
+    # Keyed by the footer's bytes themselves, so a changed file is decoded afresh; a run
+    # asks each file's footer for its null counts, its minima and each time column's
+    # ranges, and decoding is the costly part (the file's last bytes are read each time).
+    # The decoded structure is shared: callers only read it.
+    try:
+        return _Reader(footer).struct()
+    except (ValueError, IndexError, struct.error):
+        return None
+
+
 @dataclass(frozen=True)
 class ColumnStatistics:
     """What every row group of a file records about one top-level column.
@@ -120,12 +139,8 @@ def column_statistics(path: Path) -> dict[str, ColumnStatistics]:
 
     Returns an empty mapping when the file has no readable footer.
     """
-    footer = parquet_footer(path)
-    if footer is None:
-        return {}
-    try:
-        metadata = _Reader(footer).struct()
-    except (ValueError, IndexError, struct.error):
+    metadata = _metadata(path)
+    if metadata is None:
         return {}
     nulls: dict[str, int | None] = {}
     minima: dict[str, float | None] = {}
@@ -173,12 +188,8 @@ def timestamp_ranges(path: Path, column: str) -> list[TimeRange] | None:
     None when the file has no readable footer, the column is not such a timestamp, or a
     row group with values records no null count, minimum or maximum.
     """
-    footer = parquet_footer(path)
-    if footer is None:
-        return None
-    try:
-        metadata = _Reader(footer).struct()
-    except (ValueError, IndexError, struct.error):
+    metadata = _metadata(path)
+    if metadata is None:
         return None
     unit = _timestamp_unit(metadata.get(2), column)
     row_groups = metadata.get(4)
@@ -260,12 +271,8 @@ def key_ranges(path: Path, column: str) -> list[KeyRange | None] | None:
     Returns:
         None when the file has no readable footer.
     """
-    footer = parquet_footer(path)
-    if footer is None:
-        return None
-    try:
-        metadata = _Reader(footer).struct()
-    except (ValueError, IndexError, struct.error):
+    metadata = _metadata(path)
+    if metadata is None:
         return None
     row_groups = metadata.get(4)
     if not isinstance(row_groups, list):

@@ -79,6 +79,21 @@ def test_measures_from_two_tables_score_each_entity(tmp_path: Path, rollup: str)
     assert frame["value"].to_list() == [6.5, 6.0]
 
 
+@pytest.mark.parametrize(
+    ("rollup", "values"), [("sum", [13.0, 12.0]), ("min", [3.0, 2.0]), ("max", [10.0, 10.0])]
+)
+def test_rollups_read_their_own_statistic(tmp_path: Path, rollup: str, values: list[float]) -> None:
+    _write(tmp_path / "data")
+    (tmp_path / "defs").mkdir()
+    (tmp_path / "defs" / "metrics.yaml").write_text(DEFINITIONS.format(rollup=rollup))
+    engine = crmetrics.Engine(definitions=[tmp_path / "defs"])
+    request = Request.build(["load"], start="2025-01-01", end="2025-03-01")
+    frame = engine.evaluate(request, f"parquet:{tmp_path / 'data'}")
+    # The scores of the test above: January C1 3 and C2 10 (sum 13, min 3, max 10),
+    # February C1 10 and C2 2 (sum 12, min 2, max 10).
+    assert frame["value"].to_list() == values
+
+
 def test_measures_reading_a_column_of_two_types_are_not_stacked() -> None:
     # Stacked rows share their columns: a weight that is a number in one table and text
     # in the other would not fit one column, so those measures are joined instead.

@@ -19,7 +19,7 @@ import polars as pl
 from sqlglot import exp
 
 from crmetrics.formula.functions import FunctionTable
-from crmetrics.formula.typed import Node
+from crmetrics.formula.typed import Node, Parameter
 from crmetrics.ir.nodes import (
     AT_END,
     AT_START,
@@ -111,6 +111,29 @@ def _agrees_without_rows(node: Node, empty: Any) -> bool:
     if isinstance(source, exp.Count):
         return empty == 0
     return isinstance(source, (exp.Avg, exp.Median, exp.Min, exp.Max)) and empty is None
+
+
+_ROW_AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Median)
+_SAME_WITHOUT_ROWS = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg, exp.Literal, exp.Null)
+
+
+def _same_without_rows(node: Node) -> bool:
+    """Whether an aggregate formula over none of a cell's rows gives its empty value.
+
+    True for aggregates (a count or a sum is 0, a mean, minimum, maximum or median null,
+    as over no rows) combined by arithmetic with numbers and parameters, which fold the
+    same way in both; a function of a plugin or a remainder could differ.
+    """
+    if isinstance(node, Parameter):
+        return True
+    source = node.source
+    if isinstance(source, exp.Filter):
+        return _same_without_rows(node.args[0])
+    if isinstance(source, _ROW_AGGREGATES):
+        return True  # what it reads row by row only ever sees rows
+    if type(node) is not Node or not isinstance(source, _SAME_WITHOUT_ROWS):
+        return False
+    return all(_same_without_rows(arg) for arg in node.args)
 
 
 def _measure_tag(measures: int) -> type[pl.DataType]:
@@ -228,12 +251,45 @@ class PolarsGenerator:
 
     def _aggregate(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Aggregate)
-        expressions = [self.formula(a).alias(a.name) for a in node.aggregations]
-        return (
-            self.frame(node.input)
-            .group_by(_truncate(node.time, node.grain).alias(PERIOD_START), *node.keys)
-            .agg(*expressions, pl.len().alias(ROWS))
+        frame = self.frame(node.input)
+        shared = self.shared_filter(node.aggregations)
+        if shared is None:
+            expressions = [self.formula(a).alias(a.name) for a in node.aggregations]
+        else:
+            # Rows no aggregate reads are dropped before the group-by, where Polars pushes
+            # the condition down to the scan and below the join that reaches the groups.
+            frame = frame.filter(shared)
+            expressions = [
+                PolarsFormula(a.value, a.formula, a.subject, self.functions).expr().alias(a.name)
+                for a in node.aggregations
+            ]
+        return frame.group_by(_truncate(node.time, node.grain).alias(PERIOD_START), *node.keys).agg(
+            *expressions, pl.len().alias(ROWS)
         )
+
+    def shared_filter(self, aggregations: Sequence[Aggregation]) -> pl.Expr | None:
+        """The row filter every one of ``aggregations`` applies, when it can be applied first.
+
+        A (period, group) whose rows the filter all drops then has no rows, and takes each
+        aggregate's empty value, the value over no rows: the same as the aggregates over
+        none of its rows, for formulas of counts, sums, means, minima, maxima and medians
+        joined by arithmetic (see :func:`_same_without_rows`).
+        """
+        filters = []
+        for aggregation in aggregations:
+            if aggregation.filter is None or not _same_without_rows(aggregation.value.tree):
+                return None
+            assert aggregation.filter_formula is not None
+            filters.append(
+                PolarsFormula(
+                    aggregation.filter, aggregation.filter_formula, aggregation.subject, self.functions
+                )
+                .expr()
+                .fill_null(False)
+            )
+        if not filters or not all(f.meta.eq(filters[0]) for f in filters[1:]):
+            return None
+        return filters[0]
 
     def _point_in_time(self, node: Relation) -> pl.LazyFrame:
         # Active at t when from < t and (until is null or until >= t). Since every t is a

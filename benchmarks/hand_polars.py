@@ -180,14 +180,12 @@ def compute(folder: Path, grouped: bool, *, streaming: bool = False, extended: b
         )
 
     parts.append(
+        # Filtered before the group-by, the won expansions alone are joined to their segment
+        # and counted; a month without one gets its 0 on the wide frame.
         events("deals", "closed_at", ["is_won", "deal_type"])
+        .filter(pl.col("is_won") & pl.col("deal_type").is_in(["upsell", "cross_sell"]))
         .group_by(keys)
-        .agg(
-            (pl.col("is_won") & pl.col("deal_type").is_in(["upsell", "cross_sell"]))
-            .fill_null(False)
-            .sum()
-            .alias("expansion_deals")
-        )
+        .agg(pl.len().alias("expansion_deals"))
     )
     nps = pl.col("survey_type") == "nps"
     parts.append(

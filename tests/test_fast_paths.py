@@ -120,6 +120,25 @@ def test_duplicate_key_in_typed_parquet_is_dropped_and_reported(sample_parquet: 
     assert any(i.code == "duplicate-key" for i in report.issues)
 
 
+def test_duplicate_customer_in_typed_parquet_is_dropped_when_grouped(
+    sample_parquet: Path, tmp_path: Path
+) -> None:
+    # Grouped, every revenue row is joined to its customer's segment: a repeated customer
+    # would double its rows, so the duplicate must reach the key check (which keeps the
+    # latest copy, here the same row) instead of stopping or skewing the query.
+    customers = pl.read_parquet(sample_parquet / "customers.parquet")
+    doubled = pl.concat([customers, customers.head(1)])
+    folder = _copy_with(sample_parquet, tmp_path / "dup", "customers", doubled)
+    engine = Engine()
+    connector = engine.open_source(f"parquet:{folder}")
+    request = Request.build(["revenue"], by=["segment"], **RANGE)
+    result = engine.evaluate(request, connector)
+    clean = crmetrics.evaluate(["revenue"], f"parquet:{sample_parquet}", by=["segment"], **RANGE)
+    assert_frame_equal(result, clean)
+    report = next(r for r in connector.reports() if r.table == "customers")
+    assert report.duplicates_dropped == 1
+
+
 def test_bad_row_in_typed_parquet_names_the_row(sample_parquet: Path, tmp_path: Path) -> None:
     customers = pl.read_parquet(sample_parquet / "customers.parquet")
     broken = customers.with_columns(

@@ -155,9 +155,12 @@ def _stackable(frames: Sequence[pl.LazyFrame], columns: Sequence[Sequence[str]])
 class PolarsGenerator:
     """Turns IR nodes into LazyFrames reading tables from ``scan``."""
 
-    def __init__(self, scan: TableSource, functions: FunctionTable) -> None:
+    def __init__(self, scan: TableSource, functions: FunctionTable, *, keys_checked: bool = False) -> None:
         self.scan = scan
         self.functions = functions
+        #: The connector checks the customers' keys after the query and runs it again on
+        #: deduplicated rows if one repeats, so a join need not check them itself.
+        self.keys_checked = keys_checked
         self.frames: dict[int, pl.LazyFrame] = {}
         #: Compute each derived metric as soon as it is generated (once the bases are known).
         self.collect_derived = False
@@ -201,7 +204,13 @@ class PolarsGenerator:
     def _reach(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Reach)
         attributes = self.frame(node.customers).select(ENTITY_KEY, *node.columns)
-        return self.frame(node.input).join(attributes, on=ENTITY_KEY, how="left", validate="m:1")
+        # Checking that each key joins one customer costs a hash pass over the customers
+        # per join; where the connector checks them anyway, a repeated key must reach its
+        # check (which drops the older copy) rather than stop the query.
+        frame = self.frame(node.input)
+        if self.keys_checked:
+            return frame.join(attributes, on=ENTITY_KEY, how="left")
+        return frame.join(attributes, on=ENTITY_KEY, how="left", validate="m:1")
 
     def _filter(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Filter)

@@ -149,7 +149,6 @@ def _command(
     return [sys.executable, "-m", "benchmarks.worker", variant, str(folder), mode, str(out)], env
 
 
-
 #: Variants timed as a whole process, from start to exit, rather than around one call.
 WHOLE_PROCESS = ("cli", "cli-second", "polars-process")
 

@@ -267,6 +267,24 @@ class PolarsFormula:
             counted = self._kept(self.node(node.args[0])).count()
         return counted.cast(pl.Int64)
 
+    def counted_values(self) -> pl.Expr | None:
+        """What the formula counts, when it is ``count(distinct x)`` (filtered or not):
+        ``x`` on the rows its filters keep where it is present. None for any other formula."""
+        node, outer = self.checked.tree, self.row_filter
+        try:
+            while isinstance(node.source, exp.Filter):
+                aggregate, condition = node.args
+                kept = self.node(condition)
+                self.row_filter = kept if self.row_filter is None else self.row_filter & kept
+                node = aggregate
+            source = node.source
+            distinct = isinstance(source, exp.Count) and isinstance(source.this, exp.Distinct)
+            if not distinct or len(node.args) != 1:
+                return None
+            return self.distinct_values([self.node(node.args[0])])
+        finally:
+            self.row_filter = outer
+
     def distinct_values(self, values: Sequence[pl.Expr]) -> pl.Expr:
         """The values ``count(distinct ...)`` counts: one per row the filter keeps whose
         ``values`` are all present, a struct of them when there are several."""

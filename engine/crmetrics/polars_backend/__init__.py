@@ -17,7 +17,7 @@ from crmetrics.connector import CollectEngine, Connector
 from crmetrics.errors import DataError, Issue
 from crmetrics.formula.typed import Kind
 from crmetrics.ir.build import build_query
-from crmetrics.ir.nodes import Distinct, Query, Relation
+from crmetrics.ir.nodes import Distinct, Project, Query, Relation
 from crmetrics.ir.text import inputs
 from crmetrics.model import TABLES, kind_of_dtype
 from crmetrics.plan import LogicalPlan
@@ -108,7 +108,10 @@ def evaluate(
             if not connector.settle(connector.run_checks(engine)):
                 for base, frame in zip(query.bases, frames, strict=True):
                     generator.known(base, frame.lazy())
-                generator.collect_derived = True
+                for layer in derived_layers(query.result, query.bases):
+                    computed = pl.collect_all([generator.frame(metric) for metric in layer])
+                    for metric, values in zip(layer, computed, strict=True):
+                        generator.known(metric, values.lazy())
                 return generator.frame(query.result).collect()
     raise AssertionError("unreachable: every table is eager after the retries")
 
@@ -139,6 +142,34 @@ def group_values(bases: Sequence[Relation]) -> list[Distinct]:
             continue  # what it reads is computed with it
         pending.extend(inputs(node))
     return list(found.values())
+
+
+def derived_layers(result: Relation, bases: Sequence[Relation]) -> list[list[Project]]:
+    """The derived metrics ``result`` reads, in layers each computed from the ones before.
+
+    A layer reads only the bases and earlier layers, all in memory once computed, so its
+    metrics are collected side by side in one go. Left lazy across layers, a metric reading
+    two others that both read the same one would copy that plan twice: a diamond of 16
+    levels planned 65,536 copies (38 s, 1.8 GB).
+    """
+    depth: dict[int, int] = {id(base): 0 for base in bases}
+    derived: dict[int, Project] = {}
+
+    def level(node: Relation) -> int:
+        # The most derived metrics on a path from ``node`` down to the bases.
+        key = id(node)
+        if key not in depth:
+            below = max((level(child) for child in inputs(node)), default=0)
+            depth[key] = below + (1 if isinstance(node, Project) else 0)
+            if isinstance(node, Project):
+                derived[key] = node
+        return depth[key]
+
+    level(result)
+    layers: dict[int, list[Project]] = {}
+    for key, node in derived.items():
+        layers.setdefault(depth[key], []).append(node)
+    return [layers[d] for d in sorted(layers)]
 
 
 def _collect(frames: list[pl.LazyFrame], *, streaming: bool, shared: bool) -> list[pl.DataFrame]:

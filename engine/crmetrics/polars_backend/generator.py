@@ -189,8 +189,6 @@ class PolarsGenerator:
         #: deduplicated rows if one repeats, so a join need not check them itself.
         self.keys_checked = keys_checked
         self.frames: dict[int, pl.LazyFrame] = {}
-        #: Compute each derived metric as soon as it is generated (once the bases are known).
-        self.collect_derived = False
 
     def frame(self, node: Relation) -> pl.LazyFrame:
         """The LazyFrame of ``node``, generated once."""
@@ -759,12 +757,7 @@ class PolarsGenerator:
     def _project(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Project)
         value = PolarsFormula(node.value, node.formula, node.name, self.functions).expr()
-        frame = self.frame(node.input).select(PERIOD_START, *node.keys, value.alias(node.name))
-        # A derived metric is a few rows per period; computing it now keeps the plans of the
-        # metrics that reuse it small. Left lazy, a metric reading two others that both read
-        # the same one copies that plan twice: a diamond of 16 levels planned 65,536 copies
-        # (38 s, 1.8 GB).
-        return frame.collect().lazy() if self.collect_derived else frame
+        return self.frame(node.input).select(PERIOD_START, *node.keys, value.alias(node.name))
 
     def _result(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, Result)

@@ -7,6 +7,7 @@ its population: each is checked here against the path it replaces.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -16,8 +17,12 @@ from polars.testing import assert_frame_equal
 import crmetrics
 from crmetrics.engine import Engine
 from crmetrics.errors import DataError
+from crmetrics.ir.nodes import PeriodMap
 from crmetrics.model import TABLES
+from crmetrics.periods import Grain
 from crmetrics.plan import Request
+from crmetrics.polars_backend import generator
+from crmetrics.polars_backend.generator import _bucket_runs
 
 RANGE = {"start": "2023-07-01", "end": "2025-01-01"}
 CORE = [m for m in Engine().catalog.metrics.values() if m.origin.provider == "catalog" and not m.requires_by]
@@ -149,3 +154,73 @@ def test_text_columns_in_parquet_still_take_the_eager_path(sample_parquet: Path,
     expected = crmetrics.evaluate(["expansion_deals"], f"parquet:{sample_parquet}", **RANGE)
     assert_frame_equal(result, expected)
     assert set(TABLES) >= {p.stem for p in folder.glob("*.parquet")}
+
+
+def test_bucket_runs_of_a_rolling_window() -> None:
+    month = Grain("month")
+    jan, feb, mar = (datetime(2025, m, 1, tzinfo=UTC) for m in (1, 2, 3))
+    nov, dec = datetime(2024, 11, 1, tzinfo=UTC), datetime(2024, 12, 1, tzinfo=UTC)
+    # rolling(m, 3) over January to March: each period reads its own bucket and the two before.
+    pairs = [
+        (nov, jan),
+        (dec, jan),
+        (jan, jan),
+        (dec, feb),
+        (jan, feb),
+        (feb, feb),
+        (jan, mar),
+        (feb, mar),
+        (mar, mar),
+    ]
+    runs = _bucket_runs(PeriodMap(month, tuple(sorted(pairs))))
+    # Periods by index: Jan 0, Feb 1, Mar 2. November counts in January only; December in
+    # January and February; January in all three; February in Feb-Mar; March in March.
+    assert runs == ([nov, dec, jan, feb, mar], [0, 0, 0, 1, 2], [0, 1, 2, 2, 2])
+
+
+def test_bucket_runs_refuse_a_map_with_a_gap() -> None:
+    month = Grain("month")
+    jan, feb, mar = (datetime(2025, m, 1, tzinfo=UTC) for m in (1, 2, 3))
+    # January's rows count in January and March but not February: no run of periods.
+    assert _bucket_runs(PeriodMap(month, ((jan, jan), (jan, mar), (feb, feb)))) is None
+    # A later bucket whose periods start before an earlier one's: runs would overlap.
+    assert _bucket_runs(PeriodMap(month, ((jan, feb), (feb, jan)))) is None
+
+
+WINDOWED_DISTINCT = """\
+metrics:
+  - {name: payers_3, label: Payers over 3 periods, category: financial, unit: count, type: derived,
+     expr: "rolling(paying_customers, 3)"}
+  - {name: payers_qtd, label: Payers quarter to date, category: financial, unit: count, type: derived,
+     expr: "to_date(paying_customers, 'quarter')"}
+  - {name: payers_mtd, label: Payers month to date, category: financial, unit: count, type: derived,
+     expr: "to_date(paying_customers, 'month')"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("grain", "metrics", "span"),
+    [
+        ("month", ["payers_3", "payers_qtd"], ("2023-07-01", "2025-01-01")),
+        ("week", ["payers_3", "payers_mtd"], ("2023-07-03", "2024-12-30")),
+    ],
+)
+@pytest.mark.parametrize("by", [(), ("segment",)], ids=["ungrouped", "segment"])
+def test_windowed_distinct_counts_give_the_row_copying_numbers(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    grain: str,
+    metrics: list[str],
+    span: tuple[str, str],
+    by: tuple[str, ...],
+) -> None:
+    """Distinct counts over windows from each value's runs of periods equal those over copied rows."""
+    definitions = tmp_path / "windows.yaml"
+    definitions.write_text(WINDOWED_DISTINCT)
+    start, end = span
+    options = {"by": by, "grain": grain, "start": start, "end": end, "definitions": [definitions]}
+    runs = crmetrics.evaluate(metrics, "sample", **options)
+    monkeypatch.setattr(generator, "_bucket_runs", lambda periods: None)
+    copies = crmetrics.evaluate(metrics, "sample", **options)
+    assert runs.height > 0 and runs["value"].sum() > 0
+    assert_frame_equal(runs, copies)

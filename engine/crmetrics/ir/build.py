@@ -157,6 +157,9 @@ class Builder:
         self.sources: dict[str, AggregateSource] = {}
         self._windowed: dict[str, Output] = {}
         self._shared: dict[tuple[Any, ...], Relation] = {}
+        #: Cohort rows by what they are made of: metrics following the same measures from
+        #: the same base period (net and gross revenue retention) read one relation.
+        self._cohort_rows: dict[tuple[Any, ...], Relation] = {}
         self._maps: dict[tuple[str, int, str], PeriodMap] = {}
 
     # ---- the whole query --------------------------------------------------------------------
@@ -491,6 +494,7 @@ class Builder:
         periods = self.shared(PeriodMap(self.grain, tuple((self.grain.shift(p, -lag), p) for p in starts)))
         first = self.grain.shift(self.plan.window_start, -lag)
         measures, empty, lagged = [], {}, []
+        key: list[Any] = [id(periods)]
         for measure in metric.measures.values():
             table = self.filtered(metric.name, measure.table)
             frame = self._keep(
@@ -504,15 +508,25 @@ class Builder:
             column = next((n.column for n in priors if n.name == measure.name), f"__base__{measure.name}")
             lagged.append(column)
             empty[column] = empty[measure.name]
+            key.append((id(frame), measure.name, measure.time, measure.expr.text, column))
+            key.append(measure.filter.text if measure.filter is not None else None)
         kinds: dict[str, Kind] = {
             ENTITY_KEY: "text",
             PERIOD_START: "datetime",
             **dict.fromkeys(empty, "number"),
         }
-        rows: Relation = self._keep(
-            CohortRows(tuple(measures), tuple(lagged), periods, self.plan.window_start, tuple(empty.items())),
-            kinds,
-        )
+        rows = self._cohort_rows.get(tuple(key))
+        if rows is None:
+            rows = self._keep(
+                CohortRows(
+                    tuple(measures), tuple(lagged), periods, self.plan.window_start, tuple(empty.items())
+                ),
+                kinds,
+            )
+            self._cohort_rows[tuple(key)] = rows
+            # Computed once among the bases; each metric's base condition and aggregate then
+            # read its rows from memory.
+            self.bases.append(rows)
         joined = [c for c in self.by if c != ENTITY_KEY]
         groups = None
         if self.by:
@@ -526,7 +540,6 @@ class Builder:
         values = Aggregate(rows, PERIOD_START, self.grain, self.by, (aggregation,))
         self.empty[metric.name] = empty_value(value, empty)
         result = Complete(self.grid(groups), values, self.by, ((metric.name, self.empty[metric.name]),))
-        self.bases.append(result)
         self.outputs[metric.name] = Output(metric.name, result, metric.name)
 
     def derived(self, metric: MetricDefinition) -> None:

@@ -8,7 +8,7 @@ keep.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -262,12 +262,38 @@ class PolarsFormula:
         elif isinstance(source.this, exp.Distinct):
             # count(distinct a, b): the distinct combinations in which no value is null.
             values = [self.node(arg).alias(f"_{i}") for i, arg in enumerate(node.args)]
-            complete = pl.all_horizontal(v.is_not_null() for v in values)
-            combined = values[0] if len(values) == 1 else pl.struct(values)
-            counted = self._kept(combined.filter(complete)).n_unique()
+            counted = self.distinct_values(values).n_unique()
         else:
             counted = self._kept(self.node(node.args[0])).count()
         return counted.cast(pl.Int64)
+
+    def counted_values(self) -> pl.Expr | None:
+        """What the formula counts, when it is ``count(distinct x)`` (filtered or not):
+        ``x`` on the rows its filters keep where it is present. None for any other formula."""
+        node, outer = self.checked.tree, self.row_filter
+        try:
+            while isinstance(node.source, exp.Filter):
+                aggregate, condition = node.args
+                kept = self.node(condition)
+                self.row_filter = kept if self.row_filter is None else self.row_filter & kept
+                node = aggregate
+            source = node.source
+            distinct = isinstance(source, exp.Count) and isinstance(source.this, exp.Distinct)
+            if not distinct or len(node.args) != 1:
+                return None
+            return self.distinct_values([self.node(node.args[0])])
+        finally:
+            self.row_filter = outer
+
+    def distinct_values(self, values: Sequence[pl.Expr]) -> pl.Expr:
+        """The values ``count(distinct ...)`` counts: one per row the filter keeps whose
+        ``values`` are all present, a struct of them when there are several."""
+        kept = pl.all_horizontal(v.is_not_null() for v in values)
+        if self.row_filter is not None:
+            # One filter: a second one would be of a different length.
+            kept = kept & self.row_filter.fill_null(False)
+        combined = values[0] if len(values) == 1 else pl.struct(values)
+        return combined.filter(kept)
 
     def _aggregate(self, node: Node) -> pl.Expr:
         return _AGGREGATES[type(node.source)](self._kept(self.node(node.args[0])))

@@ -13,6 +13,8 @@ every window that holds it (:meth:`PolarsGenerator._window_sum`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import polars as pl
@@ -60,6 +62,7 @@ from crmetrics.polars_backend.periods import local_date, moment, period_of, shif
 TableSource = Callable[[str], pl.LazyFrame]
 
 _DELTA, _BUCKET, _SCORE, _MEASURE = "__delta", "__bucket", "__score", "__measure"
+_VALUE, _FIRST, _LAST, _INDEX = "__value", "__first", "__last", "__index"
 _ROLLUPS: Mapping[str, str] = {"avg": "mean", "sum": "sum", "min": "min", "max": "max", "median": "median"}
 
 
@@ -76,6 +79,30 @@ def _ranges(low: pl.Expr, high: pl.Expr, grain: Grain) -> pl.Expr:
         low.dt.convert_time_zone(zone), high.dt.convert_time_zone(zone), grain.every, closed="left"
     )
     return local.list.eval(pl.element().dt.convert_time_zone("UTC"))
+
+
+def _bucket_runs(periods: PeriodMap) -> tuple[list[datetime], list[int], list[int]] | None:
+    """Each bucket of ``periods`` with the first and last (by index) of the periods it counts in.
+
+    None unless every bucket counts in consecutive periods and, bucket after bucket, neither
+    the first nor the last of them moves back: the shape of rolling and to-date windows,
+    which a value's runs of periods rely on.
+    """
+    targets = sorted({target for _, target in periods.pairs})
+    index = {target: i for i, target in enumerate(targets)}
+    held: dict[datetime, list[int]] = {}
+    for source, target in periods.pairs:
+        held.setdefault(source, []).append(index[target])
+    starts = sorted(held)
+    firsts, lasts = [], []
+    for start in starts:
+        indices = sorted(held[start])
+        if indices != list(range(indices[0], indices[-1] + 1)):
+            return None
+        firsts.append(indices[0])
+        lasts.append(indices[-1])
+    rising = all(a <= b for a, b in pairwise(firsts)) and all(a <= b for a, b in pairwise(lasts))
+    return (starts, firsts, lasts) if rising else None
 
 
 def _running(frame: pl.LazyFrame, by: Sequence[str], column: str, name: str) -> pl.LazyFrame:
@@ -131,6 +158,9 @@ class PolarsGenerator:
 
     def formula(self, aggregation: Aggregation) -> pl.Expr:
         """The expression of an aggregation, reading only the rows its filter keeps."""
+        return self._formula(aggregation).expr()
+
+    def _formula(self, aggregation: Aggregation) -> PolarsFormula:
         row_filter = None
         if aggregation.filter is not None:
             assert aggregation.filter_formula is not None
@@ -139,7 +169,7 @@ class PolarsGenerator:
             ).expr()
         return PolarsFormula(
             aggregation.value, aggregation.formula, aggregation.subject, self.functions, row_filter
-        ).expr()
+        )
 
     # ---- rows -----------------------------------------------------------------------------
 
@@ -515,11 +545,88 @@ class PolarsGenerator:
         assert isinstance(node, WindowAggregate)
         if all(_is_additive(a.value.tree) for a in node.aggregations):
             return self._window_sum(node)
+        distinct = self._window_distinct(node)
+        if distinct is not None:
+            return distinct
         rows = self.frame(node.input).with_columns(_truncate(node.time, node.map.grain).alias(SOURCE))
         return (
             rows.join(self.frame(node.map), on=SOURCE, how="inner")
             .group_by(PERIOD_START, *node.keys)
             .agg(*(self.formula(a).alias(a.name) for a in node.aggregations), pl.len().alias(ROWS))
+        )
+
+    def _window_distinct(self, node: WindowAggregate) -> pl.LazyFrame | None:
+        """A window's ``count(distinct x)`` from each value's buckets, without copying rows.
+
+        The periods whose window holds a bucket follow one another (a rolling or to-date
+        window), so each value counts in runs of periods: from its first bucket's first
+        period on, each run cut where the next bucket's run begins, so that runs never
+        overlap. A period's count is then the runs begun by it less the runs ended before
+        it: a running sum of +1 and -1, over as many rows as distinct (bucket, value)
+        pairs, where joining rows to windows made n copies of each row. None when the
+        aggregate or the map is of another kind.
+        """
+        runs = _bucket_runs(node.map)
+        if runs is None or len(node.aggregations) != 1:
+            return None
+        (aggregation,) = node.aggregations
+        counted = self._formula(aggregation).counted_values()
+        if counted is None:
+            return None
+        keys = list(node.keys)
+        buckets = (
+            self.frame(node.input)
+            .group_by(_truncate(node.time, node.map.grain).alias(SOURCE), *keys)
+            .agg(counted.unique().alias(_VALUE), pl.len().alias(ROWS))
+        )
+        starts, firsts, lasts = runs
+        spans = pl.LazyFrame(
+            {SOURCE: utc_series(starts), _FIRST: firsts, _LAST: lasts},
+            schema_overrides={_FIRST: pl.Int64, _LAST: pl.Int64},
+        )
+        held = (
+            buckets.select(SOURCE, *keys, _VALUE)
+            .explode(_VALUE)
+            .filter(pl.col(_VALUE).is_not_null())
+            .join(spans, on=SOURCE, how="inner")
+            .sort([*keys, _VALUE, SOURCE], nulls_last=False)
+        )
+        # Rows are sorted, so the next row is the next bucket of the same value when the
+        # value and the groups match (cheaper than a shift over each value's rows).
+        same = pl.all_horizontal(pl.col(c).eq_missing(pl.col(c).shift(-1)) for c in [*keys, _VALUE])
+        next_first = pl.when(same).then(pl.col(_FIRST).shift(-1))
+        cut = held.with_columns(pl.min_horizontal(pl.col(_LAST), next_first - 1).alias(_LAST)).filter(
+            pl.col(_LAST) >= pl.col(_FIRST)
+        )
+        moves = (
+            pl.concat(
+                [
+                    cut.select(*keys, pl.col(_FIRST).alias(_INDEX), pl.lit(1, pl.Int64).alias(_DELTA)),
+                    cut.select(*keys, (pl.col(_LAST) + 1).alias(_INDEX), pl.lit(-1, pl.Int64).alias(_DELTA)),
+                ]
+            )
+            .group_by(*keys, _INDEX)
+            .agg(pl.col(_DELTA).sum())
+        )
+        targets = sorted({target for _, target in node.map.pairs})
+        index = pl.LazyFrame(
+            {PERIOD_START: utc_series(targets), _INDEX: range(len(targets))},
+            schema_overrides={_INDEX: pl.Int64},
+        )
+        rows = (
+            buckets.select(SOURCE, *keys, ROWS)
+            .join(self.frame(node.map), on=SOURCE, how="inner")
+            .group_by(PERIOD_START, *keys)
+            .agg(pl.col(ROWS).sum())
+            .join(index, on=PERIOD_START, how="inner")
+        )
+        both = rows.join(moves, on=[*keys, _INDEX], how="full", coalesce=True, nulls_equal=True)
+        running = pl.col(_DELTA).fill_null(0).cum_sum()
+        return (
+            both.sort([*keys, _INDEX], nulls_last=False)
+            .with_columns((running.over(keys) if keys else running).alias(aggregation.name))
+            .filter(pl.col(ROWS).is_not_null())
+            .select(PERIOD_START, *keys, pl.col(aggregation.name).cast(pl.Int64), ROWS)
         )
 
     def _window_sum(self, node: WindowAggregate) -> pl.LazyFrame:

@@ -68,8 +68,15 @@ def polars_dtype(duckdb_type: Any, time_zone: str) -> pl.DataType:
         return pl.Struct({name: polars_dtype(member, time_zone) for name, member in duckdb_type.children})
     if kind == "map":
         parts = dict(duckdb_type.children)
-        return pl.Map(polars_dtype(parts["key"], time_zone), polars_dtype(parts["value"], time_zone))
+        return _map(polars_dtype(parts["key"], time_zone), polars_dtype(parts["value"], time_zone))
     return pl.Unknown()
+
+
+def _map(key: pl.DataType, value: pl.DataType) -> pl.DataType:
+    # Polars 2 has a map type; Polars 1 reads an Arrow map as a list of key-value structs.
+    if hasattr(pl, "Map"):
+        return pl.Map(key, value)
+    return pl.List(pl.Struct({"key": key, "value": value}))
 
 
 def received(dtype: pl.DataType | DataTypeClass) -> bool:
@@ -81,7 +88,7 @@ def received(dtype: pl.DataType | DataTypeClass) -> bool:
         return received(dtype.inner)
     if isinstance(dtype, pl.Struct):
         return all(received(field.dtype) for field in dtype.fields)
-    if isinstance(dtype, pl.Map):
+    if hasattr(pl, "Map") and isinstance(dtype, pl.Map):
         return received(dtype.key) and received(dtype.value)
     return True
 

@@ -11,6 +11,7 @@ files are put one after the other, so a folder of files is proven the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -43,14 +44,20 @@ def _below(low: Key, high: Key) -> bool:
     return False
 
 
-def keys_rise(files: Sequence[Path], key: str) -> bool:
+def footers_allow_rise(files: Sequence[Path], key: str) -> bool:
+    """False when the footers alone show that ``key`` cannot rise through ``files``.
+
+    Reads no row: a file without statistics, or whose row groups' key ranges follow each
+    other, leaves the question to :func:`rows_rise`.
+    """
+    return bool(files) and all(_row_groups_rise(path, key) for path in files)
+
+
+def rows_rise(files: Sequence[Path], key: str) -> bool:
     """Whether ``key`` has no null and rises strictly from each row to the next in ``files``.
 
-    True proves the key unique. Files whose footers show the key falling between row groups
-    are not read; the others are read for the key column alone.
+    Reads the key column alone; true proves the key unique.
     """
-    if not files or not all(_row_groups_rise(path, key) for path in files):
-        return False
     # The same count the Polars path checks a key with, so both engines prove a key alike.
     falls = keys_out_of_order(key).alias("falls")
     try:
@@ -58,7 +65,36 @@ def keys_rise(files: Sequence[Path], key: str) -> bool:
     except (pl.exceptions.PolarsError, OSError):
         return False
     fallen, nulls = counts.row(0)
-    return fallen == 0 and nulls == 0
+    return bool(fallen == 0 and nulls == 0)
 
 
-__all__ = ["keys_rise"]
+def keys_rise(files: Sequence[Path], key: str) -> bool:
+    """Whether ``key`` has no null and rises strictly from each row to the next in ``files``.
+
+    True proves the key unique. Files whose footers show the key falling between row groups
+    are not read; the others are read for the key column alone.
+    """
+    return footers_allow_rise(files, key) and rows_rise(files, key)
+
+
+@dataclass(frozen=True)
+class KeyOrderProof:
+    """A proof to attempt that a table's key is unique: it rises through the table's files.
+
+    A SQL engine asks :meth:`possible` (footers only) before writing its checks, and
+    :meth:`holds` (the key column read) while it runs them.
+    """
+
+    files: tuple[Path, ...]
+    key: str
+
+    def possible(self) -> bool:
+        """Whether the footers leave the proof open."""
+        return footers_allow_rise(self.files, self.key)
+
+    def holds(self) -> bool:
+        """Whether the rows prove the key unique; ask only when :meth:`possible`."""
+        return rows_rise(self.files, self.key)
+
+
+__all__ = ["KeyOrderProof", "footers_allow_rise", "keys_rise", "rows_rise"]

@@ -18,6 +18,7 @@ import polars as pl
 from sqlglot import exp
 
 from crmetrics.errors import DataError, Issue, Location, UsageError
+from crmetrics.sql.duckdb_types import polars_dtype, received
 from crmetrics.sql.optional import require
 from crmetrics.sql.tables import Tables
 
@@ -137,28 +138,52 @@ class DuckDBRunner:
         return Tables.frames({t: f.schema for t, f in frames.items()}, names)
 
     def schema(self, relation: exp.Expr) -> pl.Schema | None:
-        """The columns ``relation`` returns; None when it does not exist."""
-        query = exp.select(exp.Star()).from_(relation).limit(0).sql(DIALECT)
+        """The columns ``relation`` returns; None when it does not exist.
+
+        Bound, not run: the types come from DuckDB's binder (see ``duckdb_types``).
+        """
+        query = exp.select(exp.Star()).from_(relation).sql(DIALECT)
         try:
-            return pl.from_arrow(self.connection.sql(query).to_arrow_table()).schema  # type: ignore[union-attr]
+            bound = self.connection.sql(query)
+            return self._schema(bound.columns, bound.types)
         except self.duckdb.Error:
             return None
 
+    def _schema(self, columns: list[str], types: list[object]) -> pl.Schema:
+        # The session is set to UTC in __init__; without the ICU extension, DuckDB exports
+        # zoned timestamps in UTC all the same.
+        return pl.Schema({name: polars_dtype(kind, "UTC") for name, kind in zip(columns, types, strict=True)})
+
     def execute(self, statement: str) -> pl.DataFrame:
-        """The rows ``statement`` returns, as a Polars frame."""
+        """The rows ``statement`` returns, as a Polars frame.
+
+        Read through the Arrow stream interface, which Polars takes without ``pyarrow``.
+        """
         try:
-            table = self.connection.sql(statement).to_arrow_table()
-        except self.duckdb.Error as error:
+            relation = self.connection.sql(statement)
+            schema = self._schema(relation.columns, relation.types)
+            # Polars aborts on a type it cannot receive: refuse it before the rows are read.
+            for name, dtype in schema.items():
+                if not received(dtype):
+                    kind = relation.types[relation.columns.index(name)]
+                    raise DataError(
+                        Issue(
+                            "evaluation",
+                            f"DuckDB returns column {name!r} as {kind}, which crmetrics cannot read",
+                            hint=f"cast {name!r} to a number, text or timestamp in the source",
+                        )
+                    )
+            return pl.DataFrame(relation)
+        # An error met after the first rows were handed over reaches Polars, which re-raises it.
+        except (self.duckdb.Error, pl.exceptions.ComputeError) as error:
+            reason = str(error).removeprefix("got external error: ")
             raise DataError(
                 Issue(
                     "evaluation",
-                    f"DuckDB could not evaluate the metrics: {error}",
+                    f"DuckDB could not evaluate the metrics: {reason}",
                     hint="check the column types; 'crmetrics sql --dialect duckdb' prints the query",
                 )
             ) from None
-        result = pl.from_arrow(table)
-        assert isinstance(result, pl.DataFrame)
-        return result
 
     def close(self) -> None:
         """Close the connection."""

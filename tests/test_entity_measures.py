@@ -64,34 +64,35 @@ def _write(folder: Path) -> None:
     ).write_parquet(folder / "tickets.parquet")
 
 
-@pytest.mark.parametrize("rollup", ["avg", "median"])
-def test_measures_from_two_tables_score_each_entity(tmp_path: Path, rollup: str) -> None:
+def _load_by_month(tmp_path: Path, rollup: str) -> list[float]:
+    """The ``load`` entity metric with ``rollup``, January and February 2025, on the test rows."""
     _write(tmp_path / "data")
     (tmp_path / "defs").mkdir()
     (tmp_path / "defs" / "metrics.yaml").write_text(DEFINITIONS.format(rollup=rollup))
     engine = crmetrics.Engine(definitions=[tmp_path / "defs"])
     request = Request.build(["load"], start="2025-01-01", end="2025-03-01")
-    frame = engine.evaluate(request, f"parquet:{tmp_path / 'data'}")
+    values: list[float] = engine.evaluate(request, f"parquet:{tmp_path / 'data'}")["value"].to_list()
+    return values
+
+
+@pytest.mark.parametrize("rollup", ["avg", "median"])
+def test_measures_from_two_tables_score_each_entity(tmp_path: Path, rollup: str) -> None:
+    values = _load_by_month(tmp_path, rollup)
     # January: C1 2 logins + 60 s / 60 = 3; C2 no activity (0 logins) and T2 without a
     # handle time (a mean of nothing: 10) = 10. Mean and median of 3 and 10: 6.5.
     # February: C1 no rows in either table, 0 + 10 = 10; C2's A3 is no login (0) and
     # T3 took 120 s, 0 + 2 = 2. Mean and median of 10 and 2: 6.
-    assert frame["value"].to_list() == [6.5, 6.0]
+    assert values == [6.5, 6.0]
 
 
 @pytest.mark.parametrize(
     ("rollup", "values"), [("sum", [13.0, 12.0]), ("min", [3.0, 2.0]), ("max", [10.0, 10.0])]
 )
 def test_rollups_read_their_own_statistic(tmp_path: Path, rollup: str, values: list[float]) -> None:
-    _write(tmp_path / "data")
-    (tmp_path / "defs").mkdir()
-    (tmp_path / "defs" / "metrics.yaml").write_text(DEFINITIONS.format(rollup=rollup))
-    engine = crmetrics.Engine(definitions=[tmp_path / "defs"])
-    request = Request.build(["load"], start="2025-01-01", end="2025-03-01")
-    frame = engine.evaluate(request, f"parquet:{tmp_path / 'data'}")
+    got = _load_by_month(tmp_path, rollup)
     # The scores of the test above: January C1 3 and C2 10 (sum 13, min 3, max 10),
     # February C1 10 and C2 2 (sum 12, min 2, max 10).
-    assert frame["value"].to_list() == values
+    assert got == values
 
 
 def test_measures_reading_a_column_of_two_types_are_not_stacked() -> None:

@@ -144,6 +144,19 @@ def test_duplicate_customer_in_typed_parquet_is_dropped_when_grouped(
     assert report.duplicates_dropped == 1
 
 
+def test_duplicate_customer_taken_on_trust_is_refused_by_name(sample_parquet: Path, tmp_path: Path) -> None:
+    # On trust no key is checked, so the join to the segment meets two customers for one
+    # id: refused with what it means and what to do, not Polars' own message.
+    customers = pl.read_parquet(sample_parquet / "customers.parquet")
+    doubled = pl.concat([customers, customers.head(1)])
+    folder = _copy_with(sample_parquet, tmp_path / "dup", "customers", doubled)
+    with pytest.raises(DataError) as raised:
+        crmetrics.evaluate(["revenue"], f"parquet:{folder}", by=["segment"], trust=True, **RANGE)
+    issue = raised.value.issues[0]
+    assert issue.code == "trusted-duplicate-key"
+    assert "customer_id more than once" in issue.message and "drop --trust" in (issue.hint or "")
+
+
 def test_bad_row_in_typed_parquet_names_the_row(sample_parquet: Path, tmp_path: Path) -> None:
     customers = pl.read_parquet(sample_parquet / "customers.parquet")
     broken = customers.with_columns(

@@ -104,7 +104,12 @@ def evaluate(
                 bases = [generator.frame(base) for base in query.bases]
             except pl.exceptions.ColumnNotFoundError as error:
                 raise _missing_column(error) from None
-            frames = _collect(bases, streaming=streaming, shared=True)
+            except pl.exceptions.ComputeError as error:
+                raise _trusted_keys_refused(error, trust) from None
+            try:
+                frames = _collect(bases, streaming=streaming, shared=True)
+            except pl.exceptions.ComputeError as error:
+                raise _trusted_keys_refused(error, trust) from None
             if not connector.settle(connector.run_checks(engine)):
                 for base, frame in zip(query.bases, frames, strict=True):
                     generator.known(base, frame.lazy())
@@ -187,6 +192,24 @@ def _collect(frames: list[pl.LazyFrame], *, streaming: bool, shared: bool) -> li
         return [frame.collect(engine="streaming", optimizations=_NO_SHARED_SCANS) for frame in frames]
     return pl.collect_all(
         frames, engine="auto", optimizations=pl.QueryOptFlags() if shared else _NO_SHARED_SCANS
+    )
+
+
+def _trusted_keys_refused(error: pl.exceptions.ComputeError, trust: bool) -> Exception:
+    """``error`` itself, or what it means when the tables were taken on trust.
+
+    Taken on trust, keys are not checked, and joining a row to its customer's attributes
+    checks that one customer matches: two mean a repeated ``customer_id``.
+    """
+    if not (trust and "m:1" in str(error)):
+        return error
+    return DataError(
+        Issue(
+            "trusted-duplicate-key",
+            "customers holds a customer_id more than once, and --trust took its keys on trust: "
+            "a row reaching its customer's attributes would join two customers",
+            hint="drop --trust: the checks keep the last copy of a repeated key and say which",
+        )
     )
 
 

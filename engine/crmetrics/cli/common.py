@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from crmetrics.engine import Engine
     from crmetrics.periods import Calendar
     from crmetrics.plan import Request
+    from crmetrics.progress import Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,14 +97,13 @@ def build_engine(
 
     ``cache`` and ``memory_limit`` are the ``--no-cache`` and ``--memory-limit`` options.
     """
-    from crmetrics.cli.progress import terminal_progress
     from crmetrics.engine import Engine
     from crmetrics.project import find_project
 
     engine = Engine(
         definitions=definitions,
         project=find_project(project),
-        progress=terminal_progress(),
+        progress=_terminal_progress(),
         cache=cache,
         memory_limit=memory_limit,
     )
@@ -240,3 +240,12 @@ def chosen_source(engine: Engine, source: Sequence[str]) -> Any:
     if len(chosen) == 1 and not bindings:
         return chosen[0]
     return engine.open_sources(chosen, bindings)
+
+
+def _terminal_progress() -> Progress | None:
+    # Only a terminal draws progress, so only a terminal pays for importing rich (15 ms).
+    if not sys.stderr.isatty():
+        return None
+    from crmetrics.cli.progress import terminal_progress
+
+    return terminal_progress()

@@ -94,22 +94,23 @@ def check_document(document: Document, schema: Mapping[str, Any], *, what: str =
 
     A definitions file is first checked by compiled code shipped with crmetrics
     (``crmetrics.schema_accept``, generated from the schema), which only says yes or no
-    but takes a fraction of jsonschema's time. What it refuses is walked by jsonschema,
-    which collects every error with its path; in a large file metric by metric, each
-    refused by code compiled on first use, so one wrong metric among thousands costs one
-    metric's walk.
+    but takes a fraction of jsonschema's time; should the shipped code not match the
+    schema, code compiled from the schema on first use says it instead. What is refused is
+    walked by jsonschema, which collects every error with its path; in a large file metric
+    by metric, each refused by code compiled on first use, so one wrong metric among
+    thousands costs one metric's walk.
     """
     name = _shipped(schema)
-    if name == "definitions" and _generated_check_accepts(document.data):
-        return []
-    metrics = document.data.get("metrics") if isinstance(document.data, dict) else None
-    if name is None or not _is_large(metrics):
-        if name == "definitions" and isinstance(metrics, list) and _accepts_by_type(document.data, metrics):
+    if name == "definitions":
+        accepted = (
+            _generated_check_accepts(document.data)
+            if _generated_check_is_current()
+            else _accepts(_fast_validator(name), document.data)
+        )
+        if accepted:
             return []
-        return _issues(document, _draft7(schema).iter_errors(document.data))
-    if _accepts(_fast_validator(name), document.data):
-        return []
-    if name != "definitions" or not isinstance(metrics, list):
+    metrics = document.data.get("metrics") if isinstance(document.data, dict) else None
+    if name != "definitions" or not isinstance(metrics, list) or not _is_large(metrics):
         return _issues(document, _draft7(schema).iter_errors(document.data))
     errors = list(_draft7(_without_items(name)).iter_errors(document.data))
     metric_validator = _draft7(_schema_for(name, "metric"))
@@ -130,88 +131,6 @@ def _draft7(schema: Mapping[str, Any]) -> jsonschema.Draft7Validator:
     import jsonschema
 
     return jsonschema.Draft7Validator(schema)
-
-
-def _accepts_by_type(data: Any, metrics: list[Any]) -> bool:
-    """Whether the definitions schema accepts ``data``, each metric checked for its type.
-
-    A metric's schema holds one ``if type is X then ...`` rule per type; jsonschema walks
-    all of them for every metric. Knowing the metric's type, the rules of the other types
-    cannot apply and that of its own type always does: the schema of the type alone gives
-    the same verdict in about two thirds of the time. Only yes or no: what is refused is
-    walked again with the whole schema, for the errors.
-    """
-    if not _validator(None).is_valid(data):
-        return False
-    for metric in metrics:
-        kind = metric.get("type") if isinstance(metric, dict) else None
-        if not _validator(kind if isinstance(kind, str) else "").is_valid(metric):
-            return False
-    return True
-
-
-@cache
-def _validator(kind: str | None) -> jsonschema.Draft7Validator:
-    """The definitions schema without its metrics (None), or the schema of a metric of
-    type ``kind`` (an unknown type, or "", gets the whole metric schema)."""
-    if kind is None:
-        return _draft7(_inlined(_without_items("definitions")))
-    schema = _schema_for("definitions", "metric")
-    metric = load_schema("definitions")["definitions"]["metric"]
-    rules = metric.get("allOf", [])
-    kinds = [_rule_type(rule) for rule in rules]
-    if kind not in kinds or None in kinds:  # not a type the rules name, or a rule of another form
-        return _draft7(_inlined(schema))
-    own = [rule["then"] for rule, of in zip(rules, kinds, strict=True) if of == kind]
-    typed = {k: v for k, v in metric.items() if k != "allOf"}
-    return _draft7(_inlined({**schema, "allOf": [{**typed, "allOf": own}]}))
-
-
-def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` with each ``$ref`` to one of its ``definitions`` replaced by the definition.
-
-    Under draft 7 a ``$ref`` stands for its target and its sibling keys are ignored, so
-    the verdict is the same; jsonschema then no longer resolves a reference at every use
-    (a fifth of its time). A reference elsewhere, or a definition that refers to itself,
-    leaves the schema as it is.
-    """
-    definitions = schema.get("definitions", {})
-    prefixes = ("#/definitions/", f"{schema.get('$id', '')}#/definitions/")
-
-    def inline(node: Any, seen: tuple[str, ...]) -> Any:
-        if isinstance(node, list):
-            return [inline(item, seen) for item in node]
-        if not isinstance(node, dict):
-            return node
-        reference = node.get("$ref")
-        if reference is None:
-            return {key: inline(value, seen) for key, value in node.items()}
-        name = next((reference.removeprefix(p) for p in prefixes if reference.startswith(p)), None)
-        if not isinstance(name, str) or name not in definitions or name in seen:
-            raise LookupError(reference)
-        return inline(definitions[name], (*seen, name))
-
-    try:
-        return {**inline({k: v for k, v in schema.items() if k != "definitions"}, ()), "definitions": {}}
-    except LookupError:
-        return schema
-
-
-def _rule_type(rule: Any) -> str | None:
-    """X for a rule exactly ``{"if": {"properties": {"type": {"const": X}}, "required":
-    ["type"]}, "then": ...}``, which applies to a metric (a mapping) exactly when its type
-    is X; None for any other rule."""
-    if not isinstance(rule, dict) or set(rule) != {"if", "then"}:
-        return None
-    condition = rule["if"]
-    if not isinstance(condition, dict) or set(condition) != {"properties", "required"}:
-        return None
-    if condition["required"] != ["type"] or set(condition["properties"]) != {"type"}:
-        return None
-    const = condition["properties"]["type"]
-    if not isinstance(const, dict) or set(const) != {"const"} or not isinstance(const["const"], str):
-        return None
-    return const["const"]
 
 
 # Compiling the fast check costs about 70 ms of CPU once per process, while jsonschema walks

@@ -15,17 +15,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import polars as pl
 
-from crmetrics.canonical import ROWS_CHECKED, LazyConformed, TableReport, conform, conform_lazy
+from crmetrics.canonical import ROWS_CHECKED, CollectEngine, LazyConformed, TableReport, conform, conform_lazy
 from crmetrics.checks_cache import ChecksCache
 from crmetrics.errors import DataError, Issue, Location, UsageError
 from crmetrics.model import TABLES
 
 #: The Polars engines a run collects with: in memory, or streaming in batches.
-CollectEngine = Literal["auto", "streaming"]
 
 
 @dataclass

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from crmetrics.canonical import CollectEngine
 from crmetrics.catalog import Catalog
-from crmetrics.connector import CollectEngine, Connector
+from crmetrics.connector import Connector
 from crmetrics.errors import DataError, Issue
 from crmetrics.formula.typed import Kind
 from crmetrics.ir.build import build_query

@@ -160,7 +160,8 @@ class ParquetConnector(_FolderConnector):
         files = self._files(table)
         if not files:
             return None
-        return FileLocation(path, "parquet", self._fingerprint(table, files), self._null_counts(files))
+        null_counts, _ = self._footer_facts(files)
+        return FileLocation(path, "parquet", self._fingerprint(table, files), null_counts)
 
     @staticmethod
     def _fingerprint(table: str, files: list[Path]) -> str | None:
@@ -168,16 +169,22 @@ class ParquetConnector(_FolderConnector):
         return keys[0] if len(keys) == 1 else fingerprint_of(keys)
 
     @staticmethod
-    def _null_counts(files: list[Path]) -> dict[str, int]:
-        counts = [footer_null_counts(file) for file in files]
-        common = set(counts[0]).intersection(*counts[1:])
-        return {name: sum(c[name] for c in counts) for name in common}
+    def _footer_facts(files: list[Path]) -> tuple[dict[str, int], dict[str, float]]:
+        """The null counts and minima that every file's footer records, over all the files.
 
-    @staticmethod
-    def _minimums(files: list[Path]) -> dict[str, float]:
-        minimums = [footer_minimums(file) for file in files]
-        common = set(minimums[0]).intersection(*minimums[1:])
-        return {name: min(m[name] for m in minimums) for name in common}
+        Each footer's statistics are read once, for both.
+        """
+        statistics = [column_statistics(file) for file in files]
+        null_counts: dict[str, int] = {}
+        minimums: dict[str, float] = {}
+        for name in set(statistics[0]).intersection(*statistics[1:]):
+            counts = [s[name].null_count for s in statistics]
+            lows = [s[name].minimum for s in statistics]
+            if all(count is not None for count in counts):
+                null_counts[name] = sum(count or 0 for count in counts)
+            if all(low is not None for low in lows):
+                minimums[name] = min(low for low in lows if low is not None)
+        return null_counts, minimums
 
     def column_span(self, table: str, column: str, start: datetime, end: datetime) -> ColumnSpan | None:
         """The span of a time column from the footers' statistics, when they prove it."""
@@ -203,13 +210,14 @@ class ParquetConnector(_FolderConnector):
             raise DataError(
                 Issue("unreadable-file", f"cannot read {path} as Parquet: {error}", Location(str(path)))
             ) from None
+        null_counts, minimums = self._footer_facts(files)
         return RawTable(
             frame,
             str(path),
             first_row=1,
             fingerprint=self._fingerprint(table, files),
-            null_counts=self._null_counts(files),
-            minimums=self._minimums(files),
+            null_counts=null_counts,
+            minimums=minimums,
         )
 
 
@@ -224,12 +232,6 @@ def footer_null_counts(path: Path) -> dict[str, int]:
         for name, stats in column_statistics(path).items()
         if stats.null_count is not None
     }
-
-
-def footer_minimums(path: Path) -> dict[str, float]:
-    """The smallest value of each numeric column whose every row group records one."""
-    statistics = column_statistics(path)
-    return {name: stats.minimum for name, stats in statistics.items() if stats.minimum is not None}
 
 
 def footer_span(files: list[Path], column: str, start: datetime, end: datetime) -> ColumnSpan | None:

@@ -105,6 +105,17 @@ def _bucket_runs(periods: PeriodMap) -> tuple[list[datetime], list[int], list[in
     return (starts, firsts, lasts) if rising else None
 
 
+def _moves(entries: pl.LazyFrame, exits: pl.LazyFrame) -> pl.LazyFrame:
+    """``entries`` counting +1 and ``exits`` -1, in column :data:`_DELTA`: a running sum of
+    them is how many have entered and not yet left."""
+    return pl.concat(
+        [
+            entries.with_columns(pl.lit(1, pl.Int64).alias(_DELTA)),
+            exits.with_columns(pl.lit(-1, pl.Int64).alias(_DELTA)),
+        ]
+    )
+
+
 def _running(frame: pl.LazyFrame, by: Sequence[str], column: str, name: str) -> pl.LazyFrame:
     """``frame`` with the running sum of ``column`` over each group's periods as ``name``."""
     total = pl.col(column).cum_sum()
@@ -547,13 +558,10 @@ class PolarsGenerator:
         )
         start = moment(population.periods.start)
         moves = (
-            pl.concat(
-                [
-                    members.select(*by, pl.max_horizontal("__from", start).alias(PERIOD_START), pl.lit(1)),
-                    members.select(*by, pl.max_horizontal("__until", start).alias(PERIOD_START), pl.lit(-1)),
-                ]
+            _moves(
+                members.select(*by, pl.max_horizontal("__from", start).alias(PERIOD_START)),
+                members.select(*by, pl.max_horizontal("__until", start).alias(PERIOD_START)),
             )
-            .rename({"literal": _DELTA})
             .filter(pl.col(PERIOD_START) < moment(population.periods.end))
             .group_by(keys)
             .agg(pl.col(_DELTA).sum())
@@ -665,11 +673,7 @@ class PolarsGenerator:
         if counted is None:
             return None
         keys = list(node.keys)
-        buckets = (
-            self.frame(node.input)
-            .group_by(_truncate(node.time, node.map.grain).alias(SOURCE), *keys)
-            .agg(counted.unique().alias(_VALUE), pl.len().alias(ROWS))
-        )
+        buckets = self._buckets(node, counted.unique().alias(_VALUE))
         starts, firsts, lasts = runs
         spans = pl.LazyFrame(
             {SOURCE: utc_series(starts), _FIRST: firsts, _LAST: lasts},
@@ -689,33 +693,26 @@ class PolarsGenerator:
         cut = held.with_columns(pl.min_horizontal(pl.col(_LAST), next_first - 1).alias(_LAST)).filter(
             pl.col(_LAST) >= pl.col(_FIRST)
         )
-        moves = (
-            pl.concat(
-                [
-                    cut.select(*keys, pl.col(_FIRST).alias(_INDEX), pl.lit(1, pl.Int64).alias(_DELTA)),
-                    cut.select(*keys, (pl.col(_LAST) + 1).alias(_INDEX), pl.lit(-1, pl.Int64).alias(_DELTA)),
-                ]
-            )
-            .group_by(*keys, _INDEX)
-            .agg(pl.col(_DELTA).sum())
-        )
         targets = sorted({target for _, target in node.map.pairs})
         index = pl.LazyFrame(
             {PERIOD_START: utc_series(targets), _INDEX: range(len(targets))},
             schema_overrides={_INDEX: pl.Int64},
         )
-        rows = (
-            buckets.select(SOURCE, *keys, ROWS)
-            .join(self.frame(node.map), on=SOURCE, how="inner")
-            .group_by(PERIOD_START, *keys)
-            .agg(pl.col(ROWS).sum())
-            .join(index, on=PERIOD_START, how="inner")
-        )
-        both = rows.join(moves, on=[*keys, _INDEX], how="full", coalesce=True, nulls_equal=True)
-        running = pl.col(_DELTA).fill_null(0).cum_sum()
+        # A run ending with the last period has its -1 after it: no period, left out.
+        moves = _moves(
+            cut.select(*keys, pl.col(_FIRST).alias(_INDEX)),
+            cut.select(*keys, (pl.col(_LAST) + 1).alias(_INDEX)),
+        ).join(index, on=_INDEX, how="inner")
+        rows = self._per_window(buckets.select(SOURCE, *keys, ROWS), node, [ROWS])
+        both = rows.join(
+            moves.group_by(PERIOD_START, *keys).agg(pl.col(_DELTA).sum()),
+            on=[PERIOD_START, *keys],
+            how="full",
+            coalesce=True,
+            nulls_equal=True,
+        ).with_columns(pl.col(_DELTA).fill_null(0))
         return (
-            both.sort([*keys, _INDEX], nulls_last=False)
-            .with_columns((running.over(keys) if keys else running).alias(aggregation.name))
+            _running(both, keys, _DELTA, aggregation.name)
             .filter(pl.col(ROWS).is_not_null())
             .select(PERIOD_START, *keys, pl.col(aggregation.name).cast(pl.Int64), ROWS)
         )
@@ -728,16 +725,25 @@ class PolarsGenerator:
         row twelve times. A window without rows has no bucket, so no row here, as in the
         one-pass form.
         """
-        names = [a.name for a in node.aggregations]
-        buckets = (
+        buckets = self._buckets(node, *(self.formula(a).alias(a.name) for a in node.aggregations))
+        return self._per_window(buckets, node, [*(a.name for a in node.aggregations), ROWS])
+
+    def _buckets(self, node: WindowAggregate, *values: pl.Expr) -> pl.LazyFrame:
+        """``values`` and the row count (:data:`ROWS`) per bucket of ``node.map`` and group."""
+        return (
             self.frame(node.input)
             .group_by(_truncate(node.time, node.map.grain).alias(SOURCE), *node.keys)
-            .agg(*(self.formula(a).alias(a.name) for a in node.aggregations), pl.len().alias(ROWS))
+            .agg(*values, pl.len().alias(ROWS))
         )
+
+    def _per_window(
+        self, buckets: pl.LazyFrame, node: WindowAggregate, columns: Sequence[str]
+    ) -> pl.LazyFrame:
+        """The sums of the buckets' ``columns`` over each period's window and group."""
         return (
             buckets.join(self.frame(node.map), on=SOURCE, how="inner")
             .group_by(PERIOD_START, *node.keys)
-            .agg(*(pl.col(n).sum() for n in names), pl.col(ROWS).sum())
+            .agg(pl.col(c).sum() for c in columns)
         )
 
     def _share(self, node: Relation) -> pl.LazyFrame:

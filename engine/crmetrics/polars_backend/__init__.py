@@ -115,7 +115,9 @@ def evaluate(
                 for base, frame in zip(query.bases, frames, strict=True):
                     generator.known(base, frame.lazy())
                 for layer in derived_layers(query.result, query.bases):
-                    computed = pl.collect_all([generator.frame(metric) for metric in layer])
+                    computed = _collect(
+                        [generator.frame(metric) for metric in layer], streaming=streaming, shared=True
+                    )
                     for metric, values in zip(layer, computed, strict=True):
                         generator.known(metric, values.lazy())
                 return generator.frame(query.result).collect()

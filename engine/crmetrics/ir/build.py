@@ -157,9 +157,6 @@ class Builder:
         self.sources: dict[str, AggregateSource] = {}
         self._windowed: dict[str, Output] = {}
         self._shared: dict[tuple[Any, ...], Relation] = {}
-        #: Cohort rows by what they are made of: metrics following the same measures from
-        #: the same base period (net and gross revenue retention) read one relation.
-        self._cohort_rows: dict[tuple[Any, ...], Relation] = {}
         self._maps: dict[tuple[str, int, str], PeriodMap] = {}
 
     # ---- the whole query --------------------------------------------------------------------
@@ -220,8 +217,9 @@ class Builder:
         """The node equal to ``node`` built before, or ``node``: one relation, generated once.
 
         Nodes are equal when they are of the same class with the same values and the very
-        same input nodes (nodes compare by identity). Only for nodes whose values are plain
-        data (no formulas): times, names, grains, period pairs and outputs.
+        same input nodes (nodes compare by identity). Values are plain data (times, names,
+        grains, period pairs), outputs, or aggregations, equal when their formulas' texts
+        are (the metric they were written for names only errors).
         """
 
         def plain(value: Any) -> Any:
@@ -229,6 +227,9 @@ class Builder:
                 return id(value)
             if isinstance(value, Output):
                 return (value.name, id(value.relation), value.column)
+            if isinstance(value, Aggregation):
+                condition = value.filter_formula.text if value.filter_formula is not None else None
+                return (value.name, value.formula.text, condition)
             if isinstance(value, tuple) and any(isinstance(v, (Relation, Output)) for v in value):
                 return tuple(plain(v) for v in value)
             return value  # plain data as it is (a period map's pairs: hundreds of them)
@@ -494,7 +495,6 @@ class Builder:
         periods = self.shared(PeriodMap(self.grain, tuple((self.grain.shift(p, -lag), p) for p in starts)))
         first = self.grain.shift(self.plan.window_start, -lag)
         measures, empty, lagged = [], {}, []
-        key: list[Any] = [id(periods)]
         for measure in metric.measures.values():
             table = self.filtered(metric.name, measure.table)
             frame = self._keep(
@@ -503,30 +503,24 @@ class Builder:
             aggregation = self.aggregation(
                 measure.name, metric.name, measure.expr, measure.filter, self.kinds(frame)
             )
-            measures.append(EntityMeasure(frame, measure.time, self.grain, aggregation))
+            measures.append(self.shared(EntityMeasure(frame, measure.time, self.grain, aggregation)))
             empty[measure.name] = empty_value(aggregation.value)
             column = next((n.column for n in priors if n.name == measure.name), f"__base__{measure.name}")
             lagged.append(column)
             empty[column] = empty[measure.name]
-            key.append((id(frame), measure.name, measure.time, measure.expr.text, column))
-            key.append(measure.filter.text if measure.filter is not None else None)
         kinds: dict[str, Kind] = {
             ENTITY_KEY: "text",
             PERIOD_START: "datetime",
             **dict.fromkeys(empty, "number"),
         }
-        rows = self._cohort_rows.get(tuple(key))
-        if rows is None:
-            rows = self._keep(
-                CohortRows(
-                    tuple(measures), tuple(lagged), periods, self.plan.window_start, tuple(empty.items())
-                ),
-                kinds,
-            )
-            self._cohort_rows[tuple(key)] = rows
-            # Computed once among the bases; each metric's base condition and aggregate then
-            # read its rows from memory.
-            self.bases.append(rows)
+        cohort = CohortRows(
+            tuple(measures), tuple(lagged), periods, self.plan.window_start, tuple(empty.items())
+        )
+        rows: Relation = self.shared(cohort)
+        if rows is cohort:
+            # Computed once among the bases (net and gross revenue retention follow the same
+            # rows); each metric's base condition and aggregate then read them from memory.
+            self.bases.append(self._keep(rows, kinds))
         joined = [c for c in self.by if c != ENTITY_KEY]
         groups = None
         if self.by:

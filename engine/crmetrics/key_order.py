@@ -68,15 +68,6 @@ def rows_rise(files: Sequence[Path], key: str) -> bool:
     return bool(fallen == 0 and nulls == 0)
 
 
-def keys_rise(files: Sequence[Path], key: str) -> bool:
-    """Whether ``key`` has no null and rises strictly from each row to the next in ``files``.
-
-    True proves the key unique. Files whose footers show the key falling between row groups
-    are not read; the others are read for the key column alone.
-    """
-    return footers_allow_rise(files, key) and rows_rise(files, key)
-
-
 @dataclass(frozen=True)
 class KeyOrderProof:
     """A proof to attempt that a table's key is unique: it rises through the table's files.
@@ -97,4 +88,4 @@ class KeyOrderProof:
         return rows_rise(self.files, self.key)
 
 
-__all__ = ["KeyOrderProof", "footers_allow_rise", "keys_rise", "rows_rise"]
+__all__ = ["KeyOrderProof", "footers_allow_rise", "rows_rise"]

@@ -16,13 +16,25 @@ from crmetrics.sql.render import render
 from crmetrics.sql.tables import Tables
 
 
-def to_sql(plan: LogicalPlan, catalog: Catalog, tables: Tables, dialect: str, *, pretty: bool = True) -> str:
-    """The SQL statement computing ``plan``'s long-format result in ``dialect``."""
+def to_sql(
+    plan: LogicalPlan,
+    catalog: Catalog,
+    tables: Tables,
+    dialect: str,
+    *,
+    pretty: bool = True,
+    ordered: bool = True,
+) -> str:
+    """The SQL statement computing ``plan``'s long-format result in ``dialect``.
+
+    ``ordered=False`` leaves out the final ORDER BY, for a caller that sorts the rows itself.
+    """
     dialect = check_dialect(dialect)
     # The tree lives until its text is written: collections meanwhile would free nothing.
     with paused_cycle_collection():
         query = build_query(plan, catalog, lambda table: tables.kinds.get(table, {}))
-        return render(generate_sql(query, tables, dialect, catalog.functions), dialect, pretty=pretty)
+        statement = generate_sql(query, tables, dialect, catalog.functions, ordered=ordered)
+        return render(statement, dialect, pretty=pretty)
 
 
 __all__ = ["DIALECTS", "Tables", "check_dialect", "to_sql"]

@@ -14,10 +14,9 @@ from typing import Any
 import polars as pl
 
 from crmetrics.errors import DataError, Issue, Location, UsageError
-from crmetrics.ir.build import build_query
 from crmetrics.job import Job
+from crmetrics.sql import to_sql
 from crmetrics.sql.execute import conform_result, plan_tables, warehouse_tables
-from crmetrics.sql.generator import generate_sql
 from crmetrics.sql.source_scan import checked_warehouse, read_tables
 from crmetrics.sql.tables import Tables
 
@@ -54,10 +53,9 @@ def evaluate_sql(job: Job, name: str) -> pl.DataFrame:
         else:
             runner.confine()  # before the project's table names reach a statement
             tables = _warehouse(runner, job, str(native))
-        query = build_query(job.plan, job.catalog, lambda table: tables.kinds.get(table, {}))
         # conform_result sorts the rows as the Polars result is sorted, so the engine need not.
-        statement = generate_sql(query, tables, runner.dialect, job.catalog.functions, ordered=False)
-        return conform_result(runner.execute(statement.sql(dialect=runner.dialect)), job.plan.request.by)
+        statement = to_sql(job.plan, job.catalog, tables, runner.dialect, pretty=False, ordered=False)
+        return conform_result(runner.execute(statement), job.plan.request.by)
     finally:
         runner.close()
 

@@ -8,7 +8,8 @@ keep.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -270,18 +271,27 @@ class PolarsFormula:
     def counted_values(self) -> pl.Expr | None:
         """What the formula counts, when it is ``count(distinct x)`` (filtered or not):
         ``x`` on the rows its filters keep where it is present. None for any other formula."""
-        node, outer = self.checked.tree, self.row_filter
+        return self._counted(self.checked.tree)
+
+    def _counted(self, node: Node) -> pl.Expr | None:
+        if isinstance(node.source, exp.Filter):
+            aggregate, condition = node.args
+            with self._filtered(condition):
+                return self._counted(aggregate)
+        source = node.source
+        distinct = isinstance(source, exp.Count) and isinstance(source.this, exp.Distinct)
+        if not distinct or len(node.args) != 1:
+            return None
+        return self.distinct_values([self.node(node.args[0])])
+
+    @contextmanager
+    def _filtered(self, condition: Node) -> Iterator[None]:
+        """Within the block, aggregates read only the rows ``condition`` keeps as well."""
+        outer = self.row_filter
+        kept = self.node(condition)
+        self.row_filter = kept if outer is None else outer & kept
         try:
-            while isinstance(node.source, exp.Filter):
-                aggregate, condition = node.args
-                kept = self.node(condition)
-                self.row_filter = kept if self.row_filter is None else self.row_filter & kept
-                node = aggregate
-            source = node.source
-            distinct = isinstance(source, exp.Count) and isinstance(source.this, exp.Distinct)
-            if not distinct or len(node.args) != 1:
-                return None
-            return self.distinct_values([self.node(node.args[0])])
+            yield
         finally:
             self.row_filter = outer
 
@@ -303,12 +313,8 @@ class PolarsFormula:
 
     def _filter(self, node: Node) -> pl.Expr:
         aggregate, condition = node.args
-        outer = self.row_filter
-        self.row_filter = self.node(condition) if outer is None else outer & self.node(condition)
-        try:
+        with self._filtered(condition):
             return self.node(aggregate)
-        finally:
-            self.row_filter = outer
 
 
 _NAMED: dict[type, Callable[[PolarsFormula, Node], pl.Expr]] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -83,3 +84,28 @@ def test_the_one_query_counts_duplicates_by_hashing() -> None:
 def test_no_rows_and_one_row_are_in_order() -> None:
     for ids in ([], ["R1"]):
         assert _checked(ids).rule_checks.collect()[KEYS_OUT_OF_ORDER].item() == 0
+
+
+def test_keys_known_out_of_order_are_hashed_in_the_rules_pass() -> None:
+    revenue = _checked(["R2", "R1", "R2"]).frame
+    lazy = conform_lazy(TABLES["revenue"], revenue, origin="<revenue>", keys_may_rise=False)
+    assert lazy is not None
+    lazy = dataclasses.replace(lazy, key_check=_unreadable())  # no second pass over the keys
+    rules = lazy.rule_checks.collect()
+    # R2 twice among three rows: one duplicate, counted by the rules' own pass.
+    assert KEYS_OUT_OF_ORDER not in rules.columns and rules[DUPLICATE_KEYS].item() == 1
+    counts = lazy.counts(rules).row(0, named=True)
+    assert counts[DUPLICATE_KEYS] == 1 and not LazyConformed.clean(counts)
+
+
+def test_a_parquet_file_whose_row_groups_overlap_is_known_out_of_order(tmp_path: Path) -> None:
+    from crmetrics.engine import Engine
+
+    deals = Engine().open_source("sample").scan("deals").collect()
+    # Row groups of two rows, the file sorted by descending key: each group's keys lie
+    # below the one before, so the footer alone shows the keys do not rise.
+    deals.sort("deal_id", descending=True).write_parquet(tmp_path / "deals.parquet", row_group_size=2)
+    raw = Engine().open_source(f"parquet:{tmp_path}").read_table("deals")
+    assert raw.keys_may_rise is False
+    deals.sort("deal_id").write_parquet(tmp_path / "deals.parquet", row_group_size=2)
+    assert Engine().open_source(f"parquet:{tmp_path}").read_table("deals").keys_may_rise is True

@@ -471,8 +471,11 @@ class LazyConformed:
         """The full counts, given ``rule_counts`` (``rule_checks`` collected).
 
         The duplicate keys are zero without another pass when the keys are in strictly
-        increasing order, and counted by ``key_check`` otherwise.
+        increasing order, and counted by ``key_check`` otherwise; when the source knew the
+        keys out of order, ``rule_counts`` already holds them.
         """
+        if DUPLICATE_KEYS in rule_counts.columns:  # counted by hashing in the same pass
+            return rule_counts.with_columns(pl.col(DUPLICATE_KEYS).cast(pl.UInt32))
         if rule_counts.item(0, KEYS_OUT_OF_ORDER) == 0:
             duplicates = pl.DataFrame({DUPLICATE_KEYS: [0]}, schema={DUPLICATE_KEYS: pl.UInt32})
         else:
@@ -520,13 +523,16 @@ def conform_lazy(
     origin: str,
     known_nulls: Mapping[str, int] | None = None,
     known_minimums: Mapping[str, float] | None = None,
+    keys_may_rise: bool = True,
 ) -> LazyConformed | None:
     """``raw`` converted like :func:`conform` does, as a LazyFrame, with its checks deferred.
 
     ``known_nulls`` are null counts the source already knows for certain (a Parquet footer's
     statistics): a required column known to hold no null is not read to count them.
     ``known_minimums`` are smallest values known the same way: a rule only a smaller value
-    breaks (:data:`PROVEN_BY_MINIMUM`) is not counted.
+    breaks (:data:`PROVEN_BY_MINIMUM`) is not counted. ``keys_may_rise`` False (the
+    source knows the keys out of order) hashes them for duplicates in the same pass as
+    the rules, instead of comparing each with the one before and hashing them after.
 
     A column that needs parsing (text, for a typed column) is parsed as :func:`conform`
     parses it, and its values that do not parse are counted (``not read name``): only the
@@ -573,7 +579,9 @@ def conform_lazy(
         for reason, _, bad, _ in row_rules(table)
         if not _proven_by_minimum(reason, minimums, schema)
     ]
-    counts.append(keys_out_of_order(table.key).alias(KEYS_OUT_OF_ORDER))
+    counts.append(
+        keys_out_of_order(table.key).alias(KEYS_OUT_OF_ORDER) if keys_may_rise else _duplicates(table.key)
+    )
     wide = raw.select(*converted, *extras, *(pl.col(name).alias(_RAW + name) for name in parsed))
     return LazyConformed(
         frame,

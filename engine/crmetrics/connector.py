@@ -48,6 +48,9 @@ class RawTable:
             footer's statistics); a required column known to hold none is not scanned.
         minimums: the smallest value of numeric columns, known for certain the same way;
             a rule that no value at or above it can break is not checked row by row.
+        keys_may_rise: False when the source knows its key is not in strictly increasing
+            order (a Parquet footer's key ranges overlap): the key is then hashed for
+            duplicates in the checks' one pass, without first trying to prove it rises.
         rows_with_origin: reads the rows again with the column saying where each was read
             (:data:`crmetrics.canonical.ROW_ORIGIN`, e.g. a CSV file's line), for the
             messages about bad rows; called only when a check finds one. Without it the
@@ -64,6 +67,7 @@ class RawTable:
     fingerprint: str | None = None
     null_counts: Mapping[str, int] | None = None
     minimums: Mapping[str, float] | None = None
+    keys_may_rise: bool = True
     rows_with_origin: Callable[[], pl.DataFrame] | None = None
 
 
@@ -258,6 +262,7 @@ class Connector(ABC):
                     origin=raw.origin,
                     known_nulls=raw.null_counts,
                     known_minimums=raw.minimums,
+                    keys_may_rise=raw.keys_may_rise,
                 )
             if lazy is not None:
                 if not lazy.parsed:

@@ -18,6 +18,7 @@ from crmetrics.checks_cache import fingerprint, fingerprint_of
 from crmetrics.connector import ColumnSpan, Connector, FileLocation, RawTable
 from crmetrics.errors import DataError, Issue, Location
 from crmetrics.hookspecs import hookimpl
+from crmetrics.key_order import footers_allow_rise
 from crmetrics.model import TABLES
 from crmetrics.parquet_footer import column_statistics, timestamp_ranges
 
@@ -218,6 +219,7 @@ class ParquetConnector(_FolderConnector):
             fingerprint=self._fingerprint(table, files),
             null_counts=null_counts,
             minimums=minimums,
+            keys_may_rise=footers_allow_rise(files, TABLES[table].key),
         )
 
 

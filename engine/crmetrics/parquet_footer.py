@@ -197,11 +197,10 @@ def timestamp_ranges(path: Path, column: str) -> list[TimeRange] | None:
         return None
     ranges = []
     for group in row_groups:
-        columns = group.get(1) if isinstance(group, dict) else None
         rows = group.get(3) if isinstance(group, dict) else None
-        metas = [c.get(3) for c in columns if isinstance(c, dict)] if isinstance(columns, list) else []
-        meta = next((m for m in metas if isinstance(m, dict) and m.get(3) == [column.encode()]), None)
-        stats = meta.get(12) if meta is not None else None
+        index = _chunk_index(group, column)
+        meta = _chunks(group)[index] if index is not None else None
+        stats = meta.get(12) if isinstance(meta, dict) else None
         if not isinstance(rows, int) or not isinstance(stats, dict) or not isinstance(stats.get(3), int):
             return None
         values = rows - stats[3]
@@ -215,10 +214,27 @@ def timestamp_ranges(path: Path, column: str) -> list[TimeRange] | None:
     return ranges
 
 
+def _schema_element(schema: object, column: str) -> Struct | None:
+    """The schema element of the top-level leaf ``column`` (no children), or None."""
+    elements = [e for e in schema if isinstance(e, dict)] if isinstance(schema, list) else []
+    return next((e for e in elements[1:] if e.get(4) == column.encode() and not e.get(5)), None)
+
+
+def _chunks(group: object) -> list[object]:
+    """The metadata of each column chunk of a row group, in the file's column order."""
+    columns = group.get(1) if isinstance(group, dict) else None
+    return [c.get(3) if isinstance(c, dict) else None for c in columns] if isinstance(columns, list) else []
+
+
+def _chunk_index(group: object, column: str) -> int | None:
+    """The position of top-level ``column``'s chunk in a row group, or None if it has none."""
+    path = [column.encode()]
+    return next((i for i, m in enumerate(_chunks(group)) if isinstance(m, dict) and m.get(3) == path), None)
+
+
 def _timestamp_unit(schema: object, column: str) -> int | None:
     """Microseconds per unit of the top-level INT64 UTC timestamp ``column``, or None."""
-    elements = [e for e in schema if isinstance(e, dict)] if isinstance(schema, list) else []
-    element = next((e for e in elements[1:] if e.get(4) == column.encode() and not e.get(5)), None)
+    element = _schema_element(schema, column)
     if element is None or element.get(1) != 2:  # INT64
         return None
     logical = element.get(10)
@@ -281,15 +297,11 @@ def key_ranges(path: Path, column: str) -> list[KeyRange | None] | None:
     orders = metadata.get(7)
     ranges: list[KeyRange | None] = []
     for group in row_groups:
-        columns = group.get(1) if isinstance(group, dict) else None
-        columns = columns if isinstance(columns, list) else []
-        chunks = [c.get(3) if isinstance(c, dict) else None for c in columns]
-        named = (i for i, m in enumerate(chunks) if isinstance(m, dict) and m.get(3) == [column.encode()])
-        index = next(named, None)
+        index = _chunk_index(group, column)
         if decode is None or index is None:
             ranges.append(None)
             continue
-        meta = chunks[index]
+        meta = _chunks(group)[index]
         stats = meta.get(12) if isinstance(meta, dict) else None
         ranges.append(_key_range(decode, stats, _type_defined_order(orders, index)))
     return ranges
@@ -297,8 +309,7 @@ def key_ranges(path: Path, column: str) -> list[KeyRange | None] | None:
 
 def _key_decoder(schema: object, column: str) -> tuple[int, str | None] | None:
     """The physical type of the key ``column`` and its integer format, or None if not a key type."""
-    elements = [e for e in schema if isinstance(e, dict)] if isinstance(schema, list) else []
-    element = next((e for e in elements[1:] if e.get(4) == column.encode() and not e.get(5)), None)
+    element = _schema_element(schema, column)
     if element is None:
         return None
     physical, converted, logical = element.get(1), element.get(6), element.get(10)

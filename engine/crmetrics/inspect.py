@@ -71,8 +71,7 @@ def inspect_source(connector: Connector) -> list[TableInspection]:
             results.append(inspection)
             continue
         inspection.report = next((r for r in connector.reports() if r.table == table), None)
-        figures = _cached_figures(connector, table) or _figures(table, frame)
-        _remember_figures(connector, table, figures)
+        figures = _remembered_figures(connector, table, frame)
         rows = figures.rows
         inspection.null_rates = {c: n / rows if rows else None for c, n in figures.null_counts.items()}
         inspection.span = figures.span
@@ -142,22 +141,21 @@ def _figures(table: str, frame: pl.LazyFrame) -> _Figures:
     return _Figures(row["__rows"], {c: row[c] for c in columns}, (row["__first"], row["__last"]))
 
 
-def _cached_figures(connector: Connector, table: str) -> _Figures | None:
-    key = connector.verified_fingerprint(table)
-    if key is None or connector.checks_cache is None:
-        return None
-    entry = connector.checks_cache.get(key) or {}
-    return _Figures.from_json(entry.get(_FIGURES), TABLES[table].column_names)
+def _remembered_figures(connector: Connector, table: str, frame: pl.LazyFrame) -> _Figures:
+    """The table's figures: those cached beside its verdict, or counted now and cached there.
 
-
-def _remember_figures(connector: Connector, table: str, figures: _Figures) -> None:
-    """Store the figures beside the table's cached verdict (never without one)."""
+    Never cached without a verdict: a table that broke a rule is counted on every run.
+    """
     key = connector.verified_fingerprint(table)
     cache = connector.checks_cache
     entry = cache.get(key) if key is not None and cache is not None else None
-    if key is None or cache is None or entry is None or entry.get(_FIGURES) == figures.to_json():
-        return
-    cache.put(key, {**entry, _FIGURES: figures.to_json()})
+    cached = _Figures.from_json(entry.get(_FIGURES), TABLES[table].column_names) if entry else None
+    if cached is not None:
+        return cached
+    figures = _figures(table, frame)
+    if key is not None and cache is not None and entry is not None:
+        cache.put(key, {**entry, _FIGURES: figures.to_json()})
+    return figures
 
 
 def _unmatched(connector: Connector, table: str, frame: pl.LazyFrame) -> tuple[int, int] | None:

@@ -216,16 +216,23 @@ class PolarsGenerator:
         """The expression of an aggregation, reading only the rows its filter keeps."""
         return self._formula(aggregation).expr()
 
-    def _formula(self, aggregation: Aggregation) -> PolarsFormula:
-        row_filter = None
-        if aggregation.filter is not None:
-            assert aggregation.filter_formula is not None
-            row_filter = PolarsFormula(
-                aggregation.filter, aggregation.filter_formula, aggregation.subject, self.functions
-            ).expr()
+    def _formula(self, aggregation: Aggregation, within: pl.Expr | None = None) -> PolarsFormula:
+        """The aggregation's formula, reading the rows its filter keeps among ``within``."""
+        row_filter, kept = within, self._row_filter(aggregation)
+        if kept is not None:
+            row_filter = kept if within is None else within & kept.fill_null(False)
         return PolarsFormula(
             aggregation.value, aggregation.formula, aggregation.subject, self.functions, row_filter
         )
+
+    def _row_filter(self, aggregation: Aggregation) -> pl.Expr | None:
+        """The rows the aggregation's metric keeps (its ``filter``), if it has one."""
+        if aggregation.filter is None:
+            return None
+        assert aggregation.filter_formula is not None
+        return PolarsFormula(
+            aggregation.filter, aggregation.filter_formula, aggregation.subject, self.functions
+        ).expr()
 
     # ---- rows -----------------------------------------------------------------------------
 
@@ -325,16 +332,10 @@ class PolarsGenerator:
         """
         filters = []
         for aggregation in aggregations:
-            if aggregation.filter is None or not _same_without_rows(aggregation.value.tree):
+            kept = self._row_filter(aggregation)
+            if kept is None or not _same_without_rows(aggregation.value.tree):
                 return None
-            assert aggregation.filter_formula is not None
-            filters.append(
-                PolarsFormula(
-                    aggregation.filter, aggregation.filter_formula, aggregation.subject, self.functions
-                )
-                .expr()
-                .fill_null(False)
-            )
+            filters.append(kept.fill_null(False))
         if not filters or not all(f.meta.eq(filters[0]) for f in filters[1:]):
             return None
         return filters[0]
@@ -460,18 +461,13 @@ class PolarsGenerator:
         measures took 0.65 s of CPU joined and 0.45 s stacked).
         """
         pairs = [ENTITY_KEY, PERIOD_START]
+        if len(node.measures) < 2:
+            return self._joined_measures(node)
         frames = [self.frame(m.input).filter(pl.col(ENTITY_KEY).is_not_null()) for m in node.measures]
         expressions = [self.formula(m.aggregation) for m in node.measures]
         columns = [sorted(set(e.meta.root_names()) - set(pairs)) for e in expressions]
-        if len(node.measures) < 2 or not _stackable(frames, columns):
-            joined: pl.LazyFrame | None = None
-            for measure in node.measures:
-                values = self.frame(measure).filter(pl.col(ENTITY_KEY).is_not_null())
-                joined = (
-                    values if joined is None else joined.join(values, on=pairs, how="full", coalesce=True)
-                )
-            assert joined is not None
-            return joined
+        if not _stackable(frames, columns):
+            return self._joined_measures(node)
         stacked = pl.concat(
             [
                 frame.select(
@@ -489,22 +485,24 @@ class PolarsGenerator:
         aggregates: list[pl.Expr] = []
         for index, measure in enumerate(node.measures):
             mine = pl.col(_MEASURE) == index
-            own = mine
             aggregation = measure.aggregation
-            if aggregation.filter is not None:
-                assert aggregation.filter_formula is not None
-                own = own & PolarsFormula(
-                    aggregation.filter, aggregation.filter_formula, aggregation.subject, self.functions
-                ).expr().fill_null(False)
-            value = PolarsFormula(
-                aggregation.value, aggregation.formula, aggregation.subject, self.functions, own
-            ).expr()
+            value = self._formula(aggregation, mine).expr()
             if _agrees_without_rows(aggregation.value.tree, dict(node.empty).get(aggregation.name)):
                 aggregates.append(value.alias(aggregation.name))
             else:
                 # Null where the entity has no row of this measure, as a join would leave it.
                 aggregates.append(pl.when(mine.any()).then(value).alias(aggregation.name))
         return stacked.group_by(pairs).agg(aggregates)
+
+    def _joined_measures(self, node: EntityRollup) -> pl.LazyFrame:
+        """Each measure computed on its own and joined on (entity, period)."""
+        pairs = [ENTITY_KEY, PERIOD_START]
+        joined: pl.LazyFrame | None = None
+        for measure in node.measures:
+            values = self.frame(measure).filter(pl.col(ENTITY_KEY).is_not_null())
+            joined = values if joined is None else joined.join(values, on=pairs, how="full", coalesce=True)
+        assert joined is not None
+        return joined
 
     def _entity_rollup(self, node: Relation) -> pl.LazyFrame:
         assert isinstance(node, EntityRollup)

@@ -80,12 +80,15 @@ class FileLocation:
         format: the files' format; ``"parquet"`` is the one the engines read.
         fingerprint: as :attr:`RawTable.fingerprint`, keying the verdict of the checks.
         null_counts: as :attr:`RawTable.null_counts`.
+        files: the files of a folder, in the order they are read; empty to let the engine
+            list the folder's ``*.parquet`` files itself.
     """
 
     path: Path
     format: str
     fingerprint: str | None = None
     null_counts: Mapping[str, int] | None = None
+    files: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,7 @@ class ParquetConnector(_FolderConnector):
         if not files:
             return None
         null_counts, _ = self._footer_facts(files)
-        return FileLocation(path, "parquet", self._fingerprint(table, files), null_counts)
+        return FileLocation(path, "parquet", self._fingerprint(table, files), null_counts, tuple(files))
 
     @staticmethod
     def _fingerprint(table: str, files: list[Path]) -> str | None:

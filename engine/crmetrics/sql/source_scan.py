@@ -258,8 +258,8 @@ def _reads(runner: Any, location: FileLocation) -> bool:
 def _in_place(views: CanonicalViews, table: str, location: FileLocation) -> bool:
     raw = views.runner.parquet_relation(table, location.path)
     path = location.path
-    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
-    unique_key = KeyOrderProof(tuple(files), TABLES[table].key) if views.runner.reads_files_itself else None
+    files = location.files or (tuple(sorted(path.rglob("*.parquet"))) if path.is_dir() else (path,))
+    unique_key = KeyOrderProof(files, TABLES[table].key) if views.runner.reads_files_itself else None
     return views.add(
         table,
         raw,
